@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/slipstream/terraform-provider-slipstream/compiler"
+)
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", "PATH", "Check the recipe at PATH and every deployment in it, without writing anything\n(except a missing lock entry for a git import).", stderr)
+	asJSON := fs.Bool("json", false, "print diagnostics as JSON (the shape of terraform validate -json) on stdout")
+	upgrade := fs.Bool("upgrade", false, "re-resolve git imports and rewrite their lock entries")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	path, ok := onePath(fs, stderr)
+	if !ok {
+		return exitUsage
+	}
+	resolver, diags := newImportResolver(path, *upgrade)
+	prog, d := compiler.Load(path, compiler.Options{Imports: resolver})
+	diags = append(diags, d...)
+	if prog != nil {
+		_, d = prog.CheckAll()
+		diags = append(diags, d...)
+		if len(prog.Deployments()) == 0 && !diags.HasErrors() {
+			fmt.Fprintln(stderr, "Note: the recipe declares no deployment; only its definitions were checked.")
+		}
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, resolver.save()...)
+	}
+	if *asJSON {
+		if err := writeJSONDiagnostics(stdout, diags); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitDiags
+		}
+	} else {
+		writeDiagnostics(stderr, parserFiles(prog), diags)
+		if !diags.HasErrors() {
+			fmt.Fprintln(stdout, "Success! The recipe is valid.")
+		}
+	}
+	if diags.HasErrors() {
+		return exitDiags
+	}
+	return exitOK
+}

@@ -1,0 +1,61 @@
+// Package compiler turns SlipStream recipes into Terraform.
+//
+// The passes, one file each: load.go (parse *.slip.hcl with hcl/v2 and
+// decode each block), resolve.go (imports, references, inheritance cycles),
+// check.go (names, mappings, connector settings, multiplicities), waits.go
+// (the wait-graph analysis of ss-get/ss-set in scripts) and emit.go
+// (Terraform through hclwrite). Every pass keeps going after an error so one
+// run reports everything it can.
+package compiler
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// CompileOptions select what to compile and how.
+type CompileOptions struct {
+	Load Options
+	Emit EmitOptions
+	// Deployment names the deployment to emit; empty means the only one.
+	Deployment string
+}
+
+// Compile loads, checks and emits the recipe at path. The Program is
+// returned whenever loading got far enough, so callers can render
+// diagnostics with their source.
+func Compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnostics) {
+	p, diags := Load(path, opts.Load)
+	if p == nil {
+		return nil, nil, diags
+	}
+	name := opts.Deployment
+	if name == "" {
+		switch deps := p.Deployments(); len(deps) {
+		case 0:
+			return nil, p, append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "No deployment to compile",
+				Detail: fmt.Sprintf("The recipe at %s declares no deployment block, so there is nothing to start. Add one:\n\n  deployment \"main\" {\n    node \"app\" {\n      component = component.<name>\n      cloud     = cloud.<name>\n    }\n  }", path),
+			})
+		case 1:
+			name = deps[0]
+		default:
+			return nil, p, append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "Several deployments",
+				Detail: fmt.Sprintf("The recipe declares deployments %v; choose one with -deployment NAME.", deps),
+			})
+		}
+	}
+	plan, d := p.Check(name)
+	diags = append(diags, d...)
+	if diags.HasErrors() || plan == nil {
+		return nil, p, diags
+	}
+	out, d := Emit(plan, opts.Emit)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, p, diags
+	}
+	return out, p, diags
+}

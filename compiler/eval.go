@@ -1,0 +1,150 @@
+package compiler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// evalContext is what expressions in module m see: every variable as an
+// unknown value of its type (deploy-time values are not known when
+// compiling), the cty standard library under Terraform's names, and file()
+// and templatefile() relative to the module's folder.
+func (p *Program) evalContext(m *Module) *hcl.EvalContext {
+	if ctx, ok := p.evalCtx[m]; ok {
+		return ctx
+	}
+	vars := map[string]cty.Value{}
+	for name, v := range p.Variables {
+		vars[name] = cty.UnknownVal(v.Type)
+	}
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
+		Functions: recipeFunctions(m.Dir),
+	}
+	p.evalCtx[m] = ctx
+	return ctx
+}
+
+// recipeFunctions are the functions a recipe may call. They share their
+// names and meaning with Terraform's, because expressions that depend on
+// deploy-time variables are copied into the emitted Terraform as written.
+func recipeFunctions(baseDir string) map[string]function.Function {
+	fns := map[string]function.Function{
+		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
+		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
+		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc, "csvdecode": stdlib.CSVDecodeFunc,
+		"distinct": stdlib.DistinctFunc, "element": stdlib.ElementFunc, "chunklist": stdlib.ChunklistFunc,
+		"flatten": stdlib.FlattenFunc, "floor": stdlib.FloorFunc, "format": stdlib.FormatFunc,
+		"formatdate": stdlib.FormatDateFunc, "formatlist": stdlib.FormatListFunc, "indent": stdlib.IndentFunc,
+		"index": stdlib.IndexFunc, "join": stdlib.JoinFunc, "jsondecode": stdlib.JSONDecodeFunc,
+		"jsonencode": stdlib.JSONEncodeFunc, "keys": stdlib.KeysFunc, "length": stdlib.LengthFunc,
+		"log": stdlib.LogFunc, "lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc, "max": stdlib.MaxFunc,
+		"merge": stdlib.MergeFunc, "min": stdlib.MinFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc,
+		"range": stdlib.RangeFunc, "regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc,
+		"replace": stdlib.ReplaceFunc, "reverse": stdlib.ReverseListFunc, "setintersection": stdlib.SetIntersectionFunc,
+		"setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc, "setunion": stdlib.SetUnionFunc,
+		"signum": stdlib.SignumFunc, "slice": stdlib.SliceFunc, "sort": stdlib.SortFunc, "split": stdlib.SplitFunc,
+		"strrev": stdlib.ReverseFunc, "substr": stdlib.SubstrFunc, "timeadd": stdlib.TimeAddFunc,
+		"title": stdlib.TitleFunc, "trim": stdlib.TrimFunc, "trimprefix": stdlib.TrimPrefixFunc,
+		"trimspace": stdlib.TrimSpaceFunc, "trimsuffix": stdlib.TrimSuffixFunc, "upper": stdlib.UpperFunc,
+		"values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
+		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
+	}
+	fns["file"] = fileFunc(baseDir)
+	fns["templatefile"] = templateFileFunc(baseDir, fns)
+	return fns
+}
+
+// maxRecipeFile bounds what file() and templatefile() read, so a recipe
+// pointing at a huge file fails clearly instead of exhausting memory.
+const maxRecipeFile = 8 << 20
+
+func readRecipeFile(baseDir, path string) ([]byte, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(baseDir, path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	}
+	if st.Size() > maxRecipeFile {
+		return nil, fmt.Errorf("%s is %d bytes; recipe files are limited to %d", path, st.Size(), maxRecipeFile)
+	}
+	return os.ReadFile(path)
+}
+
+func fileFunc(baseDir string) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			b, err := readRecipeFile(baseDir, args[0].AsString())
+			if err != nil {
+				return cty.NilVal, err
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+}
+
+func templateFileFunc(baseDir string, fns map[string]function.Function) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "path", Type: cty.String}, {Name: "vars", Type: cty.DynamicPseudoType}},
+		Type:   function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			path := args[0].AsString()
+			b, err := readRecipeFile(baseDir, path)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			tmpl, diags := hclsyntax.ParseTemplate(b, path, hcl.InitialPos)
+			if diags.HasErrors() {
+				return cty.NilVal, fmt.Errorf("template %s: %s", path, diags.Error())
+			}
+			vars := map[string]cty.Value{}
+			if v := args[1]; !v.IsNull() && v.IsKnown() && (v.Type().IsObjectType() || v.Type().IsMapType()) {
+				for it := v.ElementIterator(); it.Next(); {
+					k, ev := it.Element()
+					vars[k.AsString()] = ev
+				}
+			} else if !v.IsKnown() {
+				return cty.UnknownVal(cty.String), nil
+			}
+			// A template cannot call templatefile itself: recursion would be
+			// unbounded, as Terraform also forbids.
+			inner := map[string]function.Function{}
+			for k, f := range fns {
+				if k != "templatefile" {
+					inner[k] = f
+				}
+			}
+			val, diags := tmpl.Value(&hcl.EvalContext{Variables: vars, Functions: inner})
+			if diags.HasErrors() {
+				return cty.NilVal, fmt.Errorf("template %s: %s", path, diags.Error())
+			}
+			return val, nil
+		},
+	})
+}
+
+// dependsOnVariables reports whether expr refers to any variable, i.e.
+// whether its value is only known at deploy time.
+func dependsOnVariables(expr hcl.Expression) bool {
+	for _, t := range expr.Variables() {
+		if t.RootName() == "var" {
+			return true
+		}
+	}
+	return false
+}

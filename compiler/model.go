@@ -1,0 +1,175 @@
+package compiler
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Module is one recipe folder: every *.slip.hcl file in it, decoded but not
+// yet resolved. References between blocks are still traversals here; the
+// resolve pass turns them into pointers.
+type Module struct {
+	// Dir is the folder the files came from; file() and templatefile() paths
+	// in this module are relative to it.
+	Dir string
+	// Prefix names this module in messages and emitted asset paths: "" for
+	// the root, "shared" for `import "shared"`, "shared.base" for an import
+	// of an import.
+	Prefix string
+
+	Variables   map[string]*Variable
+	Clouds      map[string]*Cloud
+	Images      map[string]*Image
+	Components  map[string]*Component
+	Deployments map[string]*Deployment
+	Imports     map[string]*Import
+	// Order keeps the order blocks appeared in, for deterministic output.
+	Order []string
+}
+
+func newModule(dir, prefix string) *Module {
+	return &Module{
+		Dir: dir, Prefix: prefix,
+		Variables:   map[string]*Variable{},
+		Clouds:      map[string]*Cloud{},
+		Images:      map[string]*Image{},
+		Components:  map[string]*Component{},
+		Deployments: map[string]*Deployment{},
+		Imports:     map[string]*Import{},
+	}
+}
+
+// Variable is a deploy-time parameter; it becomes a Terraform variable.
+type Variable struct {
+	Name        string
+	Type        cty.Type
+	TypeExpr    hcl.Expression
+	Default     cty.Value // cty.NilVal when there is none
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+	Module      *Module
+}
+
+// Cloud is a named target: a connector type plus its settings.
+type Cloud struct {
+	Name        string
+	Connector   string
+	Description string
+	// Settings holds the connector-specific attributes, by name.
+	Settings       map[string]*hcl.Attribute
+	ConnectorRange hcl.Range
+	DeclRange      hcl.Range
+	Module         *Module
+}
+
+// Param is an input or output parameter of an image or component.
+type Param struct {
+	Name        string
+	Output      bool
+	Default     hcl.Expression // nil when there is none (inputs only)
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+	Module      *Module
+}
+
+// Script is a script attribute as written: its expression and where.
+type Script struct {
+	Phase string
+	Expr  hcl.Expression
+	// Owner labels the block that holds it, e.g. `image "base"`.
+	Owner  string
+	Module *Module
+}
+
+// Sizing is SlipStream's generic machine size, mapped per connector onto
+// instance types and flavors.
+type Sizing struct {
+	CPU, RAM, Disk hcl.Expression // nil when unset
+}
+
+// Image is a base image (native ids per cloud) or a derived one (parent),
+// with build steps.
+type Image struct {
+	Name        string
+	Description string
+	ParentExpr  hcl.Expression
+	Parent      *Image // set by resolve
+	IDs         map[string]hcl.Expression
+	IDsRange    hcl.Range
+	LoginUser   hcl.Expression
+	Platform    hcl.Expression
+	Packages    hcl.Expression
+	PreInstall  *Script
+	PostInstall *Script
+	Params      []*Param
+	Sizing      Sizing
+	DeclRange   hcl.Range
+	Module      *Module
+}
+
+// Component is an image plus deployment scripts and parameters.
+type Component struct {
+	Name        string
+	Description string
+	ImageExpr   hcl.Expression
+	Image       *Image // set by resolve
+	Scripts     map[string]*Script
+	Params      []*Param
+	Sizing      Sizing
+	DeclRange   hcl.Range
+	Module      *Module
+}
+
+// Deployment is a set of nodes started and coordinated together.
+type Deployment struct {
+	Name        string
+	Description string
+	KeepRunning hcl.Expression
+	Nodes       []*Node
+	DeclRange   hcl.Range
+	Module      *Module
+}
+
+// Node is a group of identical instances of one component on one cloud.
+type Node struct {
+	Name                    string
+	ComponentExpr           hcl.Expression
+	Component               *Component // set by resolve
+	CloudExpr               hcl.Expression
+	Cloud                   *Cloud // set by resolve
+	Multiplicity            hcl.Expression
+	MaxProvisioningFailures hcl.Expression
+	// Inputs are the values given to the component's inputs, by name.
+	Inputs map[string]*InputValue
+	// Settings are connector-specific instance settings.
+	Settings  map[string]*hcl.Attribute
+	DeclRange hcl.Range
+	Module    *Module
+}
+
+// InputValue is one entry of a node's `inputs` map. Exactly one of Expr
+// (a literal or deploy-time expression) and FromNode/FromKey (a mapping from
+// another node's output) is set.
+type InputValue struct {
+	Name      string
+	Expr      hcl.Expression
+	FromNode  string
+	FromKey   string
+	KeyRange  hcl.Range
+	FromRange hcl.Range
+	// IsLiteral marks SlipStream's quoted literal "'text'"; Literal holds
+	// the text without the quotes.
+	IsLiteral bool
+	Literal   string
+}
+
+// Import brings another recipe folder's blocks in under a name.
+type Import struct {
+	Name        string
+	Source      string
+	SourceRange hcl.Range
+	DeclRange   hcl.Range
+	Module      *Module // set by resolve
+}

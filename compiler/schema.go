@@ -1,0 +1,193 @@
+package compiler
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/slipstream/terraform-provider-slipstream/compiler/internal/didyoumean"
+)
+
+// The block schemas of the recipe language, low-level as in Terraform's
+// internal/configs: one hcl.BodySchema per block type, decoded by hand so
+// every diagnostic can carry a precise range and a targeted hint.
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "cloud", LabelNames: []string{"name"}},
+		{Type: "image", LabelNames: []string{"name"}},
+		{Type: "component", LabelNames: []string{"name"}},
+		{Type: "deployment", LabelNames: []string{"name"}},
+		{Type: "import", LabelNames: []string{"name"}},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
+	},
+}
+
+var cloudSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "connector", Required: true}, {Name: "description"},
+	},
+}
+
+var paramBlocks = []hcl.BlockHeaderSchema{
+	{Type: "input", LabelNames: []string{"name"}},
+	{Type: "output", LabelNames: []string{"name"}},
+}
+
+var sizingAttrs = []hcl.AttributeSchema{{Name: "cpu"}, {Name: "ram"}, {Name: "disk"}}
+
+var imageSchema = &hcl.BodySchema{
+	Attributes: append([]hcl.AttributeSchema{
+		{Name: "description"}, {Name: "parent"}, {Name: "ids"}, {Name: "login_user"}, {Name: "platform"},
+		{Name: "packages"}, {Name: "pre_install"}, {Name: "post_install"},
+	}, sizingAttrs...),
+	Blocks: paramBlocks,
+}
+
+// componentScriptPhases are the deployment scripts a component may carry, in
+// the order SlipStream's targets are listed.
+var componentScriptPhases = []string{"deploy", "report", "on_vm_add", "on_vm_remove"}
+
+var componentSchema = &hcl.BodySchema{
+	Attributes: append([]hcl.AttributeSchema{
+		{Name: "description"}, {Name: "image", Required: true},
+		{Name: "deploy"}, {Name: "report"}, {Name: "on_vm_add"}, {Name: "on_vm_remove"},
+	}, sizingAttrs...),
+	Blocks: paramBlocks,
+}
+
+var paramSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "description"}, {Name: "sensitive"}},
+}
+
+var deploymentSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "description"}, {Name: "keep_running"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "node", LabelNames: []string{"name"}}},
+}
+
+var nodeSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "component", Required: true}, {Name: "cloud", Required: true},
+		{Name: "multiplicity"}, {Name: "max_provisioning_failures"}, {Name: "inputs"},
+	},
+}
+
+var importSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "source", Required: true}},
+}
+
+// blockHome says where a block type belongs, for the "this block belongs
+// inside …" hint when one is written in the wrong place.
+var blockHome = map[string]string{
+	"variable": "at the top level of a recipe file", "cloud": "at the top level of a recipe file",
+	"image": "at the top level of a recipe file", "component": "at the top level of a recipe file",
+	"deployment": "at the top level of a recipe file", "import": "at the top level of a recipe file",
+	"node": "inside a deployment block", "input": "inside a component or image block",
+	"output": "inside a component or image block",
+}
+
+// attrHome does the same for attributes.
+var attrHome = map[string]string{
+	"multiplicity": "a node block", "max_provisioning_failures": "a node block", "inputs": "a node block",
+	"connector": "a cloud block", "deploy": "a component block", "report": "a component block",
+	"on_vm_add": "a component block", "on_vm_remove": "a component block",
+	"parent": "an image block", "ids": "an image block", "login_user": "an image block",
+	"platform": "an image block", "packages": "an image block", "pre_install": "an image block",
+	"post_install": "an image block", "source": "an import block", "keep_running": "a deployment block",
+	"default": "a variable, input or output block", "type": "a variable block",
+}
+
+// bodyContent decodes body against schema. Attributes the schema does not
+// name are returned in extra when acceptExtra is set (connector settings),
+// and reported otherwise, with a "did you mean" among the schema's names (and
+// the extra names offered) or a hint about where they belong. Blocks the
+// schema does not name are always reported. what names the block for
+// messages, e.g. `cloud "aws"`.
+func bodyContent(body hcl.Body, schema *hcl.BodySchema, what string, acceptExtra bool, extraNames []string) (*hcl.BodyContent, map[string]*hcl.Attribute, hcl.Diagnostics) {
+	content, _, diags := body.PartialContent(schema)
+	syn, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return content, nil, diags
+	}
+	known := map[string]bool{}
+	var attrNames, blockNames []string
+	for _, a := range schema.Attributes {
+		known[a.Name] = true
+		attrNames = append(attrNames, a.Name)
+	}
+	for _, b := range schema.Blocks {
+		known["block:"+b.Type] = true
+		blockNames = append(blockNames, b.Type)
+	}
+	extra := map[string]*hcl.Attribute{}
+	attrs := make([]*hclsyntax.Attribute, 0, len(syn.Attributes))
+	for _, a := range syn.Attributes {
+		attrs = append(attrs, a)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return attrs[i].SrcRange.Start.Byte < attrs[j].SrcRange.Start.Byte })
+	for _, a := range attrs {
+		if known[a.Name] {
+			continue
+		}
+		if acceptExtra {
+			extra[a.Name] = a.AsHCLAttribute()
+			continue
+		}
+		detail := fmt.Sprintf("An argument named %q is not expected in %s.", a.Name, what)
+		if hint := didyoumean.Hint(a.Name, append(append([]string{}, attrNames...), extraNames...)); hint != "" {
+			detail += hint
+		} else if home, ok := attrHome[a.Name]; ok {
+			detail += fmt.Sprintf(" The argument %q belongs in %s.", a.Name, home)
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Unsupported argument", Detail: detail,
+			Subject: a.NameRange.Ptr(), Context: a.SrcRange.Ptr(),
+		})
+	}
+	for _, b := range syn.Blocks {
+		if known["block:"+b.Type] {
+			continue
+		}
+		detail := fmt.Sprintf("Blocks of type %q are not expected in %s.", b.Type, what)
+		if home, ok := blockHome[b.Type]; ok {
+			detail += fmt.Sprintf(" A %s block belongs %s.", b.Type, home)
+		} else if hint := didyoumean.Hint(b.Type, blockNames); hint != "" {
+			detail += hint
+		} else if _, isAttr := known[b.Type]; isAttr {
+			detail += fmt.Sprintf(" Did you mean to define argument %q? If so, use the equals sign to assign it a value.", b.Type)
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Unsupported block type", Detail: detail,
+			Subject: b.TypeRange.Ptr(), Context: hcl.RangeBetween(b.TypeRange, b.OpenBraceRange).Ptr(),
+		})
+	}
+	return content, extra, dedupeUnsupported(diags)
+}
+
+// dedupeUnsupported drops hcl's own "Unsupported …" diagnostics, which
+// PartialContent does not emit but Content would; kept as a guard so a
+// schema change cannot double-report.
+func dedupeUnsupported(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	out := diags[:0]
+	for _, d := range diags {
+		key := d.Summary
+		if d.Subject != nil {
+			key += d.Subject.String()
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, d)
+	}
+	return out
+}
