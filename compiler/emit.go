@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -83,6 +84,16 @@ func ident(parts ...string) string {
 		s = "n_" + s
 	}
 	return s
+}
+
+// sortedObject renders an object constructor with its keys sorted, so the
+// output never depends on the order code happened to add them in.
+func sortedObject(attrs []hclwrite.ObjectAttrTokens) hclwrite.Tokens {
+	sorted := append([]hclwrite.ObjectAttrTokens(nil), attrs...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		return strings.Trim(string(sorted[i].Name.Bytes()), `"`) < strings.Trim(string(sorted[j].Name.Bytes()), `"`)
+	})
+	return hclwrite.TokensForObject(sorted)
 }
 
 func traversal(root string, attrs ...string) hcl.Traversal {
@@ -248,7 +259,7 @@ func (e *emitter) emitMain(body *hclwrite.Body) {
 		}
 		prov = append(prov, hclwrite.ObjectAttrTokens{Name: raw("configuration_aliases"), Value: hclwrite.TokensForTuple(aliases)})
 	}
-	rp.SetAttributeRaw("slipstream", hclwrite.TokensForObject(prov))
+	rp.SetAttributeRaw("slipstream", sortedObject(prov))
 	body.AppendNewline()
 
 	if !e.opts.Module {
@@ -271,7 +282,7 @@ func (e *emitter) emitMain(body *hclwrite.Body) {
 	for _, pn := range e.sortedNodes() {
 		nodes = append(nodes, hclwrite.ObjectAttrTokens{Name: raw(ident(pn.Name)), Value: e.nodeObject(pn)})
 	}
-	depBody.SetAttributeRaw("nodes", hclwrite.TokensForObject(nodes))
+	depBody.SetAttributeRaw("nodes", sortedObject(nodes))
 	body.AppendNewline()
 
 	var instanceRefs []hclwrite.Tokens
@@ -308,7 +319,7 @@ func (e *emitter) emitProvider(body *hclwrite.Body, c *Cloud) {
 		e.diags = append(e.diags, d...)
 		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
 	}
-	b.SetAttributeRaw(conn.Name, hclwrite.TokensForObject(attrs))
+	b.SetAttributeRaw(conn.Name, sortedObject(attrs))
 	body.AppendNewline()
 }
 
@@ -365,9 +376,9 @@ func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
 		scripts = append(scripts, hclwrite.ObjectAttrTokens{Name: raw(phase), Value: hclwrite.TokensForTuple(list)})
 	}
 	if len(scripts) > 0 {
-		add("scripts", hclwrite.TokensForObject(scripts))
+		add("scripts", sortedObject(scripts))
 	}
-	return hclwrite.TokensForObject(attrs)
+	return sortedObject(attrs)
 }
 
 func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
@@ -394,7 +405,7 @@ func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
 		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("packages"), Value: t})
 	}
 	add("platform", leaf.Module, pn.Platform)
-	return hclwrite.TokensForObject(attrs)
+	return sortedObject(attrs)
 }
 
 func qualifiedName(m *Module, name string) string {
@@ -474,9 +485,9 @@ func (e *emitter) paramsObject(pn *PlanNode) hclwrite.Tokens {
 		if t := e.inputValueTokens(pn, prm); t != nil {
 			add("value", t)
 		}
-		params = append(params, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: hclwrite.TokensForObject(attrs)})
+		params = append(params, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: sortedObject(attrs)})
 	}
-	return hclwrite.TokensForObject(params)
+	return sortedObject(params)
 }
 
 // inputValueTokens is the value an input starts with: the node's literal or
@@ -550,39 +561,46 @@ func (e *emitter) emitInstances(body *hclwrite.Body, pn *PlanNode) {
 		b.SetAttributeTraversal("provider", traversal("slipstream", ident(pn.Cloud.Name)))
 	}
 	b.AppendNewline()
-	b.SetAttributeTraversal("deployment_id", traversal("slipstream_deployment", ident(dep.Name), "id"))
-	b.SetAttributeValue("node", cty.StringVal(pn.Name))
-	b.SetAttributeRaw("index", raw("count.index + 1"))
-	b.SetAttributeRaw("bootstrap", raw(fmt.Sprintf(`slipstream_deployment.%s.%s["%s.${count.index + 1}"]`, ident(dep.Name), pn.Connector.Bootstrap, pn.Name)))
+	// Arguments in sorted order after the meta-arguments.
+	args := map[string]hclwrite.Tokens{
+		"deployment_id": hclwrite.TokensForTraversal(traversal("slipstream_deployment", ident(dep.Name), "id")),
+		"node":          hclwrite.TokensForValue(cty.StringVal(pn.Name)),
+		"index":         raw("count.index + 1"),
+		"bootstrap":     raw(fmt.Sprintf(`slipstream_deployment.%s.%s["%s.${count.index + 1}"]`, ident(dep.Name), pn.Connector.Bootstrap, pn.Name)),
+	}
 	if pn.Connector.NeedsImage && pn.ImageID != nil {
 		t, d := e.exprTokens(pn.Chain[len(pn.Chain)-1].Module, pn.ImageID)
 		e.diags = append(e.diags, d...)
-		b.SetAttributeRaw("image_id", t)
+		args["image_id"] = t
 	}
-	for _, sz := range []struct {
-		name string
-		expr hcl.Expression
-	}{{"cpu", pn.Sizing.CPU}, {"disk", pn.Sizing.Disk}, {"ram", pn.Sizing.RAM}} {
-		if sz.expr != nil && pn.Connector.Sized {
-			t, d := e.exprTokens(pn.Module, sz.expr)
+	for name, expr := range map[string]hcl.Expression{"cpu": pn.Sizing.CPU, "disk": pn.Sizing.Disk, "ram": pn.Sizing.RAM} {
+		if expr != nil && pn.Connector.Sized {
+			t, d := e.exprTokens(pn.Module, expr)
 			e.diags = append(e.diags, d...)
-			b.SetAttributeRaw(sz.name, t)
+			args[name] = t
 		}
 	}
-	for _, name := range sortedKeys(pn.Settings) {
-		attr := pn.Settings[name]
+	for name, attr := range pn.Settings {
 		m := pn.Module
 		if pn.Node.Settings[name] == nil {
 			m = pn.Cloud.Module
 		}
 		t, d := e.exprTokens(m, attr.Expr)
 		e.diags = append(e.diags, d...)
-		b.SetAttributeRaw(name, t)
+		args[name] = t
 	}
+	var offset, pool string
+	hostPool := false
 	if s, ok := pn.Connector.Setting("hosts"); ok && s.Scope == catalog.ScopePool && pn.Cloud.Settings["hosts"] != nil {
-		offset := e.hostOffset(pn)
-		pool := "local." + ident(pn.Cloud.Name, "hosts")
-		b.SetAttributeRaw("host", raw(fmt.Sprintf("%s[%scount.index]", pool, offset)))
+		hostPool = true
+		offset = e.hostOffset(pn)
+		pool = "local." + ident(pn.Cloud.Name, "hosts")
+		args["host"] = raw(fmt.Sprintf("%s[%scount.index]", pool, offset))
+	}
+	for _, name := range sortedKeys(args) {
+		b.SetAttributeRaw(name, args[name])
+	}
+	if hostPool {
 		b.AppendNewline()
 		pre := b.AppendNewBlock("lifecycle", nil).Body().AppendNewBlock("precondition", nil).Body()
 		pre.SetAttributeRaw("condition", raw(fmt.Sprintf("%scount.index < length(%s)", offset, pool)))

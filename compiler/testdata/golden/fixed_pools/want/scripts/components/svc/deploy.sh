@@ -1,0 +1,1 @@
+echo $(ss-get label)

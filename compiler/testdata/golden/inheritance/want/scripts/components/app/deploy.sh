@@ -1,0 +1,1 @@
+ss-set ready yes

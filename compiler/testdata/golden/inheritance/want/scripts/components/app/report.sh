@@ -1,0 +1,1 @@
+cp /var/log/app.log $SLIPSTREAM_REPORT_DIR/

@@ -1,0 +1,1 @@
+echo middle-post

@@ -1,0 +1,164 @@
+// Package provider is the SlipStream Terraform provider: it registers
+// deployments with the coordinator, starts machines through connectors and
+// waits for them to be ready.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
+)
+
+var _ provider.Provider = (*slipstreamProvider)(nil)
+
+// Environment variables the provider falls back on when its configuration
+// leaves a setting out, so CI can configure it without touching the code.
+const (
+	EnvCoordinatorURL = "SLIPSTREAM_COORDINATOR_URL"
+	EnvToken          = "SLIPSTREAM_TOKEN"
+	EnvCAFingerprint  = "SLIPSTREAM_CA_FINGERPRINT"
+)
+
+// New returns a constructor for the provider at the given version.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &slipstreamProvider{version: version} }
+}
+
+type slipstreamProvider struct {
+	version string
+}
+
+// Config is the provider configuration resources receive: the coordinator
+// to talk to, and the settings of the one cloud this provider instance
+// (usually an alias) targets.
+type Config struct {
+	CoordinatorURL string
+	Token          string
+	CAFingerprint  string
+	// Connector names the cloud's connector ("" when none is configured);
+	// Settings holds its settings by name, as strings.
+	Connector string
+	Settings  map[string]attr.Value
+}
+
+
+func (p *slipstreamProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "slipstream"
+	resp.Version = p.version
+}
+
+func (p *slipstreamProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	attrs := map[string]schema.Attribute{
+		"coordinator_url": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Base URL of the SlipStream coordinator (`slipc serve`), e.g. `https://coordinator.example.com:8443`. Falls back on `" + EnvCoordinatorURL + "`.",
+		},
+		"token": schema.StringAttribute{
+			Optional:            true,
+			Sensitive:           true,
+			MarkdownDescription: "Admin token for the coordinator. Falls back on `" + EnvToken + "`.",
+		},
+		"ca_fingerprint": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "SHA-256 fingerprint of the coordinator's CA certificate, pinned instead of the system roots (for `slipc serve --tls-self-signed`). Falls back on `" + EnvCAFingerprint + "`.",
+		},
+	}
+	// One nested attribute per connector, built from the catalog the recipe
+	// compiler checks against, so compiled provider blocks always match.
+	for _, name := range catalog.Names() {
+		conn, _ := catalog.Lookup(name)
+		nested := map[string]schema.Attribute{}
+		for _, s := range conn.Settings {
+			if s.Scope != catalog.ScopeProvider {
+				continue
+			}
+			nested[s.Name] = settingAttribute(s)
+		}
+		attrs[name] = schema.SingleNestedAttribute{
+			Optional:            true,
+			MarkdownDescription: fmt.Sprintf("Settings of a cloud reached through the `%s` connector. Configure one connector per provider alias; slipc emits one alias per recipe cloud.", name),
+			Attributes:          nested,
+		}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The SlipStream provider starts coordinated multi-machine deployments compiled from SlipStream recipes by `slipc compile`, on any mix of clouds.",
+		Attributes:          attrs,
+	}
+}
+
+func settingAttribute(s catalog.Setting) schema.Attribute {
+	desc := s.Description
+	switch s.Type {
+	case catalog.Number:
+		return schema.NumberAttribute{Optional: true, Sensitive: s.Sensitive, MarkdownDescription: desc}
+	case catalog.Bool:
+		return schema.BoolAttribute{Optional: true, Sensitive: s.Sensitive, MarkdownDescription: desc}
+	case catalog.ListString:
+		return schema.ListAttribute{Optional: true, Sensitive: s.Sensitive, ElementType: types.StringType, MarkdownDescription: desc}
+	case catalog.MapString:
+		return schema.MapAttribute{Optional: true, Sensitive: s.Sensitive, ElementType: types.StringType, MarkdownDescription: desc}
+	default:
+		return schema.StringAttribute{Optional: true, Sensitive: s.Sensitive, MarkdownDescription: desc}
+	}
+}
+
+func (p *slipstreamProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg Config
+	for attrName, dst := range map[string]*string{"coordinator_url": &cfg.CoordinatorURL, "token": &cfg.Token, "ca_fingerprint": &cfg.CAFingerprint} {
+		var v types.String
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(attrName), &v)...)
+		if v.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(attrName), "Unknown provider setting",
+				fmt.Sprintf("%s depends on a value known only after apply; the provider needs it to plan. Set it from a variable or the environment.", attrName))
+			continue
+		}
+		*dst = v.ValueString()
+	}
+	if cfg.CoordinatorURL == "" {
+		cfg.CoordinatorURL = os.Getenv(EnvCoordinatorURL)
+	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv(EnvToken)
+	}
+	if cfg.CAFingerprint == "" {
+		cfg.CAFingerprint = os.Getenv(EnvCAFingerprint)
+	}
+	var configured []string
+	for _, name := range catalog.Names() {
+		var obj types.Object
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), &obj)...)
+		if obj.IsNull() {
+			continue
+		}
+		configured = append(configured, name)
+		cfg.Connector, cfg.Settings = name, obj.Attributes()
+	}
+	if len(configured) > 1 {
+		resp.Diagnostics.AddError("Several connectors in one provider configuration",
+			fmt.Sprintf("This provider configuration sets %s; each provider alias targets one cloud. Use one alias per cloud (slipc emits them that way).", strings.Join(configured, " and ")))
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.ResourceData = &cfg
+	resp.DataSourceData = &cfg
+}
+
+func (p *slipstreamProvider) Resources(context.Context) []func() resource.Resource {
+	return nil
+}
+
+func (p *slipstreamProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return nil
+}
