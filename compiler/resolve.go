@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/slipstream/terraform-provider-slipstream/compiler/internal/didyoumean"
 )
@@ -190,6 +192,9 @@ func (p *Program) resolveReferences() hcl.Diagnostics {
 // for a block of an imported folder.
 func resolveRef(m *Module, expr hcl.Expression, kind, attr string) (any, hcl.Diagnostics) {
 	rng := expr.Range()
+	if isErrorExpr(expr) {
+		return nil, nil // a syntax error, reported by the parser
+	}
 	trav, td := hcl.AbsTraversalForExpr(expr)
 	if td.HasErrors() {
 		detail := fmt.Sprintf("The %s argument takes a reference to a %s block, written %s.<name> (or import.<import>.%s.<name>).", attr, kind, kind, kind)
@@ -255,6 +260,13 @@ func resolveRef(m *Module, expr hcl.Expression, kind, attr string) (any, hcl.Dia
 		}}
 	}
 	return found, nil
+}
+
+// isErrorExpr reports an expression the parser produced in place of one it
+// could not parse; its error is already reported.
+func isErrorExpr(expr hcl.Expression) bool {
+	lit, ok := expr.(*hclsyntax.LiteralValueExpr)
+	return ok && lit.Val.RawEquals(cty.DynamicVal)
 }
 
 // traversalNames flattens a traversal of attribute steps into names; an

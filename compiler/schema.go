@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -128,6 +129,9 @@ func bodyContent(body hcl.Body, schema *hcl.BodySchema, what string, acceptExtra
 		blockNames = append(blockNames, b.Type)
 	}
 	extra := map[string]*hcl.Attribute{}
+	// misspelt holds required arguments that an unsupported one is a likely
+	// typo of: "did you mean" already says it, so "missing" would be noise.
+	misspelt := map[string]bool{}
 	attrs := make([]*hclsyntax.Attribute, 0, len(syn.Attributes))
 	for _, a := range syn.Attributes {
 		attrs = append(attrs, a)
@@ -142,8 +146,9 @@ func bodyContent(body hcl.Body, schema *hcl.BodySchema, what string, acceptExtra
 			continue
 		}
 		detail := fmt.Sprintf("An argument named %q is not expected in %s.", a.Name, what)
-		if hint := didyoumean.Hint(a.Name, append(append([]string{}, attrNames...), extraNames...)); hint != "" {
-			detail += hint
+		if sug := didyoumean.Suggest(a.Name, append(append([]string{}, attrNames...), extraNames...)); sug != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", sug)
+			misspelt[sug] = true
 		} else if home, ok := attrHome[a.Name]; ok {
 			detail += fmt.Sprintf(" The argument %q belongs in %s.", a.Name, home)
 		}
@@ -169,7 +174,26 @@ func bodyContent(body hcl.Body, schema *hcl.BodySchema, what string, acceptExtra
 			Subject: b.TypeRange.Ptr(), Context: hcl.RangeBetween(b.TypeRange, b.OpenBraceRange).Ptr(),
 		})
 	}
+	if len(misspelt) > 0 {
+		kept := diags[:0]
+		for _, d := range diags {
+			if d.Summary == "Missing required argument" && mentionsAny(d.Detail, misspelt) {
+				continue
+			}
+			kept = append(kept, d)
+		}
+		diags = kept
+	}
 	return content, extra, dedupeUnsupported(diags)
+}
+
+func mentionsAny(detail string, names map[string]bool) bool {
+	for n := range names {
+		if strings.Contains(detail, fmt.Sprintf("%q", n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // dedupeUnsupported drops hcl's own "Unsupported …" diagnostics, which

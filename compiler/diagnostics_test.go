@@ -1,0 +1,560 @@
+package compiler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// A negative case is a recipe folder in memory. In one of its files, «…»
+// marks the source range the first expected diagnostic must point at; the
+// markers are removed before the file is written.
+type diagCase struct {
+	name  string
+	files map[string]string
+	// want lists the diagnostics expected, in order; only the first is
+	// checked against the marked range.
+	want []wantDiag
+}
+
+type wantDiag struct {
+	severity hcl.DiagnosticSeverity
+	summary  string
+	detail   string // a substring of the detail
+}
+
+func errorDiag(summary, detail string) wantDiag { return wantDiag{hcl.DiagError, summary, detail} }
+func warnDiag(summary, detail string) wantDiag  { return wantDiag{hcl.DiagWarning, summary, detail} }
+
+// A minimal valid recipe that cases extend.
+const baseRecipe = `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+}
+
+image "os" {}
+`
+
+var diagCases = []diagCase{
+	{
+		name: "unknown argument with did-you-mean",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  «imgae» = image.os
+}`},
+		want: []wantDiag{errorDiag("Unsupported argument", `An argument named "imgae" is not expected in component "web". Did you mean "image"?`)},
+	},
+	{
+		name: "argument in the wrong block",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  «multiplicity» = 3
+}`},
+		want: []wantDiag{errorDiag("Unsupported argument", `The argument "multiplicity" belongs in a node block.`)},
+	},
+	{
+		name: "block in the wrong place",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+«node» "web" {
+  cloud = cloud.lab
+}`},
+		want: []wantDiag{errorDiag("Unsupported block type", `A node block belongs inside a deployment block.`)},
+	},
+	{
+		name: "unknown block type with did-you-mean",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+«componnet» "web" {
+}`},
+		want: []wantDiag{errorDiag("Unsupported block type", `Did you mean "component"?`)},
+	},
+	{
+		name: "duplicate image",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+image «"os"» {}`},
+		want: []wantDiag{errorDiag(`Duplicate image "os"`, `already declared at main.slip.hcl:7,1-11`)},
+	},
+	{
+		name: "duplicate across files",
+		files: map[string]string{
+			"a.slip.hcl": baseRecipe,
+			"b.slip.hcl": `cloud «"lab"» {
+  connector = "fixed"
+  hosts = []
+}`},
+		want: []wantDiag{errorDiag(`Duplicate cloud "lab"`, `already declared at a.slip.hcl:2,1-12`)},
+	},
+	{
+		name: "duplicate node",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node «"web"» {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag(`Duplicate node "web"`, `already declared in deployment "d"`)},
+	},
+	{
+		name: "unknown image with did-you-mean",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = «image.oss»
+}`},
+		want: []wantDiag{errorDiag("Reference to undeclared image", `No image named "oss" is declared in this recipe folder. Did you mean "os"?`)},
+	},
+	{
+		name: "reference written as a string",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = «"os"»
+}`},
+		want: []wantDiag{errorDiag("Invalid image reference", `Write image.os without quotes.`)},
+	},
+	{
+		name: "unknown component and cloud",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = «component.webb»
+    cloud     = cloud.labb
+  }
+}`},
+		want: []wantDiag{
+			errorDiag("Reference to undeclared component", `Did you mean "web"?`),
+			errorDiag("Reference to undeclared cloud", `Did you mean "lab"?`),
+		},
+	},
+	{
+		name: "mapping from an unknown node",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "db" {
+  image = image.os
+  output "password" {}
+}
+component "web" {
+  image = image.os
+  input "pw" {}
+}
+deployment "d" {
+  node "db" {
+    component = component.db
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs = {
+      pw = «node.dbb.password»
+    }
+  }
+}`},
+		want: []wantDiag{errorDiag("Mapping from an unknown node", `mapped from node "dbb", which deployment "d" does not have. Did you mean "db"?`)},
+	},
+	{
+		name: "mapping from a missing output",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "db" {
+  image = image.os
+  output "password" {}
+}
+component "web" {
+  image = image.os
+  input "pw" {}
+}
+deployment "d" {
+  node "db" {
+    component = component.db
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs = {
+      pw = «"db:pasword"»
+    }
+  }
+}`},
+		want: []wantDiag{errorDiag("Mapping from a missing output", `has no output "pasword". Did you mean "password"?`)},
+	},
+	{
+		name: "unknown input parameter",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "port" {
+    default = "80"
+  }
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs = {
+      «prot» = "8080"
+    }
+  }
+}`},
+		want: []wantDiag{errorDiag("Unknown input parameter", `Component "web" has no input "prot". Did you mean "port"?`)},
+	},
+	{
+		name: "input left without a value",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "db_host" {}
+}
+deployment "d" {
+  «node "web"» {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag("Input left without a value", `Input "db_host" of component "web" (declared at main.slip.hcl:11,3-18) has no default, and node "web" gives it none.`)},
+	},
+	{
+		name: "negative multiplicity",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = «-1»
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid multiplicity", `multiplicity must be a whole number ≥ 0; -1 is not.`)},
+	},
+	{
+		name: "negative multiplicity through a variable default",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+variable "n" {
+  default = -2
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = «var.n»
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid multiplicity", `-2 is not (the default of variable "n"`)},
+	},
+	{
+		name: "inheritance cycle",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+image "a" {
+  parent = image.c
+}
+image "b" {
+  parent = «image.a»
+}
+image "c" {
+  parent = image.b
+}`},
+		want: []wantDiag{errorDiag("Image inheritance cycle", `Image "b" cannot derive from "a": the parent chain loops (a → c → b → a)`)},
+	},
+	{
+		name: "invalid node name",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node «"web-1"» {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid node name", `"web-1" is not valid`)},
+	},
+	{
+		name: "invalid parameter name",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output «".hidden"» {}
+}`},
+		want: []wantDiag{errorDiag("Invalid parameter name", `".hidden" does not`)},
+	},
+	{
+		name: "invalid block name",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+image «"my image"» {}`},
+		want: []wantDiag{errorDiag("Invalid image name", `"my image" is not valid`)},
+	},
+	{
+		name: "unknown connector",
+		files: map[string]string{"main.slip.hcl": `
+cloud "aws" {
+  connector = «"ec3"»
+}`},
+		want: []wantDiag{errorDiag("Unknown connector", `There is no connector "ec3". Did you mean "ec2"?`)},
+	},
+	{
+		name: "setting the connector does not have",
+		files: map[string]string{"main.slip.hcl": `
+cloud "aws" {
+  connector = "ec2"
+  region    = "eu-west-1"
+  «flavor»    = "m1.small"
+}`},
+		want: []wantDiag{errorDiag("Unsupported connector setting", `Connector "ec2" has no setting "flavor".`)},
+	},
+	{
+		name: "required setting missing",
+		files: map[string]string{"main.slip.hcl": `
+«cloud "aws"» {
+  connector = "ec2"
+}`},
+		want: []wantDiag{errorDiag("Missing required connector setting", `requires "region"`)},
+	},
+	{
+		name: "cloud-wide setting on a node",
+		files: map[string]string{"main.slip.hcl": `
+cloud "aws" {
+  connector = "ec2"
+  region    = "eu-west-1"
+}
+image "os" {
+  ids = { aws = "ami-1" }
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.aws
+    «region»    = "us-east-1"
+  }
+}`},
+		want: []wantDiag{errorDiag("Cloud-wide setting on a node", `set it in cloud "aws" instead`)},
+	},
+	{
+		name: "node setting typo",
+		files: map[string]string{"main.slip.hcl": `
+cloud "aws" {
+  connector = "ec2"
+  region    = "eu-west-1"
+}
+image "os" {
+  ids = { aws = "ami-1" }
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component     = component.web
+    cloud         = cloud.aws
+    «instance_typ» = "t3.micro"
+  }
+}`},
+		want: []wantDiag{errorDiag("Unsupported argument", `Did you mean "instance_type"?`)},
+	},
+	{
+		name: "no image id for the cloud",
+		files: map[string]string{"main.slip.hcl": `
+cloud "aws" {
+  connector = "ec2"
+  region    = "eu-west-1"
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = «cloud.aws»
+  }
+}`},
+		want: []wantDiag{errorDiag("No image for this cloud", `e.g. ids = { aws = "<native image id>" }`)},
+	},
+	{
+		name: "not enough hosts",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «["192.0.2.1"]»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s), but nodes web need 2`)},
+	},
+	{
+		name: "output with a default",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output "x" {
+    «default» = "1"
+  }
+}`},
+		want: []wantDiag{errorDiag("Output parameters have no default", `only inputs take a default`)},
+	},
+	{
+		name: "invalid keep_running",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+deployment "d" {
+  keep_running = «"sometimes"»
+}`},
+		want: []wantDiag{errorDiag("Invalid keep_running", `"always", "on-success", "on-error", "never"`)},
+	},
+	{
+		name: "missing script file",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image  = image.os
+  deploy = «file(»"nope.sh")
+}`},
+		want: []wantDiag{errorDiag("Error in function call", `nope.sh`)},
+	},
+	{
+		name: "mapping-looking literal for an unknown node",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "x" {}
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs = {
+      x = «"wbe:hostname"»
+    }
+  }
+}`},
+		want: []wantDiag{warnDiag("Looks like a mapping from an unknown node", `Did you mean "web:hostname"?`)},
+	},
+	{
+		name: "undeclared import",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = «import.lib.image.os»
+}`},
+		want: []wantDiag{errorDiag("Reference to undeclared import", `No import named "lib"`)},
+	},
+	{
+		name: "import cycle",
+		files: map[string]string{
+			"main.slip.hcl":     "import \"a\" {\n  source = \"./a\"\n}\n",
+			"a/a.slip.hcl":      "import \"b\" {\n  source = \"../b\"\n}\n",
+			"b/b.slip.hcl":      "import \"a\" {\n  source = «\"../a\"»\n}\n",
+			"b/unused.slip.hcl": "",
+		},
+		want: []wantDiag{errorDiag("Import cycle", `already being imported on this path`)},
+	},
+	{
+		name:  "syntax error",
+		files: map[string]string{"main.slip.hcl": "image \"x\" {\n  parent = «}»\n"},
+		want:  []wantDiag{errorDiag("Invalid expression", "Expected the start of an expression")},
+	},
+}
+
+// writeCase writes a case's files under a temp folder and returns the
+// folder and the marked range (with the file name as the loader reports it).
+func writeCase(t *testing.T, c diagCase) (string, *hcl.Range) {
+	t.Helper()
+	dir := t.TempDir()
+	var marked *hcl.Range
+	for name, src := range c.files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(src, "«"); i >= 0 {
+			j := strings.Index(src, "»")
+			inner := src[i+len("«") : j]
+			src = src[:i] + inner + src[j+len("»"):]
+			marked = &hcl.Range{Filename: p, Start: posAt(src, i), End: posAt(src, i+len(inner))}
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, marked
+}
+
+func posAt(src string, offset int) hcl.Pos {
+	line := 1 + strings.Count(src[:offset], "\n")
+	col := offset - strings.LastIndex(src[:offset], "\n")
+	return hcl.Pos{Line: line, Column: col, Byte: offset}
+}
+
+// diagnose runs every check a user's `slipc validate` runs.
+func diagnose(dir string) hcl.Diagnostics {
+	p, diags := Load(dir, Options{})
+	if p == nil {
+		return diags
+	}
+	_, d := p.CheckAll()
+	return append(diags, d...)
+}
+
+func TestDiagnostics(t *testing.T) {
+	for _, c := range diagCases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, marked := writeCase(t, c)
+			diags := diagnose(dir)
+			if len(diags) != len(c.want) {
+				t.Fatalf("got %d diagnostics, want %d:\n%s", len(diags), len(c.want), describe(diags))
+			}
+			for i, w := range c.want {
+				d := diags[i]
+				if d.Severity != w.severity || d.Summary != w.summary || !strings.Contains(strings.ReplaceAll(d.Detail, dir+string(filepath.Separator), ""), w.detail) {
+					t.Errorf("diagnostic %d:\n got  %s\nwant %v %q containing %q", i, describe(hcl.Diagnostics{d}), w.severity, w.summary, w.detail)
+				}
+				if d.Subject == nil {
+					t.Errorf("diagnostic %d (%s) has no Subject range", i, d.Summary)
+				}
+			}
+			if marked == nil {
+				t.Fatal("the case marks no range with «»")
+			}
+			got := diags[0].Subject
+			if got == nil || got.Filename != marked.Filename || got.Start != marked.Start || got.End.Byte != marked.End.Byte {
+				t.Errorf("first diagnostic points at %v, want %v", got, marked)
+			}
+		})
+	}
+}
+
+func describe(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&b, "  %v %q: %s (at %v)\n", d.Severity, d.Summary, d.Detail, d.Subject)
+	}
+	return b.String()
+}
