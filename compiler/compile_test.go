@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -228,5 +229,47 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEmittedTerraformIsFormatted checks every emitted .tf file is already
+// in canonical form; with a Terraform CLI available (TF_ACC_TERRAFORM_PATH,
+// as make test sets) it also asks `terraform fmt -check` itself.
+func TestEmittedTerraformIsFormatted(t *testing.T) {
+	dirs := map[string]string{}
+	for _, name := range exampleDirs(t) {
+		dirs["examples/"+name] = filepath.Join("../examples/recipes", name)
+	}
+	cases, _ := filepath.Glob("testdata/golden/*/recipe")
+	for _, c := range cases {
+		dirs[c] = c
+	}
+	tfDir := t.TempDir()
+	for label, dir := range dirs {
+		out := compileForTest(t, dir, label, strings.HasSuffix(filepath.Dir(dir), "_module"))
+		for rel, content := range out.Files {
+			if !strings.HasSuffix(rel, ".tf") {
+				continue
+			}
+			if formatted := hclwrite.Format(content); !bytes.Equal(formatted, content) {
+				t.Errorf("%s/%s is not in canonical format:\n%s", label, rel, lineDiff(string(formatted), string(content)))
+			}
+			p := filepath.Join(tfDir, strings.ReplaceAll(label, "/", "_"), rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		t.Log("TF_ACC_TERRAFORM_PATH is not set; skipping the check with the real terraform fmt")
+		return
+	}
+	cmd := exec.Command(tf, "fmt", "-check", "-recursive", "-diff", tfDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("terraform fmt -check: %v\n%s", err, out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
@@ -57,7 +58,9 @@ func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
 	out := &Output{Files: map[string][]byte{}}
 	header := e.header()
 	for name, f := range map[string]*hclwrite.File{"main.tf": main, "variables.tf": variables, "outputs.tf": outputs} {
-		body := bytes.TrimRight(hclwrite.Format(f.Bytes()), "\n")
+		// File.Bytes runs hclwrite's formatter over the whole file, once:
+		// the object constructors below are built unformatted for that.
+		body := bytes.TrimRight(f.Bytes(), "\n")
 		out.Files[name] = append(append([]byte(header), body...), '\n')
 	}
 	for _, p := range e.assets.paths() {
@@ -93,7 +96,24 @@ func sortedObject(attrs []hclwrite.ObjectAttrTokens) hclwrite.Tokens {
 	sort.SliceStable(sorted, func(i, j int) bool {
 		return strings.Trim(string(sorted[i].Name.Bytes()), `"`) < strings.Trim(string(sorted[j].Name.Bytes()), `"`)
 	})
-	return hclwrite.TokensForObject(sorted)
+	return objectTokens(sorted)
+}
+
+// objectTokens is hclwrite.TokensForObject without its formatting pass:
+// nested objects would otherwise be formatted once per level, and the file
+// is formatted as a whole at the end anyway.
+func objectTokens(attrs []hclwrite.ObjectAttrTokens) hclwrite.Tokens {
+	toks := hclwrite.Tokens{{Type: hclsyntax.TokenOBrace, Bytes: []byte{'{'}}}
+	if len(attrs) > 0 {
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenNewline, Bytes: []byte{'\n'}})
+	}
+	for _, a := range attrs {
+		toks = append(toks, a.Name...)
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenEqual, Bytes: []byte{'='}})
+		toks = append(toks, a.Value...)
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenNewline, Bytes: []byte{'\n'}})
+	}
+	return append(toks, &hclwrite.Token{Type: hclsyntax.TokenCBrace, Bytes: []byte{'}'}})
 }
 
 func traversal(root string, attrs ...string) hcl.Traversal {
@@ -104,8 +124,19 @@ func traversal(root string, attrs ...string) hcl.Traversal {
 	return t
 }
 
+// raw turns a Terraform expression written as text into tokens. It lexes
+// the text so every token has its real type, which the formatter needs to
+// space it canonically.
 func raw(s string) hclwrite.Tokens {
-	return hclwrite.Tokens{{Type: 0, Bytes: []byte(s)}}
+	lexed, _ := hclsyntax.LexExpression([]byte(s), "", hcl.InitialPos)
+	toks := make(hclwrite.Tokens, 0, len(lexed))
+	for _, t := range lexed {
+		if t.Type == hclsyntax.TokenEOF {
+			break
+		}
+		toks = append(toks, &hclwrite.Token{Type: t.Type, Bytes: t.Bytes})
+	}
+	return toks
 }
 
 // ---- variables.tf ----
@@ -278,10 +309,16 @@ func (e *emitter) emitMain(body *hclwrite.Body) {
 		e.diags = append(e.diags, d...)
 		depBody.SetAttributeRaw("keep_running", t)
 	}
-	var nodes []hclwrite.ObjectAttrTokens
+	var components, nodes []hclwrite.ObjectAttrTokens
+	done := map[*Component]bool{}
 	for _, pn := range e.sortedNodes() {
-		nodes = append(nodes, hclwrite.ObjectAttrTokens{Name: raw(ident(pn.Name)), Value: e.nodeObject(pn)})
+		if !done[pn.Component] {
+			done[pn.Component] = true
+			components = append(components, hclwrite.ObjectAttrTokens{Name: raw(hclKey(componentKey(pn.Component))), Value: e.componentObject(pn)})
+		}
+		nodes = append(nodes, hclwrite.ObjectAttrTokens{Name: raw(pn.Name), Value: e.nodeObject(pn)})
 	}
+	depBody.SetAttributeRaw("components", sortedObject(components))
 	depBody.SetAttributeRaw("nodes", sortedObject(nodes))
 	body.AppendNewline()
 
@@ -348,24 +385,18 @@ func (e *emitter) emitHostPools(body *hclwrite.Body) {
 	}
 }
 
-// nodeObject is a node's entry in slipstream_deployment.nodes.
-func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
+// componentKey names a component in slipstream_deployment.components:
+// its name, qualified by the import it came from.
+func componentKey(c *Component) string { return qualifiedName(c.Module, c.Name) }
+
+// componentObject is a component's entry in slipstream_deployment.components:
+// what every node of it shares (the image chain folded in, scripts and
+// parameter definitions). Node-specific values live in the node entries.
+func (e *emitter) componentObject(pn *PlanNode) hclwrite.Tokens {
 	var attrs []hclwrite.ObjectAttrTokens
-	add := func(name string, t hclwrite.Tokens) {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
-	}
-	add("cloud", hclwrite.TokensForValue(cty.StringVal(pn.Cloud.Name)))
-	add("component", hclwrite.TokensForValue(cty.StringVal(pn.Component.Name)))
-	add("connector", hclwrite.TokensForValue(cty.StringVal(pn.Connector.Name)))
-	add("image", e.imageObject(pn))
-	if pn.MaxProvisioningFailures != nil {
-		t, d := e.exprTokens(pn.Module, pn.MaxProvisioningFailures)
-		e.diags = append(e.diags, d...)
-		add("max_provisioning_failures", t)
-	}
-	add("multiplicity", e.multiplicityTokens(pn))
+	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("image"), Value: e.imageObject(pn)})
 	if len(pn.Params) > 0 {
-		add("parameters", e.paramsObject(pn))
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("parameters"), Value: e.paramsObject(pn)})
 	}
 	var scripts []hclwrite.ObjectAttrTokens
 	for _, phase := range sortedKeys(pn.Scripts) {
@@ -376,7 +407,44 @@ func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
 		scripts = append(scripts, hclwrite.ObjectAttrTokens{Name: raw(phase), Value: hclwrite.TokensForTuple(list)})
 	}
 	if len(scripts) > 0 {
-		add("scripts", sortedObject(scripts))
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("scripts"), Value: sortedObject(scripts)})
+	}
+	return sortedObject(attrs)
+}
+
+// nodeObject is a node's entry in slipstream_deployment.nodes: where it
+// runs, how many, and the value or mapping of each of its inputs.
+func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
+	var attrs []hclwrite.ObjectAttrTokens
+	add := func(name string, t hclwrite.Tokens) {
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
+	}
+	add("cloud", hclwrite.TokensForValue(cty.StringVal(pn.Cloud.Name)))
+	add("component", hclwrite.TokensForValue(cty.StringVal(componentKey(pn.Component))))
+	add("connector", hclwrite.TokensForValue(cty.StringVal(pn.Connector.Name)))
+	if pn.MaxProvisioningFailures != nil {
+		t, d := e.exprTokens(pn.Module, pn.MaxProvisioningFailures)
+		e.diags = append(e.diags, d...)
+		add("max_provisioning_failures", t)
+	}
+	add("multiplicity", e.multiplicityTokens(pn))
+	var inputs, mappings []hclwrite.ObjectAttrTokens
+	for _, name := range pn.ParamNames() {
+		prm := pn.Params[name]
+		if prm.Output {
+			continue
+		}
+		if iv := pn.Inputs[name]; iv != nil && iv.FromNode != "" {
+			mappings = append(mappings, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: hclwrite.TokensForValue(cty.StringVal(iv.FromNode + ":" + iv.FromKey))})
+			continue
+		}
+		inputs = append(inputs, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: e.inputValueTokens(pn, prm)})
+	}
+	if len(inputs) > 0 {
+		add("inputs", sortedObject(inputs))
+	}
+	if len(mappings) > 0 {
+		add("mappings", sortedObject(mappings))
 	}
 	return sortedObject(attrs)
 }
@@ -391,15 +459,12 @@ func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
 		e.diags = append(e.diags, d...)
 		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
 	}
-	leaf := pn.Chain[len(pn.Chain)-1]
-	if pn.ImageID != nil {
-		add("id", leaf.Module, pn.ImageID)
-	}
 	var chain []cty.Value
 	for _, im := range pn.Chain {
 		chain = append(chain, cty.StringVal(qualifiedName(im.Module, im.Name)))
 	}
 	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("chain"), Value: hclwrite.TokensForValue(cty.ListVal(chain))})
+	leaf := pn.Chain[len(pn.Chain)-1]
 	add("login_user", leaf.Module, pn.LoginUser)
 	if t := e.packagesTokens(pn); t != nil {
 		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("packages"), Value: t})
@@ -408,6 +473,7 @@ func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
 	return sortedObject(attrs)
 }
 
+// qualifiedName prefixes a block's name with the import it came from.
 func qualifiedName(m *Module, name string) string {
 	if m.Prefix == "" {
 		return name
@@ -462,28 +528,20 @@ func (e *emitter) packagesTokens(pn *PlanNode) hclwrite.Tokens {
 	return hclwrite.TokensForFunctionCall("distinct", hclwrite.TokensForFunctionCall("concat", parts...))
 }
 
+// paramsObject lists a component's parameter definitions.
 func (e *emitter) paramsObject(pn *PlanNode) hclwrite.Tokens {
 	var params []hclwrite.ObjectAttrTokens
 	for _, name := range pn.ParamNames() {
 		prm := pn.Params[name]
 		var attrs []hclwrite.ObjectAttrTokens
-		add := func(k string, t hclwrite.Tokens) {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(k), Value: t})
-		}
 		if prm.Description != "" {
-			add("description", hclwrite.TokensForValue(cty.StringVal(prm.Description)))
-		}
-		if iv := pn.Inputs[name]; iv != nil && iv.FromNode != "" {
-			add("from", hclwrite.TokensForValue(cty.StringVal(iv.FromNode+":"+iv.FromKey)))
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("description"), Value: hclwrite.TokensForValue(cty.StringVal(prm.Description))})
 		}
 		if prm.Output {
-			add("output", hclwrite.TokensForValue(cty.True))
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("output"), Value: hclwrite.TokensForValue(cty.True)})
 		}
 		if prm.Sensitive {
-			add("sensitive", hclwrite.TokensForValue(cty.True))
-		}
-		if t := e.inputValueTokens(pn, prm); t != nil {
-			add("value", t)
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("sensitive"), Value: hclwrite.TokensForValue(cty.True)})
 		}
 		params = append(params, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: sortedObject(attrs)})
 	}
@@ -661,13 +719,12 @@ func (e *emitter) emitOutputs(body *hclwrite.Body) {
 				desc = fmt.Sprintf("%s One value per instance of node %q.", strings.TrimSpace(prm.Description), pn.Name)
 			}
 			b.SetAttributeValue("description", cty.StringVal(desc))
-			attr := "parameters"
+			attr := "outputs"
 			if prm != nil && prm.Sensitive {
-				attr = "sensitive_parameters"
+				attr = "sensitive_outputs"
 				b.SetAttributeValue("sensitive", cty.True)
 			}
-			b.SetAttributeRaw("value", raw(fmt.Sprintf(`[for i in range(%s) : lookup(slipstream_deployment_ready.%s.%s, "%s.${i + 1}:%s", null)]`,
-				string(hclwrite.Format(e.multiplicityTokens(pn).Bytes())), dep, attr, pn.Name, name)))
+			b.SetAttributeRaw("value", raw(fmt.Sprintf(`slipstream_deployment_ready.%s.%s[%q][%q]`, dep, attr, pn.Name, name)))
 			body.AppendNewline()
 		}
 	}

@@ -73,17 +73,6 @@ func loadModule(parser *hclparse.Parser, path, prefix string) (*Module, hcl.Diag
 	return mod, diags
 }
 
-// LoadSource decodes one recipe file held in memory; the fuzz target and
-// editors use it.
-func LoadSource(src []byte, filename string) (*Module, hcl.Diagnostics) {
-	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	mod := newModule(filepath.Dir(filename), "")
-	if f == nil || f.Body == nil {
-		return mod, diags
-	}
-	return mod, append(diags, decodeFile(mod, f.Body)...)
-}
-
 func decodeFile(mod *Module, body hcl.Body) hcl.Diagnostics {
 	content, _, diags := bodyContent(body, fileSchema, "a recipe file's top level", false, nil)
 	for _, block := range content.Blocks {
@@ -511,7 +500,7 @@ func constString(content *hcl.BodyContent, name string, diags hcl.Diagnostics) (
 		})
 	}
 	s, err := convert.Convert(v, cty.String)
-	if err != nil || s.IsNull() {
+	if err != nil || s.IsNull() || !s.IsKnown() {
 		return "", append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid %s", name),
 			Detail:  fmt.Sprintf("The %s must be a string.", name),
@@ -528,7 +517,7 @@ func constBool(content *hcl.BodyContent, name string, diags hcl.Diagnostics) (bo
 	}
 	v, d := attr.Expr.Value(nil)
 	b, err := convert.Convert(v, cty.Bool)
-	if d.HasErrors() || err != nil || b.IsNull() {
+	if d.HasErrors() || err != nil || b.IsNull() || !b.IsKnown() {
 		return false, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid %s", name),
 			Detail:  fmt.Sprintf("The %s must be the constant true or false.", name),

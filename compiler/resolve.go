@@ -62,6 +62,24 @@ func Load(path string, opts Options) (*Program, hcl.Diagnostics) {
 	return p, diags
 }
 
+// LoadSource is Load for one recipe file held in memory (the fuzz target
+// and editors use it); imports and file() resolve against filename's folder.
+func LoadSource(src []byte, filename string, opts Options) (*Program, hcl.Diagnostics) {
+	p := &Program{Parser: hclparse.NewParser(), opts: opts, Variables: map[string]*Variable{}, evalCtx: map[*Module]*hcl.EvalContext{}}
+	root := newModule(filepath.Dir(filename), "")
+	f, diags := p.Parser.ParseHCL(src, filename)
+	if f != nil && f.Body != nil {
+		diags = append(diags, decodeFile(root, f.Body)...)
+	}
+	p.Root = root
+	p.Modules = append(p.Modules, root)
+	abs, _ := filepath.Abs(root.Dir)
+	diags = append(diags, p.loadImports(root, []string{abs})...)
+	p.mergeVariables()
+	diags = append(diags, p.resolveReferences()...)
+	return p, diags
+}
+
 // loadImports loads m's imports depth-first. chain holds the folders on the
 // current import path, to report an import cycle instead of looping.
 func (p *Program) loadImports(m *Module, chain []string) hcl.Diagnostics {

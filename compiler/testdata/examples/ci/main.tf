@@ -25,24 +25,19 @@ locals {
 resource "slipstream_deployment" "certify" {
   name         = "certify"
   keep_running = "on-error"
-  nodes = {
+  components = {
     app = {
-      cloud     = "lab"
-      component = "app"
-      connector = "fixed"
       image = {
         chain    = ["debian", "app_base"]
         packages = ["curl", "ca-certificates"]
         platform = "debian"
       }
-      multiplicity = var.app_multiplicity
       parameters = {
         "url.service" = {
           output = true
         }
         version = {
           description = "Version to install."
-          value       = var.app_version
         }
       }
       scripts = {
@@ -50,29 +45,44 @@ resource "slipstream_deployment" "certify" {
       }
     }
     tester = {
-      cloud     = "lab"
-      component = "tester"
-      connector = "fixed"
       image = {
         chain    = ["debian"]
         platform = "debian"
       }
-      multiplicity = var.tester_multiplicity
       parameters = {
-        target = {
-          from = "app:url.service"
-        }
+        target = {}
         verdict = {
           description = "pass or fail."
           output      = true
         }
-        version = {
-          value = "v${var.app_version}"
-        }
+        version = {}
       }
       scripts = {
         deploy = [file("${path.module}/scripts/components/tester/deploy.sh")]
       }
+    }
+  }
+  nodes = {
+    app = {
+      cloud     = "lab"
+      component = "app"
+      connector = "fixed"
+      inputs = {
+        version = var.app_version
+      }
+      multiplicity = var.app_multiplicity
+    }
+    tester = {
+      cloud     = "lab"
+      component = "tester"
+      connector = "fixed"
+      inputs = {
+        version = "v${var.app_version}"
+      }
+      mappings = {
+        target = "app:url.service"
+      }
+      multiplicity = var.tester_multiplicity
     }
   }
 }

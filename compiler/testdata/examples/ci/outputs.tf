@@ -3,30 +3,30 @@
 
 output "app_hostname" {
   description = "hostname of each instance of node \"app\"."
-  value       = [for i in range(var.app_multiplicity) : lookup(slipstream_deployment_ready.certify.parameters, "app.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.certify.outputs["app"]["hostname"]
 }
 
 output "app_instanceid" {
   description = "instanceid of each instance of node \"app\"."
-  value       = [for i in range(var.app_multiplicity) : lookup(slipstream_deployment_ready.certify.parameters, "app.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.certify.outputs["app"]["instanceid"]
 }
 
 output "app_url_service" {
   description = "url.service of each instance of node \"app\"."
-  value       = [for i in range(var.app_multiplicity) : lookup(slipstream_deployment_ready.certify.parameters, "app.${i + 1}:url.service", null)]
+  value       = slipstream_deployment_ready.certify.outputs["app"]["url.service"]
 }
 
 output "tester_hostname" {
   description = "hostname of each instance of node \"tester\"."
-  value       = [for i in range(var.tester_multiplicity) : lookup(slipstream_deployment_ready.certify.parameters, "tester.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.certify.outputs["tester"]["hostname"]
 }
 
 output "tester_instanceid" {
   description = "instanceid of each instance of node \"tester\"."
-  value       = [for i in range(var.tester_multiplicity) : lookup(slipstream_deployment_ready.certify.parameters, "tester.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.certify.outputs["tester"]["instanceid"]
 }
 
 output "tester_verdict" {
   description = "pass or fail. One value per instance of node \"tester\"."
-  value       = [for i in range(var.tester_multiplicity) : lookup(slipstream_deployment_ready.certify.parameters, "tester.${i + 1}:verdict", null)]
+  value       = slipstream_deployment_ready.certify.outputs["tester"]["verdict"]
 }

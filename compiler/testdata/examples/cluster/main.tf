@@ -24,16 +24,12 @@ locals {
 
 resource "slipstream_deployment" "cluster" {
   name = "cluster"
-  nodes = {
+  components = {
     master = {
-      cloud     = "lab"
-      component = "master"
-      connector = "fixed"
       image = {
         chain    = ["debian"]
         platform = "debian"
       }
-      multiplicity = var.master_multiplicity
       parameters = {
         members = {
           description = "Space-separated addresses of the registered workers."
@@ -49,18 +45,13 @@ resource "slipstream_deployment" "cluster" {
       }
     }
     worker = {
-      cloud     = "lab"
-      component = "worker"
-      connector = "fixed"
       image = {
         chain    = ["debian"]
         platform = "debian"
       }
-      multiplicity = var.workers
       parameters = {
         master_host = {
           description = "Address of the master."
-          from        = "master:hostname"
         }
         registered = {
           description = "Set to this worker's address once it has joined."
@@ -70,6 +61,23 @@ resource "slipstream_deployment" "cluster" {
       scripts = {
         deploy = [file("${path.module}/scripts/components/worker/deploy.sh")]
       }
+    }
+  }
+  nodes = {
+    master = {
+      cloud        = "lab"
+      component    = "master"
+      connector    = "fixed"
+      multiplicity = var.master_multiplicity
+    }
+    worker = {
+      cloud     = "lab"
+      component = "worker"
+      connector = "fixed"
+      mappings = {
+        master_host = "master:hostname"
+      }
+      multiplicity = var.workers
     }
   }
 }

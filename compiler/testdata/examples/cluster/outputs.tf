@@ -3,35 +3,35 @@
 
 output "master_hostname" {
   description = "hostname of each instance of node \"master\"."
-  value       = [for i in range(var.master_multiplicity) : lookup(slipstream_deployment_ready.cluster.parameters, "master.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["master"]["hostname"]
 }
 
 output "master_instanceid" {
   description = "instanceid of each instance of node \"master\"."
-  value       = [for i in range(var.master_multiplicity) : lookup(slipstream_deployment_ready.cluster.parameters, "master.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["master"]["instanceid"]
 }
 
 output "master_members" {
   description = "Space-separated addresses of the registered workers. One value per instance of node \"master\"."
-  value       = [for i in range(var.master_multiplicity) : lookup(slipstream_deployment_ready.cluster.parameters, "master.${i + 1}:members", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["master"]["members"]
 }
 
 output "master_url_service" {
   description = "Address of the cluster's API. One value per instance of node \"master\"."
-  value       = [for i in range(var.master_multiplicity) : lookup(slipstream_deployment_ready.cluster.parameters, "master.${i + 1}:url.service", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["master"]["url.service"]
 }
 
 output "worker_hostname" {
   description = "hostname of each instance of node \"worker\"."
-  value       = [for i in range(var.workers) : lookup(slipstream_deployment_ready.cluster.parameters, "worker.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["worker"]["hostname"]
 }
 
 output "worker_instanceid" {
   description = "instanceid of each instance of node \"worker\"."
-  value       = [for i in range(var.workers) : lookup(slipstream_deployment_ready.cluster.parameters, "worker.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["worker"]["instanceid"]
 }
 
 output "worker_registered" {
   description = "Set to this worker's address once it has joined. One value per instance of node \"worker\"."
-  value       = [for i in range(var.workers) : lookup(slipstream_deployment_ready.cluster.parameters, "worker.${i + 1}:registered", null)]
+  value       = slipstream_deployment_ready.cluster.outputs["worker"]["registered"]
 }

@@ -27,18 +27,14 @@ locals {
 resource "slipstream_deployment" "lamp" {
   name         = "lamp"
   keep_running = "on-success"
-  nodes = {
+  components = {
     db = {
-      cloud     = "lab"
-      component = "db"
-      connector = "fixed"
       image = {
         chain      = ["debian", "lamp_base"]
         login_user = "root"
         packages   = ["curl"]
         platform   = "debian"
       }
-      multiplicity = var.db_multiplicity
       parameters = {
         password = {
           description = "Generated database password."
@@ -47,7 +43,6 @@ resource "slipstream_deployment" "lamp" {
         }
         port = {
           description = "Port the database listens on."
-          value       = var.db_port
         }
       }
       scripts = {
@@ -56,29 +51,21 @@ resource "slipstream_deployment" "lamp" {
       }
     }
     web = {
-      cloud     = "lab"
-      component = "web"
-      connector = "fixed"
       image = {
         chain      = ["debian", "lamp_base"]
         login_user = "root"
         packages   = ["curl"]
         platform   = "debian"
       }
-      multiplicity = var.web_multiplicity
       parameters = {
         db_host = {
           description = "Address of the database."
-          from        = "db:hostname"
         }
         db_password = {
           description = "Database password."
-          from        = "db:password"
           sensitive   = true
         }
-        title = {
-          value = var.site_title
-        }
+        title = {}
         "url.service" = {
           description = "Address of the site."
           output      = true
@@ -88,6 +75,30 @@ resource "slipstream_deployment" "lamp" {
         deploy      = [file("${path.module}/scripts/components/web/deploy.sh")]
         pre_install = [file("${path.module}/scripts/images/lamp_base/pre_install.sh")]
       }
+    }
+  }
+  nodes = {
+    db = {
+      cloud     = "lab"
+      component = "db"
+      connector = "fixed"
+      inputs = {
+        port = var.db_port
+      }
+      multiplicity = var.db_multiplicity
+    }
+    web = {
+      cloud     = "lab"
+      component = "web"
+      connector = "fixed"
+      inputs = {
+        title = var.site_title
+      }
+      mappings = {
+        db_host     = "db:hostname"
+        db_password = "db:password"
+      }
+      multiplicity = var.web_multiplicity
     }
   }
 }

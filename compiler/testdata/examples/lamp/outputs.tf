@@ -3,31 +3,31 @@
 
 output "db_hostname" {
   description = "hostname of each instance of node \"db\"."
-  value       = [for i in range(var.db_multiplicity) : lookup(slipstream_deployment_ready.lamp.parameters, "db.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.lamp.outputs["db"]["hostname"]
 }
 
 output "db_instanceid" {
   description = "instanceid of each instance of node \"db\"."
-  value       = [for i in range(var.db_multiplicity) : lookup(slipstream_deployment_ready.lamp.parameters, "db.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.lamp.outputs["db"]["instanceid"]
 }
 
 output "db_password" {
   description = "Generated database password. One value per instance of node \"db\"."
   sensitive   = true
-  value       = [for i in range(var.db_multiplicity) : lookup(slipstream_deployment_ready.lamp.sensitive_parameters, "db.${i + 1}:password", null)]
+  value       = slipstream_deployment_ready.lamp.sensitive_outputs["db"]["password"]
 }
 
 output "web_hostname" {
   description = "hostname of each instance of node \"web\"."
-  value       = [for i in range(var.web_multiplicity) : lookup(slipstream_deployment_ready.lamp.parameters, "web.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.lamp.outputs["web"]["hostname"]
 }
 
 output "web_instanceid" {
   description = "instanceid of each instance of node \"web\"."
-  value       = [for i in range(var.web_multiplicity) : lookup(slipstream_deployment_ready.lamp.parameters, "web.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.lamp.outputs["web"]["instanceid"]
 }
 
 output "web_url_service" {
   description = "Address of the site. One value per instance of node \"web\"."
-  value       = [for i in range(var.web_multiplicity) : lookup(slipstream_deployment_ready.lamp.parameters, "web.${i + 1}:url.service", null)]
+  value       = slipstream_deployment_ready.lamp.outputs["web"]["url.service"]
 }

@@ -33,18 +33,13 @@ provider "slipstream" {
 
 resource "slipstream_deployment" "shop" {
   name = "shop"
-  nodes = {
+  components = {
     db = {
-      cloud     = "private"
-      component = "db"
-      connector = "openstack"
       image = {
         chain      = ["ubuntu"]
-        id         = "4d2b9a0c-5d1e-4c55-a3c1-0f5a5b2e7c11"
         login_user = "ubuntu"
         platform   = "ubuntu"
       }
-      multiplicity = var.db_multiplicity
       parameters = {
         password = {
           output    = true
@@ -56,28 +51,38 @@ resource "slipstream_deployment" "shop" {
       }
     }
     web = {
-      cloud     = "aws"
-      component = "web"
-      connector = "ec2"
       image = {
         chain      = ["ubuntu"]
-        id         = "ami-0a8e758f5e873d1c1"
         login_user = "ubuntu"
         platform   = "ubuntu"
       }
-      multiplicity = var.web_multiplicity
       parameters = {
-        db_host = {
-          from = "db:hostname"
-        }
+        db_host = {}
         db_password = {
-          from      = "db:password"
           sensitive = true
         }
       }
       scripts = {
         deploy = [file("${path.module}/scripts/components/web/deploy.sh")]
       }
+    }
+  }
+  nodes = {
+    db = {
+      cloud        = "private"
+      component    = "db"
+      connector    = "openstack"
+      multiplicity = var.db_multiplicity
+    }
+    web = {
+      cloud     = "aws"
+      component = "web"
+      connector = "ec2"
+      mappings = {
+        db_host     = "db:hostname"
+        db_password = "db:password"
+      }
+      multiplicity = var.web_multiplicity
     }
   }
 }

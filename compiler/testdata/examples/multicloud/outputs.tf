@@ -3,26 +3,26 @@
 
 output "db_hostname" {
   description = "hostname of each instance of node \"db\"."
-  value       = [for i in range(var.db_multiplicity) : lookup(slipstream_deployment_ready.shop.parameters, "db.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.shop.outputs["db"]["hostname"]
 }
 
 output "db_instanceid" {
   description = "instanceid of each instance of node \"db\"."
-  value       = [for i in range(var.db_multiplicity) : lookup(slipstream_deployment_ready.shop.parameters, "db.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.shop.outputs["db"]["instanceid"]
 }
 
 output "db_password" {
   description = "password of each instance of node \"db\"."
   sensitive   = true
-  value       = [for i in range(var.db_multiplicity) : lookup(slipstream_deployment_ready.shop.sensitive_parameters, "db.${i + 1}:password", null)]
+  value       = slipstream_deployment_ready.shop.sensitive_outputs["db"]["password"]
 }
 
 output "web_hostname" {
   description = "hostname of each instance of node \"web\"."
-  value       = [for i in range(var.web_multiplicity) : lookup(slipstream_deployment_ready.shop.parameters, "web.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.shop.outputs["web"]["hostname"]
 }
 
 output "web_instanceid" {
   description = "instanceid of each instance of node \"web\"."
-  value       = [for i in range(var.web_multiplicity) : lookup(slipstream_deployment_ready.shop.parameters, "web.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.shop.outputs["web"]["instanceid"]
 }

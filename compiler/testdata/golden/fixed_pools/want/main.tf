@@ -34,86 +34,62 @@ locals {
 
 resource "slipstream_deployment" "pools" {
   name = "pools"
+  components = {
+    svc = {
+      image = {
+        chain = ["os"]
+      }
+      parameters = {
+        label = {}
+        peer  = {}
+      }
+      scripts = {
+        deploy = [file("${path.module}/scripts/components/svc/deploy.sh")]
+      }
+    }
+  }
   nodes = {
     alpha = {
       cloud     = "rack_a"
       component = "svc"
       connector = "fixed"
-      image = {
-        chain = ["os"]
+      inputs = {
+        label = "alpha:literal"
+        peer  = var.alpha_peer
       }
       multiplicity = var.alpha_multiplicity
-      parameters = {
-        label = {
-          value = "alpha:literal"
-        }
-        peer = {
-          value = var.alpha_peer
-        }
-      }
-      scripts = {
-        deploy = [file("${path.module}/scripts/components/svc/deploy.sh")]
-      }
     }
     beta = {
       cloud     = "rack_a"
       component = "svc"
       connector = "fixed"
-      image = {
-        chain = ["os"]
+      inputs = {
+        label = "beta"
+      }
+      mappings = {
+        peer = "alpha:hostname"
       }
       multiplicity = var.workers
-      parameters = {
-        label = {
-          value = "beta"
-        }
-        peer = {
-          from = "alpha:hostname"
-        }
-      }
-      scripts = {
-        deploy = [file("${path.module}/scripts/components/svc/deploy.sh")]
-      }
     }
     delta = {
       cloud     = "rack_b"
       component = "svc"
       connector = "fixed"
-      image = {
-        chain = ["os"]
+      inputs = {
+        label = "42"
+        peer  = var.delta_peer
       }
       multiplicity = var.delta_multiplicity
-      parameters = {
-        label = {
-          value = "42"
-        }
-        peer = {
-          value = var.delta_peer
-        }
-      }
-      scripts = {
-        deploy = [file("${path.module}/scripts/components/svc/deploy.sh")]
-      }
     }
     gamma = {
       cloud     = "rack_a"
       component = "svc"
       connector = "fixed"
-      image = {
-        chain = ["os"]
+      inputs = {
+        label = "gamma"
+        peer  = var.gamma_peer
       }
       multiplicity = var.gamma_multiplicity
-      parameters = {
-        label = {
-          value = "gamma"
-        }
-        peer = {
-          value = var.gamma_peer
-        }
-      }
-      scripts = {
-        deploy = [file("${path.module}/scripts/components/svc/deploy.sh")]
-      }
     }
   }
 }

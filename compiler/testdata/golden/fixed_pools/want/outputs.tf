@@ -3,40 +3,40 @@
 
 output "alpha_hostname" {
   description = "hostname of each instance of node \"alpha\"."
-  value       = [for i in range(var.alpha_multiplicity) : lookup(slipstream_deployment_ready.pools.parameters, "alpha.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.pools.outputs["alpha"]["hostname"]
 }
 
 output "alpha_instanceid" {
   description = "instanceid of each instance of node \"alpha\"."
-  value       = [for i in range(var.alpha_multiplicity) : lookup(slipstream_deployment_ready.pools.parameters, "alpha.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.pools.outputs["alpha"]["instanceid"]
 }
 
 output "beta_hostname" {
   description = "hostname of each instance of node \"beta\"."
-  value       = [for i in range(var.workers) : lookup(slipstream_deployment_ready.pools.parameters, "beta.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.pools.outputs["beta"]["hostname"]
 }
 
 output "beta_instanceid" {
   description = "instanceid of each instance of node \"beta\"."
-  value       = [for i in range(var.workers) : lookup(slipstream_deployment_ready.pools.parameters, "beta.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.pools.outputs["beta"]["instanceid"]
 }
 
 output "delta_hostname" {
   description = "hostname of each instance of node \"delta\"."
-  value       = [for i in range(var.delta_multiplicity) : lookup(slipstream_deployment_ready.pools.parameters, "delta.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.pools.outputs["delta"]["hostname"]
 }
 
 output "delta_instanceid" {
   description = "instanceid of each instance of node \"delta\"."
-  value       = [for i in range(var.delta_multiplicity) : lookup(slipstream_deployment_ready.pools.parameters, "delta.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.pools.outputs["delta"]["instanceid"]
 }
 
 output "gamma_hostname" {
   description = "hostname of each instance of node \"gamma\"."
-  value       = [for i in range(var.gamma_multiplicity) : lookup(slipstream_deployment_ready.pools.parameters, "gamma.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.pools.outputs["gamma"]["hostname"]
 }
 
 output "gamma_instanceid" {
   description = "instanceid of each instance of node \"gamma\"."
-  value       = [for i in range(var.gamma_multiplicity) : lookup(slipstream_deployment_ready.pools.parameters, "gamma.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.pools.outputs["gamma"]["instanceid"]
 }

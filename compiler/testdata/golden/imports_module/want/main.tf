@@ -17,37 +17,27 @@ locals {
 
 resource "slipstream_deployment" "svc" {
   name = "svc"
-  nodes = {
+  components = {
     api = {
-      cloud     = "lab"
-      component = "api"
-      connector = "fixed"
       image = {
         chain    = ["lib.base", "custom"]
         packages = ["redis"]
         platform = "alpine"
       }
-      multiplicity = var.api_multiplicity
       parameters = {
-        backend = {
-          from = "cache:endpoint"
-        }
+        backend = {}
       }
       scripts = {
         deploy      = [file("${path.module}/scripts/components/api/deploy.sh")]
         pre_install = [file("${path.module}/scripts/images/custom/pre_install.sh")]
       }
     }
-    cache = {
-      cloud     = "lab"
-      component = "cache"
-      connector = "fixed"
+    "lib.cache" = {
       image = {
         chain    = ["lib.base"]
         packages = ["redis"]
         platform = "alpine"
       }
-      multiplicity = var.replicas
       parameters = {
         endpoint = {
           description = "host:port of the cache."
@@ -57,6 +47,23 @@ resource "slipstream_deployment" "svc" {
       scripts = {
         deploy = [file("${path.module}/scripts/lib/components/cache/deploy.sh")]
       }
+    }
+  }
+  nodes = {
+    api = {
+      cloud     = "lab"
+      component = "api"
+      connector = "fixed"
+      mappings = {
+        backend = "cache:endpoint"
+      }
+      multiplicity = var.api_multiplicity
+    }
+    cache = {
+      cloud        = "lab"
+      component    = "lib.cache"
+      connector    = "fixed"
+      multiplicity = var.replicas
     }
   }
 }

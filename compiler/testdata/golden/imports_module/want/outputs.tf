@@ -3,25 +3,25 @@
 
 output "api_hostname" {
   description = "hostname of each instance of node \"api\"."
-  value       = [for i in range(var.api_multiplicity) : lookup(slipstream_deployment_ready.svc.parameters, "api.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.svc.outputs["api"]["hostname"]
 }
 
 output "api_instanceid" {
   description = "instanceid of each instance of node \"api\"."
-  value       = [for i in range(var.api_multiplicity) : lookup(slipstream_deployment_ready.svc.parameters, "api.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.svc.outputs["api"]["instanceid"]
 }
 
 output "cache_endpoint" {
   description = "host:port of the cache. One value per instance of node \"cache\"."
-  value       = [for i in range(var.replicas) : lookup(slipstream_deployment_ready.svc.parameters, "cache.${i + 1}:endpoint", null)]
+  value       = slipstream_deployment_ready.svc.outputs["cache"]["endpoint"]
 }
 
 output "cache_hostname" {
   description = "hostname of each instance of node \"cache\"."
-  value       = [for i in range(var.replicas) : lookup(slipstream_deployment_ready.svc.parameters, "cache.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.svc.outputs["cache"]["hostname"]
 }
 
 output "cache_instanceid" {
   description = "instanceid of each instance of node \"cache\"."
-  value       = [for i in range(var.replicas) : lookup(slipstream_deployment_ready.svc.parameters, "cache.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.svc.outputs["cache"]["instanceid"]
 }

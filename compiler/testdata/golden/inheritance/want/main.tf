@@ -29,29 +29,18 @@ provider "slipstream" {
 
 resource "slipstream_deployment" "chain" {
   name = "chain"
-  nodes = {
-    on_aws = {
-      cloud     = "aws"
-      component = "app"
-      connector = "ec2"
+  components = {
+    app = {
       image = {
         chain      = ["base", "middle", "leaf"]
-        id         = "ami-middle"
         login_user = "admin"
         packages   = ["curl", "git", "nginx", "jq"]
         platform   = "debian"
       }
-      multiplicity = var.on_aws_multiplicity
       parameters = {
-        debug = {
-          value = var.on_aws_debug
-        }
-        greeting = {
-          value = var.on_aws_greeting
-        }
-        port = {
-          value = var.on_aws_port
-        }
+        debug    = {}
+        greeting = {}
+        port     = {}
         ready = {
           output = true
         }
@@ -63,38 +52,29 @@ resource "slipstream_deployment" "chain" {
         report       = [file("${path.module}/scripts/components/app/report.sh")]
       }
     }
+  }
+  nodes = {
+    on_aws = {
+      cloud     = "aws"
+      component = "app"
+      connector = "ec2"
+      inputs = {
+        debug    = var.on_aws_debug
+        greeting = var.on_aws_greeting
+        port     = var.on_aws_port
+      }
+      multiplicity = var.on_aws_multiplicity
+    }
     on_os = {
       cloud     = "os"
       component = "app"
       connector = "openstack"
-      image = {
-        chain      = ["base", "middle", "leaf"]
-        id         = "os-base"
-        login_user = "admin"
-        packages   = ["curl", "git", "nginx", "jq"]
-        platform   = "debian"
+      inputs = {
+        debug    = var.on_os_debug
+        greeting = var.on_os_greeting
+        port     = var.on_os_port
       }
       multiplicity = var.on_os_multiplicity
-      parameters = {
-        debug = {
-          value = var.on_os_debug
-        }
-        greeting = {
-          value = var.on_os_greeting
-        }
-        port = {
-          value = var.on_os_port
-        }
-        ready = {
-          output = true
-        }
-      }
-      scripts = {
-        deploy       = [file("${path.module}/scripts/components/app/deploy.sh")]
-        post_install = [file("${path.module}/scripts/images/middle/post_install.sh"), file("${path.module}/scripts/images/leaf/post_install.sh")]
-        pre_install  = [file("${path.module}/scripts/images/base/pre_install.sh"), file("${path.module}/scripts/images/middle/pre_install.sh")]
-        report       = [file("${path.module}/scripts/components/app/report.sh")]
-      }
     }
   }
 }

@@ -3,30 +3,30 @@
 
 output "on_aws_hostname" {
   description = "hostname of each instance of node \"on_aws\"."
-  value       = [for i in range(var.on_aws_multiplicity) : lookup(slipstream_deployment_ready.chain.parameters, "on_aws.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.chain.outputs["on_aws"]["hostname"]
 }
 
 output "on_aws_instanceid" {
   description = "instanceid of each instance of node \"on_aws\"."
-  value       = [for i in range(var.on_aws_multiplicity) : lookup(slipstream_deployment_ready.chain.parameters, "on_aws.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.chain.outputs["on_aws"]["instanceid"]
 }
 
 output "on_aws_ready" {
   description = "ready of each instance of node \"on_aws\"."
-  value       = [for i in range(var.on_aws_multiplicity) : lookup(slipstream_deployment_ready.chain.parameters, "on_aws.${i + 1}:ready", null)]
+  value       = slipstream_deployment_ready.chain.outputs["on_aws"]["ready"]
 }
 
 output "on_os_hostname" {
   description = "hostname of each instance of node \"on_os\"."
-  value       = [for i in range(var.on_os_multiplicity) : lookup(slipstream_deployment_ready.chain.parameters, "on_os.${i + 1}:hostname", null)]
+  value       = slipstream_deployment_ready.chain.outputs["on_os"]["hostname"]
 }
 
 output "on_os_instanceid" {
   description = "instanceid of each instance of node \"on_os\"."
-  value       = [for i in range(var.on_os_multiplicity) : lookup(slipstream_deployment_ready.chain.parameters, "on_os.${i + 1}:instanceid", null)]
+  value       = slipstream_deployment_ready.chain.outputs["on_os"]["instanceid"]
 }
 
 output "on_os_ready" {
   description = "ready of each instance of node \"on_os\"."
-  value       = [for i in range(var.on_os_multiplicity) : lookup(slipstream_deployment_ready.chain.parameters, "on_os.${i + 1}:ready", null)]
+  value       = slipstream_deployment_ready.chain.outputs["on_os"]["ready"]
 }
