@@ -52,7 +52,6 @@ type Config struct {
 	Settings  map[string]attr.Value
 }
 
-
 func (p *slipstreamProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
 	resp.TypeName = "slipstream"
 	resp.Version = p.version
