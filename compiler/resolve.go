@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/slipstream/terraform-provider-slipstream/compiler/internal/didyoumean"
+	"github.com/slipstream/terraform-provider-slipstream/compiler/waitgraph"
 )
 
 // Program is a loaded and resolved recipe: the root folder, every folder it
@@ -30,6 +31,9 @@ type Program struct {
 
 	opts    Options
 	evalCtx map[*Module]*hcl.EvalContext
+	// scriptCache holds each script's located text for the wait-graph
+	// analysis, shared by every node of a component.
+	scriptCache map[*Script]*waitgraph.Script
 }
 
 // Options tune loading.

@@ -23,7 +23,8 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "output `DIR` (default: PATH/terraform)")
 	module := fs.Bool("module", false, "emit a reusable module: provider aliases are passed in by the caller")
 	deployment := fs.String("deployment", "", "the deployment to compile when the recipe has several")
-	upgrade := fs.Bool("upgrade", false, "re-resolve git imports and rewrite their lock entries")
+	var lf lockFlags
+	lf.register(fs)
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -38,7 +39,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		}
 		*out = filepath.Join(dir, "terraform")
 	}
-	resolver, rdiags := newImportResolver(path, *upgrade)
+	resolver, rdiags := newImportResolver(path, lf)
 	output, prog, diags := compiler.Compile(path, compiler.CompileOptions{
 		Load:       compiler.Options{Imports: resolver},
 		Emit:       compiler.EmitOptions{Module: *module, Source: filepath.ToSlash(filepath.Clean(path)), Version: version},

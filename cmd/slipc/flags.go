@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,13 +27,19 @@ func newFlagSet(name, argsUsage, about string, stderr io.Writer) *flag.FlagSet {
 // parseFlags parses args; done reports that the command should exit now
 // with code (after -help, or a usage error).
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return exitOK, true
-	case err != nil:
+	// Asked-for help goes to stdout with success; the flag package would
+	// print it to stderr as if it were an error.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK, true
+		}
+	}
+	if err := fs.Parse(args); err != nil {
 		return exitUsage, true
 	}
 	return exitOK, false

@@ -11,6 +11,8 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("graph", "PATH", "Print a deployment's nodes with the mappings between them and the waits found in their scripts.\nThe dot format renders with Graphviz: slipc graph PATH | dot -Tsvg > graph.svg", stderr)
 	format := fs.String("format", "text", "output format: `dot` or text")
 	deployment := fs.String("deployment", "", "the deployment to show when the recipe has several")
+	var lf lockFlags
+	lf.register(fs)
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -22,7 +24,7 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	resolver, diags := newImportResolver(path, false)
+	resolver, diags := newImportResolver(path, lf)
 	prog, d := compiler.Load(path, compiler.Options{Imports: resolver})
 	diags = append(diags, d...)
 	var plan *compiler.Plan

@@ -10,7 +10,8 @@ import (
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", "PATH", "Check the recipe at PATH and every deployment in it, without writing anything\n(except a missing lock entry for a git import).", stderr)
 	asJSON := fs.Bool("json", false, "print diagnostics as JSON (the shape of terraform validate -json) on stdout")
-	upgrade := fs.Bool("upgrade", false, "re-resolve git imports and rewrite their lock entries")
+	var lf lockFlags
+	lf.register(fs)
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -18,7 +19,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	resolver, diags := newImportResolver(path, *upgrade)
+	resolver, diags := newImportResolver(path, lf)
 	prog, d := compiler.Load(path, compiler.Options{Imports: resolver})
 	diags = append(diags, d...)
 	if prog != nil {
