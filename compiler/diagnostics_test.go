@@ -477,6 +477,103 @@ component "web" {
 		want: []wantDiag{errorDiag("Import cycle", `already being imported on this path`)},
 	},
 	{
+		name: "deadlock between two nodes",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "a" {
+  image = image.os
+  output "token" {}
+  deploy = <<-EOT
+    peer=$(ss-get «b:token»)
+    ss-set token "a-$peer"
+  EOT
+}
+component "b" {
+  image = image.os
+  output "token" {}
+  deploy = <<-EOT
+    peer=$(ss-get a:token)
+    ss-set token "b-$peer"
+  EOT
+}
+deployment "pair" {
+  node "a" {
+    component = component.a
+    cloud     = cloud.lab
+  }
+  node "b" {
+    component = component.b
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag(`Deadlock: nodes "a" and "b" wait for each other`, `node "a" waits for b:token (deploy script of component "a", line 13) before it sets a:token`)},
+	},
+	{
+		name: "safe exchange in a cycle passes",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "peer" {
+  image = image.os
+  input "left" {}
+  output "token" {}
+  deploy = <<-EOT
+    ss-set token "$(ss-get hostname)"
+    echo "neighbour: $(ss-get left)"
+    ss-get «nothing_sets_this»
+  EOT
+  output "nothing_sets_this" {}
+}
+deployment "ring" {
+  node "a" {
+    component = component.peer
+    cloud     = cloud.lab
+    inputs    = { left = node.c.token }
+  }
+  node "b" {
+    component = component.peer
+    cloud     = cloud.lab
+    inputs    = { left = node.a.token }
+  }
+  node "c" {
+    component = component.peer
+    cloud     = cloud.lab
+    inputs    = { left = node.b.token }
+  }
+}`},
+		// The ring itself is safe; only the key nothing sets is reported,
+		// once per node that waits on it.
+		want: []wantDiag{
+			warnDiag("Wait on a key that nothing sets", `nothing_sets_this`),
+			warnDiag("Wait on a key that nothing sets", `nothing_sets_this`),
+			warnDiag("Wait on a key that nothing sets", `nothing_sets_this`),
+		},
+	},
+	{
+		name: "setting another node's parameter",
+		files: map[string]string{
+			"main.slip.hcl": baseRecipe + `
+component "db" {
+  image = image.os
+  output "password" {}
+  deploy = "ss-set password x"
+}
+component "web" {
+  image  = image.os
+  deploy = file("web.sh")
+}
+deployment "d" {
+  node "db" {
+    component = component.db
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`,
+			"web.sh": "#!/bin/sh\nss-set «db:password» hijacked\n",
+		},
+		want: []wantDiag{errorDiag("Cannot set another node's parameter", `may set only its own parameters`)},
+	},
+	{
 		name:  "syntax error",
 		files: map[string]string{"main.slip.hcl": "image \"x\" {\n  parent = «}»\n"},
 		want:  []wantDiag{errorDiag("Invalid expression", "Expected the start of an expression")},
