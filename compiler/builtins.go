@@ -21,3 +21,9 @@ var builtinPreset = map[string]bool{
 // builtinOutputs are the built-ins every component publishes as outputs, as
 // SlipStream's default image outputs did.
 var builtinOutputs = []string{"hostname", "instanceid"}
+
+// emittedBuiltinOutputs are the built-ins slipc also makes Terraform
+// outputs of: every node's addresses are what users look for first. The
+// other built-ins stay reachable through slipstream_deployment_ready's
+// outputs map, without an output block per node each.
+var emittedBuiltinOutputs = []string{"hostname"}

@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -51,17 +50,14 @@ type emitter struct {
 // in sorted order and every file passes through hclwrite.Format.
 func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
 	e := &emitter{p: plan.Program, plan: plan, opts: opts, assets: newAssets(), varNames: map[string]hcl.Range{}}
-	main, variables, outputs := hclwrite.NewEmptyFile(), hclwrite.NewEmptyFile(), hclwrite.NewEmptyFile()
-	e.emitVariables(variables.Body())
-	e.emitMain(main.Body())
-	e.emitOutputs(outputs.Body())
+	main, variables, outputs := &tfFile{}, &tfFile{}, &tfFile{}
+	e.emitVariables(variables)
+	e.emitMain(main)
+	e.emitOutputs(outputs)
 	out := &Output{Files: map[string][]byte{}}
-	header := e.header()
-	for name, f := range map[string]*hclwrite.File{"main.tf": main, "variables.tf": variables, "outputs.tf": outputs} {
-		// File.Bytes runs hclwrite's formatter over the whole file, once:
-		// the object constructors below are built unformatted for that.
-		body := bytes.TrimRight(f.Bytes(), "\n")
-		out.Files[name] = append(append([]byte(header), body...), '\n')
+	header := []byte(e.header())
+	for name, f := range map[string]*tfFile{"main.tf": main, "variables.tf": variables, "outputs.tf": outputs} {
+		out.Files[name] = append(header, f.render()...)
 	}
 	for _, p := range e.assets.paths() {
 		out.Files[p] = e.assets.files[p]
@@ -124,6 +120,15 @@ func traversal(root string, attrs ...string) hcl.Traversal {
 	return t
 }
 
+// key is an object key: a bare identifier where HCL allows one, else a
+// quoted string. Built directly, it costs no lexing.
+func key(name string) hclwrite.Tokens {
+	if hclsyntax.ValidIdentifier(name) {
+		return hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: []byte(name)}}
+	}
+	return hclwrite.TokensForValue(cty.StringVal(name))
+}
+
 // raw turns a Terraform expression written as text into tokens. It lexes
 // the text so every token has its real type, which the formatter needs to
 // space it canonically.
@@ -154,11 +159,11 @@ func (e *emitter) claimVar(name string, rng hcl.Range) bool {
 	return true
 }
 
-func (e *emitter) emitVariables(body *hclwrite.Body) {
+func (e *emitter) emitVariables(body *tfFile) {
 	for _, name := range sortedKeys(e.p.Variables) {
 		v := e.p.Variables[name]
 		e.claimVar(name, v.DeclRange)
-		b := body.AppendNewBlock("variable", []string{name}).Body()
+		b := body.block("variable", []string{name})
 		if v.Description != "" {
 			b.SetAttributeValue("description", cty.StringVal(v.Description))
 		}
@@ -171,18 +176,16 @@ func (e *emitter) emitVariables(body *hclwrite.Body) {
 		if v.Sensitive {
 			b.SetAttributeValue("sensitive", cty.True)
 		}
-		body.AppendNewline()
 	}
 	for _, pn := range e.plan.Nodes {
 		if name, ok := e.multiplicityVar(pn); ok && e.claimVar(name, pn.DeclRange) {
-			b := body.AppendNewBlock("variable", []string{name}).Body()
+			b := body.block("variable", []string{name})
 			b.SetAttributeValue("description", cty.StringVal(fmt.Sprintf("Number of instances of node %q.", pn.Name)))
 			b.SetAttributeRaw("type", raw("number"))
 			b.SetAttributeValue("default", cty.NumberIntVal(int64(pn.Count)))
 			v := b.AppendNewBlock("validation", nil).Body()
 			v.SetAttributeRaw("condition", raw(fmt.Sprintf("var.%s >= 0 && floor(var.%s) == var.%s", name, name, name)))
 			v.SetAttributeValue("error_message", cty.StringVal("The multiplicity must be a whole number, 0 or more."))
-			body.AppendNewline()
 		}
 		for _, in := range e.unmappedInputs(pn) {
 			prm := pn.Params[in]
@@ -190,7 +193,7 @@ func (e *emitter) emitVariables(body *hclwrite.Body) {
 			if !e.claimVar(name, prm.DeclRange) {
 				continue
 			}
-			b := body.AppendNewBlock("variable", []string{name}).Body()
+			b := body.block("variable", []string{name})
 			desc := prm.Description
 			if desc == "" {
 				desc = fmt.Sprintf("Input %q of node %q.", in, pn.Name)
@@ -207,7 +210,6 @@ func (e *emitter) emitVariables(body *hclwrite.Body) {
 			if prm.Sensitive {
 				b.SetAttributeValue("sensitive", cty.True)
 			}
-			body.AppendNewline()
 		}
 	}
 }
@@ -277,32 +279,30 @@ func (e *emitter) sourceTokens(expr hcl.Expression) hclwrite.Tokens {
 
 // ---- main.tf ----
 
-func (e *emitter) emitMain(body *hclwrite.Body) {
+func (e *emitter) emitMain(body *tfFile) {
 	dep := e.plan.Deployment
-	tf := body.AppendNewBlock("terraform", nil).Body()
+	tf := body.block("terraform", nil)
 	tf.SetAttributeValue("required_version", cty.StringVal(">= 1.5.0"))
 	rp := tf.AppendNewBlock("required_providers", nil).Body()
-	prov := []hclwrite.ObjectAttrTokens{{Name: raw("source"), Value: hclwrite.TokensForValue(cty.StringVal(ProviderSource))}}
+	prov := []hclwrite.ObjectAttrTokens{{Name: key("source"), Value: hclwrite.TokensForValue(cty.StringVal(ProviderSource))}}
 	if e.opts.Module && len(e.plan.Clouds) > 0 {
 		var aliases []hclwrite.Tokens
 		for _, c := range e.plan.Clouds {
 			aliases = append(aliases, hclwrite.TokensForTraversal(traversal("slipstream", ident(c.Name))))
 		}
-		prov = append(prov, hclwrite.ObjectAttrTokens{Name: raw("configuration_aliases"), Value: hclwrite.TokensForTuple(aliases)})
+		prov = append(prov, hclwrite.ObjectAttrTokens{Name: key("configuration_aliases"), Value: hclwrite.TokensForTuple(aliases)})
 	}
 	rp.SetAttributeRaw("slipstream", sortedObject(prov))
-	body.AppendNewline()
 
 	if !e.opts.Module {
-		body.AppendNewBlock("provider", []string{"slipstream"})
-		body.AppendNewline()
+		body.block("provider", []string{"slipstream"})
 		for _, c := range e.plan.Clouds {
 			e.emitProvider(body, c)
 		}
 	}
 	e.emitHostPools(body)
 
-	depBody := body.AppendNewBlock("resource", []string{"slipstream_deployment", ident(dep.Name)}).Body()
+	depBody := body.block("resource", []string{"slipstream_deployment", ident(dep.Name)})
 	depBody.SetAttributeValue("name", cty.StringVal(dep.Name))
 	if dep.KeepRunning != nil {
 		t, d := e.exprTokens(dep.Module, dep.KeepRunning)
@@ -314,13 +314,12 @@ func (e *emitter) emitMain(body *hclwrite.Body) {
 	for _, pn := range e.sortedNodes() {
 		if !done[pn.Component] {
 			done[pn.Component] = true
-			components = append(components, hclwrite.ObjectAttrTokens{Name: raw(hclKey(componentKey(pn.Component))), Value: e.componentObject(pn)})
+			components = append(components, hclwrite.ObjectAttrTokens{Name: key(componentKey(pn.Component)), Value: e.componentObject(pn)})
 		}
-		nodes = append(nodes, hclwrite.ObjectAttrTokens{Name: raw(pn.Name), Value: e.nodeObject(pn)})
+		nodes = append(nodes, hclwrite.ObjectAttrTokens{Name: key(pn.Name), Value: e.nodeObject(pn)})
 	}
 	depBody.SetAttributeRaw("components", sortedObject(components))
 	depBody.SetAttributeRaw("nodes", sortedObject(nodes))
-	body.AppendNewline()
 
 	var instanceRefs []hclwrite.Tokens
 	for _, pn := range e.sortedNodes() {
@@ -328,7 +327,7 @@ func (e *emitter) emitMain(body *hclwrite.Body) {
 		instanceRefs = append(instanceRefs, hclwrite.TokensForTraversal(traversal(pn.Connector.Resource, ident(pn.Name))))
 	}
 
-	ready := body.AppendNewBlock("resource", []string{"slipstream_deployment_ready", ident(dep.Name)}).Body()
+	ready := body.block("resource", []string{"slipstream_deployment_ready", ident(dep.Name)})
 	ready.SetAttributeTraversal("deployment_id", traversal("slipstream_deployment", ident(dep.Name), "id"))
 	if len(instanceRefs) > 0 {
 		ready.AppendNewline()
@@ -342,9 +341,9 @@ func (e *emitter) sortedNodes() []*PlanNode {
 	return nodes
 }
 
-func (e *emitter) emitProvider(body *hclwrite.Body, c *Cloud) {
+func (e *emitter) emitProvider(body *tfFile, c *Cloud) {
 	conn, _ := catalog.Lookup(c.Connector)
-	b := body.AppendNewBlock("provider", []string{"slipstream"}).Body()
+	b := body.block("provider", []string{"slipstream"})
 	b.SetAttributeValue("alias", cty.StringVal(ident(c.Name)))
 	var attrs []hclwrite.ObjectAttrTokens
 	for _, name := range sortedKeys(c.Settings) {
@@ -354,15 +353,14 @@ func (e *emitter) emitProvider(body *hclwrite.Body, c *Cloud) {
 		}
 		t, d := e.exprTokens(c.Module, c.Settings[name].Expr)
 		e.diags = append(e.diags, d...)
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key(name), Value: t})
 	}
 	b.SetAttributeRaw(conn.Name, sortedObject(attrs))
-	body.AppendNewline()
 }
 
 // emitHostPools writes each fixed cloud's host list as a local, which the
 // nodes placed on that cloud index in order.
-func (e *emitter) emitHostPools(body *hclwrite.Body) {
+func (e *emitter) emitHostPools(body *tfFile) {
 	var locals *hclwrite.Body
 	for _, c := range e.plan.Clouds {
 		attr := c.Settings["hosts"]
@@ -374,14 +372,13 @@ func (e *emitter) emitHostPools(body *hclwrite.Body) {
 			continue
 		}
 		if locals == nil {
-			locals = body.AppendNewBlock("locals", nil).Body()
+			locals = body.block("locals", nil)
 		}
 		t, d := e.exprTokens(c.Module, attr.Expr)
 		e.diags = append(e.diags, d...)
 		locals.SetAttributeRaw(ident(c.Name, "hosts"), t)
 	}
 	if locals != nil {
-		body.AppendNewline()
 	}
 }
 
@@ -394,9 +391,9 @@ func componentKey(c *Component) string { return qualifiedName(c.Module, c.Name) 
 // parameter definitions). Node-specific values live in the node entries.
 func (e *emitter) componentObject(pn *PlanNode) hclwrite.Tokens {
 	var attrs []hclwrite.ObjectAttrTokens
-	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("image"), Value: e.imageObject(pn)})
+	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("image"), Value: e.imageObject(pn)})
 	if len(pn.Params) > 0 {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("parameters"), Value: e.paramsObject(pn)})
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("parameters"), Value: e.paramsObject(pn)})
 	}
 	var scripts []hclwrite.ObjectAttrTokens
 	for _, phase := range sortedKeys(pn.Scripts) {
@@ -404,10 +401,10 @@ func (e *emitter) componentObject(pn *PlanNode) hclwrite.Tokens {
 		for _, s := range pn.Scripts[phase] {
 			list = append(list, e.scriptTokens(s))
 		}
-		scripts = append(scripts, hclwrite.ObjectAttrTokens{Name: raw(phase), Value: hclwrite.TokensForTuple(list)})
+		scripts = append(scripts, hclwrite.ObjectAttrTokens{Name: key(phase), Value: hclwrite.TokensForTuple(list)})
 	}
 	if len(scripts) > 0 {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("scripts"), Value: sortedObject(scripts)})
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("scripts"), Value: sortedObject(scripts)})
 	}
 	return sortedObject(attrs)
 }
@@ -417,7 +414,7 @@ func (e *emitter) componentObject(pn *PlanNode) hclwrite.Tokens {
 func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
 	var attrs []hclwrite.ObjectAttrTokens
 	add := func(name string, t hclwrite.Tokens) {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key(name), Value: t})
 	}
 	add("cloud", hclwrite.TokensForValue(cty.StringVal(pn.Cloud.Name)))
 	add("component", hclwrite.TokensForValue(cty.StringVal(componentKey(pn.Component))))
@@ -435,10 +432,10 @@ func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
 			continue
 		}
 		if iv := pn.Inputs[name]; iv != nil && iv.FromNode != "" {
-			mappings = append(mappings, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: hclwrite.TokensForValue(cty.StringVal(iv.FromNode + ":" + iv.FromKey))})
+			mappings = append(mappings, hclwrite.ObjectAttrTokens{Name: key(name), Value: hclwrite.TokensForValue(cty.StringVal(iv.FromNode + ":" + iv.FromKey))})
 			continue
 		}
-		inputs = append(inputs, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: e.inputValueTokens(pn, prm)})
+		inputs = append(inputs, hclwrite.ObjectAttrTokens{Name: key(name), Value: e.inputValueTokens(pn, prm)})
 	}
 	if len(inputs) > 0 {
 		add("inputs", sortedObject(inputs))
@@ -457,17 +454,17 @@ func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
 		}
 		t, d := e.exprTokens(m, expr)
 		e.diags = append(e.diags, d...)
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw(name), Value: t})
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key(name), Value: t})
 	}
 	var chain []cty.Value
 	for _, im := range pn.Chain {
 		chain = append(chain, cty.StringVal(qualifiedName(im.Module, im.Name)))
 	}
-	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("chain"), Value: hclwrite.TokensForValue(cty.ListVal(chain))})
+	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("chain"), Value: hclwrite.TokensForValue(cty.ListVal(chain))})
 	leaf := pn.Chain[len(pn.Chain)-1]
 	add("login_user", leaf.Module, pn.LoginUser)
 	if t := e.packagesTokens(pn); t != nil {
-		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("packages"), Value: t})
+		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("packages"), Value: t})
 	}
 	add("platform", leaf.Module, pn.Platform)
 	return sortedObject(attrs)
@@ -535,15 +532,15 @@ func (e *emitter) paramsObject(pn *PlanNode) hclwrite.Tokens {
 		prm := pn.Params[name]
 		var attrs []hclwrite.ObjectAttrTokens
 		if prm.Description != "" {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("description"), Value: hclwrite.TokensForValue(cty.StringVal(prm.Description))})
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("description"), Value: hclwrite.TokensForValue(cty.StringVal(prm.Description))})
 		}
 		if prm.Output {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("output"), Value: hclwrite.TokensForValue(cty.True)})
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("output"), Value: hclwrite.TokensForValue(cty.True)})
 		}
 		if prm.Sensitive {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: raw("sensitive"), Value: hclwrite.TokensForValue(cty.True)})
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("sensitive"), Value: hclwrite.TokensForValue(cty.True)})
 		}
-		params = append(params, hclwrite.ObjectAttrTokens{Name: raw(hclKey(name)), Value: sortedObject(attrs)})
+		params = append(params, hclwrite.ObjectAttrTokens{Name: key(name), Value: sortedObject(attrs)})
 	}
 	return sortedObject(params)
 }
@@ -611,9 +608,9 @@ func ownerParts(owner string) (string, string) {
 // emitInstances writes the connector resource that starts a node's
 // instances, one per count index; instance i+1 takes the bootstrap of
 // <node>.<i+1>.
-func (e *emitter) emitInstances(body *hclwrite.Body, pn *PlanNode) {
+func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 	dep := e.plan.Deployment
-	b := body.AppendNewBlock("resource", []string{pn.Connector.Resource, ident(pn.Name)}).Body()
+	b := body.block("resource", []string{pn.Connector.Resource, ident(pn.Name)})
 	b.SetAttributeRaw("count", e.multiplicityTokens(pn))
 	if !e.opts.Module || len(e.plan.Clouds) > 0 {
 		b.SetAttributeTraversal("provider", traversal("slipstream", ident(pn.Cloud.Name)))
@@ -664,7 +661,6 @@ func (e *emitter) emitInstances(body *hclwrite.Body, pn *PlanNode) {
 		pre.SetAttributeRaw("condition", raw(fmt.Sprintf("%scount.index < length(%s)", offset, pool)))
 		pre.SetAttributeValue("error_message", cty.StringVal(fmt.Sprintf("Cloud %q has too few hosts for node %q and the nodes placed before it.", pn.Cloud.Name, pn.Name)))
 	}
-	body.AppendNewline()
 }
 
 // hostOffset is the sum of the multiplicities of the nodes placed before pn
@@ -690,11 +686,11 @@ func (e *emitter) hostOffset(pn *PlanNode) string {
 
 // emitOutputs makes every output parameter of every node a Terraform
 // output: the list of its values on the node's instances, in instance order.
-func (e *emitter) emitOutputs(body *hclwrite.Body) {
+func (e *emitter) emitOutputs(body *tfFile) {
 	dep := ident(e.plan.Deployment.Name)
 	used := map[string]string{}
 	for _, pn := range e.sortedNodes() {
-		names := append([]string(nil), builtinOutputs...)
+		names := append([]string(nil), emittedBuiltinOutputs...)
 		for _, name := range pn.ParamNames() {
 			if pn.Params[name].Output && !contains(names, name) {
 				names = append(names, name)
@@ -713,7 +709,7 @@ func (e *emitter) emitOutputs(body *hclwrite.Body) {
 			}
 			used[outName] = pn.Name + ":" + name
 			prm := pn.Params[name]
-			b := body.AppendNewBlock("output", []string{outName}).Body()
+			b := body.block("output", []string{outName})
 			desc := fmt.Sprintf("%s of each instance of node %q.", name, pn.Name)
 			if prm != nil && prm.Description != "" {
 				desc = fmt.Sprintf("%s One value per instance of node %q.", strings.TrimSpace(prm.Description), pn.Name)
@@ -725,7 +721,6 @@ func (e *emitter) emitOutputs(body *hclwrite.Body) {
 				b.SetAttributeValue("sensitive", cty.True)
 			}
 			b.SetAttributeRaw("value", raw(fmt.Sprintf(`slipstream_deployment_ready.%s.%s[%q][%q]`, dep, attr, pn.Name, name)))
-			body.AppendNewline()
 		}
 	}
 }

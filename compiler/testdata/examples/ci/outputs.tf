@@ -6,11 +6,6 @@ output "app_hostname" {
   value       = slipstream_deployment_ready.certify.outputs["app"]["hostname"]
 }
 
-output "app_instanceid" {
-  description = "instanceid of each instance of node \"app\"."
-  value       = slipstream_deployment_ready.certify.outputs["app"]["instanceid"]
-}
-
 output "app_url_service" {
   description = "url.service of each instance of node \"app\"."
   value       = slipstream_deployment_ready.certify.outputs["app"]["url.service"]
@@ -19,11 +14,6 @@ output "app_url_service" {
 output "tester_hostname" {
   description = "hostname of each instance of node \"tester\"."
   value       = slipstream_deployment_ready.certify.outputs["tester"]["hostname"]
-}
-
-output "tester_instanceid" {
-  description = "instanceid of each instance of node \"tester\"."
-  value       = slipstream_deployment_ready.certify.outputs["tester"]["instanceid"]
 }
 
 output "tester_verdict" {

@@ -6,11 +6,6 @@ output "master_hostname" {
   value       = slipstream_deployment_ready.cluster.outputs["master"]["hostname"]
 }
 
-output "master_instanceid" {
-  description = "instanceid of each instance of node \"master\"."
-  value       = slipstream_deployment_ready.cluster.outputs["master"]["instanceid"]
-}
-
 output "master_members" {
   description = "Space-separated addresses of the registered workers. One value per instance of node \"master\"."
   value       = slipstream_deployment_ready.cluster.outputs["master"]["members"]
@@ -24,11 +19,6 @@ output "master_url_service" {
 output "worker_hostname" {
   description = "hostname of each instance of node \"worker\"."
   value       = slipstream_deployment_ready.cluster.outputs["worker"]["hostname"]
-}
-
-output "worker_instanceid" {
-  description = "instanceid of each instance of node \"worker\"."
-  value       = slipstream_deployment_ready.cluster.outputs["worker"]["instanceid"]
 }
 
 output "worker_registered" {

@@ -6,11 +6,6 @@ output "db_hostname" {
   value       = slipstream_deployment_ready.lamp.outputs["db"]["hostname"]
 }
 
-output "db_instanceid" {
-  description = "instanceid of each instance of node \"db\"."
-  value       = slipstream_deployment_ready.lamp.outputs["db"]["instanceid"]
-}
-
 output "db_password" {
   description = "Generated database password. One value per instance of node \"db\"."
   sensitive   = true
@@ -20,11 +15,6 @@ output "db_password" {
 output "web_hostname" {
   description = "hostname of each instance of node \"web\"."
   value       = slipstream_deployment_ready.lamp.outputs["web"]["hostname"]
-}
-
-output "web_instanceid" {
-  description = "instanceid of each instance of node \"web\"."
-  value       = slipstream_deployment_ready.lamp.outputs["web"]["instanceid"]
 }
 
 output "web_url_service" {

@@ -6,11 +6,6 @@ output "db_hostname" {
   value       = slipstream_deployment_ready.shop.outputs["db"]["hostname"]
 }
 
-output "db_instanceid" {
-  description = "instanceid of each instance of node \"db\"."
-  value       = slipstream_deployment_ready.shop.outputs["db"]["instanceid"]
-}
-
 output "db_password" {
   description = "password of each instance of node \"db\"."
   sensitive   = true
@@ -20,9 +15,4 @@ output "db_password" {
 output "web_hostname" {
   description = "hostname of each instance of node \"web\"."
   value       = slipstream_deployment_ready.shop.outputs["web"]["hostname"]
-}
-
-output "web_instanceid" {
-  description = "instanceid of each instance of node \"web\"."
-  value       = slipstream_deployment_ready.shop.outputs["web"]["instanceid"]
 }

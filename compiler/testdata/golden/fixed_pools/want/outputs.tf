@@ -6,19 +6,9 @@ output "alpha_hostname" {
   value       = slipstream_deployment_ready.pools.outputs["alpha"]["hostname"]
 }
 
-output "alpha_instanceid" {
-  description = "instanceid of each instance of node \"alpha\"."
-  value       = slipstream_deployment_ready.pools.outputs["alpha"]["instanceid"]
-}
-
 output "beta_hostname" {
   description = "hostname of each instance of node \"beta\"."
   value       = slipstream_deployment_ready.pools.outputs["beta"]["hostname"]
-}
-
-output "beta_instanceid" {
-  description = "instanceid of each instance of node \"beta\"."
-  value       = slipstream_deployment_ready.pools.outputs["beta"]["instanceid"]
 }
 
 output "delta_hostname" {
@@ -26,17 +16,7 @@ output "delta_hostname" {
   value       = slipstream_deployment_ready.pools.outputs["delta"]["hostname"]
 }
 
-output "delta_instanceid" {
-  description = "instanceid of each instance of node \"delta\"."
-  value       = slipstream_deployment_ready.pools.outputs["delta"]["instanceid"]
-}
-
 output "gamma_hostname" {
   description = "hostname of each instance of node \"gamma\"."
   value       = slipstream_deployment_ready.pools.outputs["gamma"]["hostname"]
-}
-
-output "gamma_instanceid" {
-  description = "instanceid of each instance of node \"gamma\"."
-  value       = slipstream_deployment_ready.pools.outputs["gamma"]["instanceid"]
 }

@@ -6,11 +6,6 @@ output "api_hostname" {
   value       = slipstream_deployment_ready.svc.outputs["api"]["hostname"]
 }
 
-output "api_instanceid" {
-  description = "instanceid of each instance of node \"api\"."
-  value       = slipstream_deployment_ready.svc.outputs["api"]["instanceid"]
-}
-
 output "cache_endpoint" {
   description = "host:port of the cache. One value per instance of node \"cache\"."
   value       = slipstream_deployment_ready.svc.outputs["cache"]["endpoint"]
@@ -19,9 +14,4 @@ output "cache_endpoint" {
 output "cache_hostname" {
   description = "hostname of each instance of node \"cache\"."
   value       = slipstream_deployment_ready.svc.outputs["cache"]["hostname"]
-}
-
-output "cache_instanceid" {
-  description = "instanceid of each instance of node \"cache\"."
-  value       = slipstream_deployment_ready.svc.outputs["cache"]["instanceid"]
 }

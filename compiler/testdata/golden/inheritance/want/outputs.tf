@@ -6,11 +6,6 @@ output "on_aws_hostname" {
   value       = slipstream_deployment_ready.chain.outputs["on_aws"]["hostname"]
 }
 
-output "on_aws_instanceid" {
-  description = "instanceid of each instance of node \"on_aws\"."
-  value       = slipstream_deployment_ready.chain.outputs["on_aws"]["instanceid"]
-}
-
 output "on_aws_ready" {
   description = "ready of each instance of node \"on_aws\"."
   value       = slipstream_deployment_ready.chain.outputs["on_aws"]["ready"]
@@ -19,11 +14,6 @@ output "on_aws_ready" {
 output "on_os_hostname" {
   description = "hostname of each instance of node \"on_os\"."
   value       = slipstream_deployment_ready.chain.outputs["on_os"]["hostname"]
-}
-
-output "on_os_instanceid" {
-  description = "instanceid of each instance of node \"on_os\"."
-  value       = slipstream_deployment_ready.chain.outputs["on_os"]["instanceid"]
 }
 
 output "on_os_ready" {
