@@ -1,0 +1,77 @@
+package provider
+
+import (
+	"context"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+
+	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
+)
+
+func providerSchema(t *testing.T) schema.Schema {
+	t.Helper()
+	var resp provider.SchemaResponse
+	New("test")().Schema(context.Background(), provider.SchemaRequest{}, &resp)
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("schema: %v", resp.Diagnostics)
+	}
+	if diags := resp.Schema.ValidateImplementation(context.Background()); diags.HasError() {
+		t.Fatalf("schema implementation: %v", diags)
+	}
+	return resp.Schema
+}
+
+// TestProviderSchema_matchesCatalog checks that every connector's cloud-wide
+// settings from the catalog (what slipc puts in a provider alias) are in the
+// provider schema, with their sensitivity, and that nothing else is.
+func TestProviderSchema_matchesCatalog(t *testing.T) {
+	s := providerSchema(t)
+	for _, name := range []string{"coordinator_url", "token", "ca_fingerprint"} {
+		a, ok := s.Attributes[name]
+		if !ok || a.GetMarkdownDescription() == "" {
+			t.Errorf("attribute %s missing or undocumented", name)
+		}
+	}
+	if !s.Attributes["token"].IsSensitive() {
+		t.Error("token must be sensitive")
+	}
+	for _, cname := range catalog.Names() {
+		conn, _ := catalog.Lookup(cname)
+		nested, ok := s.Attributes[cname].(schema.SingleNestedAttribute)
+		if !ok {
+			t.Errorf("connector %s has no nested attribute", cname)
+			continue
+		}
+		want := 0
+		for _, setting := range conn.Settings {
+			if setting.Scope != catalog.ScopeProvider {
+				continue
+			}
+			want++
+			a, ok := nested.Attributes[setting.Name]
+			if !ok {
+				t.Errorf("%s.%s missing from the provider schema", cname, setting.Name)
+				continue
+			}
+			if a.IsSensitive() != setting.Sensitive {
+				t.Errorf("%s.%s sensitive = %v, catalog says %v", cname, setting.Name, a.IsSensitive(), setting.Sensitive)
+			}
+			if a.GetMarkdownDescription() == "" {
+				t.Errorf("%s.%s has no description", cname, setting.Name)
+			}
+		}
+		if len(nested.Attributes) != want {
+			t.Errorf("%s has %d attributes, the catalog %d cloud-wide settings", cname, len(nested.Attributes), want)
+		}
+	}
+}
+
+func TestProviderMetadata(t *testing.T) {
+	var resp provider.MetadataResponse
+	New("1.2.3")().Metadata(context.Background(), provider.MetadataRequest{}, &resp)
+	if resp.TypeName != "slipstream" || resp.Version != "1.2.3" {
+		t.Errorf("metadata %+v", resp)
+	}
+}
