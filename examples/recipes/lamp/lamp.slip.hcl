@@ -21,8 +21,8 @@ image "debian" {
 }
 
 image "lamp_base" {
-  parent   = image.debian
-  packages = ["curl"]
+  parent      = image.debian
+  packages    = ["curl"]
   pre_install = <<-EOT
     #!/bin/sh
     set -e
