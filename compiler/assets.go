@@ -49,7 +49,8 @@ func (a *assets) paths() []string {
 
 // moduleFileRef is how emitted Terraform reads an asset.
 func moduleFileRef(p string) hclwrite.Tokens {
-	return raw(`"${path.module}/` + p + `"`)
+	t := toks{}.add(hclsyntax.TokenOQuote, `"`).add(hclsyntax.TokenTemplateInterp, "${").trav("path", "module")
+	return t.add(hclsyntax.TokenTemplateSeqEnd, "}").add(hclsyntax.TokenQuotedLit, "/"+p).add(hclsyntax.TokenCQuote, `"`).tokens()
 }
 
 var unsafeAssetChars = regexp.MustCompile(`[^A-Za-z0-9._/-]`)

@@ -126,7 +126,7 @@ func key(name string) hclwrite.Tokens {
 	if hclsyntax.ValidIdentifier(name) {
 		return hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: []byte(name)}}
 	}
-	return hclwrite.TokensForValue(cty.StringVal(name))
+	return valueTokens(cty.StringVal(name))
 }
 
 // raw turns a Terraform expression written as text into tokens. It lexes
@@ -181,10 +181,14 @@ func (e *emitter) emitVariables(body *tfFile) {
 		if name, ok := e.multiplicityVar(pn); ok && e.claimVar(name, pn.DeclRange) {
 			b := body.block("variable", []string{name})
 			b.SetAttributeValue("description", cty.StringVal(fmt.Sprintf("Number of instances of node %q.", pn.Name)))
-			b.SetAttributeRaw("type", raw("number"))
+			b.SetAttributeRaw("type", toks{}.ident("number").tokens())
 			b.SetAttributeValue("default", cty.NumberIntVal(int64(pn.Count)))
 			v := b.AppendNewBlock("validation", nil).Body()
-			v.SetAttributeRaw("condition", raw(fmt.Sprintf("var.%s >= 0 && floor(var.%s) == var.%s", name, name, name)))
+			// var.n >= 0 && floor(var.n) == var.n
+			cond := toks{}.trav("var", name).op(hclsyntax.TokenGreaterThanEq, ">=").num(0).op(hclsyntax.TokenAnd, "&&").
+				ident("floor").op(hclsyntax.TokenOParen, "(").trav("var", name).op(hclsyntax.TokenCParen, ")").
+				op(hclsyntax.TokenEqualOp, "==").trav("var", name)
+			v.SetAttributeRaw("condition", cond.tokens())
 			v.SetAttributeValue("error_message", cty.StringVal("The multiplicity must be a whole number, 0 or more."))
 		}
 		for _, in := range e.unmappedInputs(pn) {
@@ -199,7 +203,7 @@ func (e *emitter) emitVariables(body *tfFile) {
 				desc = fmt.Sprintf("Input %q of node %q.", in, pn.Name)
 			}
 			b.SetAttributeValue("description", cty.StringVal(desc))
-			b.SetAttributeRaw("type", raw("string"))
+			b.SetAttributeRaw("type", toks{}.ident("string").tokens())
 			if prm.Default != nil && !dependsOnVariables(prm.Default) {
 				val, d := prm.Default.Value(e.p.evalContext(prm.Module))
 				e.diags = append(e.diags, d...)
@@ -257,7 +261,7 @@ func stringValue(v cty.Value) cty.Value {
 	case v.Type() == cty.String:
 		return v
 	case v.Type() == cty.Number:
-		return cty.StringVal(v.AsBigFloat().Text('f', -1))
+		return cty.StringVal(numberText(v))
 	case v.Type() == cty.Bool:
 		if v.True() {
 			return cty.StringVal("true")
@@ -284,7 +288,7 @@ func (e *emitter) emitMain(body *tfFile) {
 	tf := body.block("terraform", nil)
 	tf.SetAttributeValue("required_version", cty.StringVal(">= 1.5.0"))
 	rp := tf.AppendNewBlock("required_providers", nil).Body()
-	prov := []hclwrite.ObjectAttrTokens{{Name: key("source"), Value: hclwrite.TokensForValue(cty.StringVal(ProviderSource))}}
+	prov := []hclwrite.ObjectAttrTokens{{Name: key("source"), Value: valueTokens(cty.StringVal(ProviderSource))}}
 	if e.opts.Module && len(e.plan.Clouds) > 0 {
 		var aliases []hclwrite.Tokens
 		for _, c := range e.plan.Clouds {
@@ -416,9 +420,9 @@ func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
 	add := func(name string, t hclwrite.Tokens) {
 		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key(name), Value: t})
 	}
-	add("cloud", hclwrite.TokensForValue(cty.StringVal(pn.Cloud.Name)))
-	add("component", hclwrite.TokensForValue(cty.StringVal(componentKey(pn.Component))))
-	add("connector", hclwrite.TokensForValue(cty.StringVal(pn.Connector.Name)))
+	add("cloud", valueTokens(cty.StringVal(pn.Cloud.Name)))
+	add("component", valueTokens(cty.StringVal(componentKey(pn.Component))))
+	add("connector", valueTokens(cty.StringVal(pn.Connector.Name)))
 	if pn.MaxProvisioningFailures != nil {
 		t, d := e.exprTokens(pn.Module, pn.MaxProvisioningFailures)
 		e.diags = append(e.diags, d...)
@@ -432,7 +436,7 @@ func (e *emitter) nodeObject(pn *PlanNode) hclwrite.Tokens {
 			continue
 		}
 		if iv := pn.Inputs[name]; iv != nil && iv.FromNode != "" {
-			mappings = append(mappings, hclwrite.ObjectAttrTokens{Name: key(name), Value: hclwrite.TokensForValue(cty.StringVal(iv.FromNode + ":" + iv.FromKey))})
+			mappings = append(mappings, hclwrite.ObjectAttrTokens{Name: key(name), Value: valueTokens(cty.StringVal(iv.FromNode + ":" + iv.FromKey))})
 			continue
 		}
 		inputs = append(inputs, hclwrite.ObjectAttrTokens{Name: key(name), Value: e.inputValueTokens(pn, prm)})
@@ -460,7 +464,7 @@ func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
 	for _, im := range pn.Chain {
 		chain = append(chain, cty.StringVal(qualifiedName(im.Module, im.Name)))
 	}
-	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("chain"), Value: hclwrite.TokensForValue(cty.ListVal(chain))})
+	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("chain"), Value: valueTokens(cty.ListVal(chain))})
 	leaf := pn.Chain[len(pn.Chain)-1]
 	add("login_user", leaf.Module, pn.LoginUser)
 	if t := e.packagesTokens(pn); t != nil {
@@ -520,7 +524,7 @@ func (e *emitter) packagesTokens(pn *PlanNode) hclwrite.Tokens {
 		if len(known) == 0 {
 			return nil
 		}
-		return hclwrite.TokensForValue(cty.ListVal(known))
+		return valueTokens(cty.ListVal(known))
 	}
 	return hclwrite.TokensForFunctionCall("distinct", hclwrite.TokensForFunctionCall("concat", parts...))
 }
@@ -532,13 +536,13 @@ func (e *emitter) paramsObject(pn *PlanNode) hclwrite.Tokens {
 		prm := pn.Params[name]
 		var attrs []hclwrite.ObjectAttrTokens
 		if prm.Description != "" {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("description"), Value: hclwrite.TokensForValue(cty.StringVal(prm.Description))})
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("description"), Value: valueTokens(cty.StringVal(prm.Description))})
 		}
 		if prm.Output {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("output"), Value: hclwrite.TokensForValue(cty.True)})
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("output"), Value: valueTokens(cty.True)})
 		}
 		if prm.Sensitive {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("sensitive"), Value: hclwrite.TokensForValue(cty.True)})
+			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("sensitive"), Value: valueTokens(cty.True)})
 		}
 		params = append(params, hclwrite.ObjectAttrTokens{Name: key(name), Value: sortedObject(attrs)})
 	}
@@ -557,12 +561,12 @@ func (e *emitter) inputValueTokens(pn *PlanNode, prm *Param) hclwrite.Tokens {
 		case iv.FromNode != "":
 			return nil
 		case iv.IsLiteral:
-			return hclwrite.TokensForValue(cty.StringVal(iv.Literal))
+			return valueTokens(cty.StringVal(iv.Literal))
 		}
 		if !dependsOnVariables(iv.Expr) {
 			v, d := iv.Expr.Value(e.p.evalContext(pn.Module))
 			e.diags = append(e.diags, d...)
-			return hclwrite.TokensForValue(stringValue(v))
+			return valueTokens(stringValue(v))
 		}
 		t, d := e.rewriteSource(pn.Module, iv.Expr)
 		e.diags = append(e.diags, d...)
@@ -592,7 +596,7 @@ func (e *emitter) scriptTokens(s *Script) hclwrite.Tokens {
 			rng := s.Expr.Range()
 			e.diags = append(e.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid script", Detail: fmt.Sprintf("The %s script must be a string.", s.Phase), Subject: &rng})
 		}
-		return hclwrite.TokensForValue(cty.StringVal(""))
+		return valueTokens(cty.StringVal(""))
 	}
 	kind, name := ownerParts(s.Owner)
 	p := e.assets.add(assetPath("scripts", modulePath(s.Module), kind+"s", name, s.Phase+".sh"), []byte(v.AsString()))
@@ -619,9 +623,9 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 	// Arguments in sorted order after the meta-arguments.
 	args := map[string]hclwrite.Tokens{
 		"deployment_id": hclwrite.TokensForTraversal(traversal("slipstream_deployment", ident(dep.Name), "id")),
-		"node":          hclwrite.TokensForValue(cty.StringVal(pn.Name)),
-		"index":         raw("count.index + 1"),
-		"bootstrap":     raw(fmt.Sprintf(`slipstream_deployment.%s.%s["%s.${count.index + 1}"]`, ident(dep.Name), pn.Connector.Bootstrap, pn.Name)),
+		"node":          valueTokens(cty.StringVal(pn.Name)),
+		"index":         countIndexPlusOne(),
+		"bootstrap":     toks{}.trav("slipstream_deployment", ident(dep.Name), pn.Connector.Bootstrap).index(instanceKey(pn.Name)).tokens(),
 	}
 	if pn.Connector.NeedsImage && pn.ImageID != nil {
 		t, d := e.exprTokens(pn.Chain[len(pn.Chain)-1].Module, pn.ImageID)
@@ -644,13 +648,13 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 		e.diags = append(e.diags, d...)
 		args[name] = t
 	}
-	var offset, pool string
+	var offset, pool hclwrite.Tokens
 	hostPool := false
 	if s, ok := pn.Connector.Setting("hosts"); ok && s.Scope == catalog.ScopePool && pn.Cloud.Settings["hosts"] != nil {
 		hostPool = true
 		offset = e.hostOffset(pn)
-		pool = "local." + ident(pn.Cloud.Name, "hosts")
-		args["host"] = raw(fmt.Sprintf("%s[%scount.index]", pool, offset))
+		pool = toks{}.trav("local", ident(pn.Cloud.Name, "hosts")).tokens()
+		args["host"] = clone(pool).index(clone(offset).trav("count", "index").tokens()).tokens()
 	}
 	for _, name := range sortedKeys(args) {
 		b.SetAttributeRaw(name, args[name])
@@ -658,28 +662,28 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 	if hostPool {
 		b.AppendNewline()
 		pre := b.AppendNewBlock("lifecycle", nil).Body().AppendNewBlock("precondition", nil).Body()
-		pre.SetAttributeRaw("condition", raw(fmt.Sprintf("%scount.index < length(%s)", offset, pool)))
+		cond := clone(offset).trav("count", "index").op(hclsyntax.TokenLessThan, "<").ident("length").op(hclsyntax.TokenOParen, "(")
+		cond = append(cond, clone(pool)...).op(hclsyntax.TokenCParen, ")")
+		pre.SetAttributeRaw("condition", cond.tokens())
 		pre.SetAttributeValue("error_message", cty.StringVal(fmt.Sprintf("Cloud %q has too few hosts for node %q and the nodes placed before it.", pn.Cloud.Name, pn.Name)))
 	}
 }
 
 // hostOffset is the sum of the multiplicities of the nodes placed before pn
-// on the same fixed cloud (nodes take hosts in name order), as a Terraform
-// expression prefix ending in " + ", or "" for the first node.
-func (e *emitter) hostOffset(pn *PlanNode) string {
-	var parts []string
+// on the same fixed cloud (nodes take hosts in name order), as tokens
+// ending in " + ", or none for the first node.
+func (e *emitter) hostOffset(pn *PlanNode) hclwrite.Tokens {
+	var t toks
 	for _, other := range e.sortedNodes() {
 		if other == pn {
 			break
 		}
 		if other.Cloud == pn.Cloud {
-			parts = append(parts, string(hclwrite.Format(e.multiplicityTokens(other).Bytes())))
+			t = append(t, e.multiplicityTokens(other)...)
+			t = t.op(hclsyntax.TokenPlus, "+")
 		}
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return strings.Join(parts, " + ") + " + "
+	return t.tokens()
 }
 
 // ---- outputs.tf ----
@@ -720,7 +724,7 @@ func (e *emitter) emitOutputs(body *tfFile) {
 				attr = "sensitive_outputs"
 				b.SetAttributeValue("sensitive", cty.True)
 			}
-			b.SetAttributeRaw("value", raw(fmt.Sprintf(`slipstream_deployment_ready.%s.%s[%q][%q]`, dep, attr, pn.Name, name)))
+			b.SetAttributeRaw("value", toks{}.trav("slipstream_deployment_ready", dep, attr).index(toks{}.str(pn.Name).tokens()).index(toks{}.str(name).tokens()).tokens())
 		}
 	}
 }

@@ -1,0 +1,127 @@
+package compiler
+
+import (
+	"strconv"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Token builders for the expressions slipc emits for every node. Building
+// tokens directly, rather than lexing text or going through
+// hclwrite.TokensForValue, matters at scale: for a 10,000-node deployment
+// lexing and big.Float number formatting were a quarter of the compile.
+
+// toks accumulates tokens.
+type toks hclwrite.Tokens
+
+func (t toks) add(typ hclsyntax.TokenType, text string) toks {
+	return append(t, &hclwrite.Token{Type: typ, Bytes: []byte(text)})
+}
+
+func (t toks) ident(name string) toks { return t.add(hclsyntax.TokenIdent, name) }
+
+// trav appends a.b.c.
+func (t toks) trav(root string, attrs ...string) toks {
+	t = t.ident(root)
+	for _, a := range attrs {
+		t = t.add(hclsyntax.TokenDot, ".").ident(a)
+	}
+	return t
+}
+
+func (t toks) op(typ hclsyntax.TokenType, text string) toks { return t.add(typ, text) }
+
+func (t toks) num(n int64) toks { return t.add(hclsyntax.TokenNumberLit, strconv.FormatInt(n, 10)) }
+
+// str appends a quoted string literal.
+func (t toks) str(s string) toks {
+	if plainString(s) {
+		return t.add(hclsyntax.TokenOQuote, `"`).add(hclsyntax.TokenQuotedLit, s).add(hclsyntax.TokenCQuote, `"`)
+	}
+	return append(t, hclwrite.TokensForValue(cty.StringVal(s))...)
+}
+
+// index appends [<inner>].
+func (t toks) index(inner hclwrite.Tokens) toks {
+	t = t.add(hclsyntax.TokenOBrack, "[")
+	t = append(t, inner...)
+	return t.add(hclsyntax.TokenCBrack, "]")
+}
+
+func (t toks) tokens() hclwrite.Tokens { return hclwrite.Tokens(t) }
+
+// countIndexPlusOne is `count.index + 1`, the 1-based instance number.
+func countIndexPlusOne() hclwrite.Tokens {
+	return toks{}.trav("count", "index").op(hclsyntax.TokenPlus, "+").num(1).tokens()
+}
+
+// instanceKey is "<node>.${count.index + 1}", the runtime name of the
+// instance a counted resource starts.
+func instanceKey(node string) hclwrite.Tokens {
+	t := toks{}.add(hclsyntax.TokenOQuote, `"`).add(hclsyntax.TokenQuotedLit, node+".")
+	t = t.add(hclsyntax.TokenTemplateInterp, "${")
+	t = append(t, countIndexPlusOne()...)
+	return t.add(hclsyntax.TokenTemplateSeqEnd, "}").add(hclsyntax.TokenCQuote, `"`).tokens()
+}
+
+// plainString reports a string that needs no escaping inside quotes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '$' || c == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// valueTokens is hclwrite.TokensForValue with fast paths for whole numbers
+// and plain strings, the values slipc writes most.
+func valueTokens(v cty.Value) hclwrite.Tokens {
+	if v.IsKnown() && !v.IsNull() {
+		switch v.Type() {
+		case cty.Number:
+			if i, ok := wholeInt(v); ok {
+				return toks{}.num(i).tokens()
+			}
+		case cty.String:
+			if s := v.AsString(); plainString(s) {
+				return toks{}.str(s).tokens()
+			}
+		}
+	}
+	return hclwrite.TokensForValue(v)
+}
+
+// wholeInt returns a number's value when it is a whole number that fits
+// an int64.
+func wholeInt(v cty.Value) (int64, bool) {
+	bf := v.AsBigFloat()
+	if !bf.IsInt() {
+		return 0, false
+	}
+	i, acc := bf.Int64()
+	return i, acc == 0
+}
+
+// numberText writes a number as Terraform does: whole numbers plainly.
+func numberText(v cty.Value) string {
+	if i, ok := wholeInt(v); ok {
+		return strconv.FormatInt(i, 10)
+	}
+	return v.AsBigFloat().Text('f', -1)
+}
+
+// clone copies tokens. A token must appear once in a file: the formatter
+// sets each token's spacing in place, so a token shared by two places
+// would end up spaced for the last one formatted.
+func clone(ts hclwrite.Tokens) toks {
+	out := make(toks, len(ts))
+	for i, t := range ts {
+		c := *t
+		out[i] = &c
+	}
+	return out
+}
