@@ -453,6 +453,9 @@ func (p *Program) checkInputs(pn *PlanNode, byName map[string]*PlanNode, nodeNam
 	}
 	for _, key := range sortedKeys(pn.Inputs) {
 		iv := pn.Inputs[key]
+		if iv.Invalid {
+			continue
+		}
 		prm, ok := pn.Params[key]
 		switch {
 		case !ok:

@@ -574,6 +574,173 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Cannot set another node's parameter", `may set only its own parameters`)},
 	},
 	{
+		name: "invalid size",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  ram   = «0»
+}`},
+		want: []wantDiag{errorDiag("Invalid size", `ram must be a positive number`)},
+	},
+	{
+		name: "image id for an unknown cloud",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+image "other" {
+  ids = { labb = «"img-1"» }
+}`},
+		want: []wantDiag{warnDiag("Image id for an unknown cloud", `no cloud of that name is declared, so the id is never used. Did you mean "lab"?`)},
+	},
+	{
+		name: "invalid image id key",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+image "other" {
+  ids = { «(var.k)» = "img-1" }
+}`},
+		want: []wantDiag{errorDiag("Invalid image id key", `must be the name of a cloud`)},
+	},
+	{
+		name: "sensitive output into a plain input",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "db" {
+  image = image.os
+  output "password" {
+    sensitive = true
+  }
+}
+component "web" {
+  image = image.os
+  input "pw" {}
+}
+deployment "d" {
+  node "db" {
+    component = component.db
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs    = { pw = «node.db.password» }
+  }
+}`},
+		want: []wantDiag{warnDiag("Sensitive value mapped into a non-sensitive input", `mark the input sensitive = true`)},
+	},
+	{
+		name: "value for an output",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output "url" {}
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs    = { «url» = "x" }
+  }
+}`},
+		want: []wantDiag{errorDiag("Cannot give a value to an output", `"url" is an output of component "web"`)},
+	},
+	{
+		name: "duplicate parameter",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "port" {}
+  output «"port"» {}
+}`},
+		want: []wantDiag{errorDiag(`Duplicate parameter "port"`, `inputs and outputs share one namespace`)},
+	},
+	{
+		name: "built-in as an input",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input «"hostname"» {
+    default = "x"
+  }
+}`},
+		want: []wantDiag{errorDiag("Reserved parameter name", `"hostname" is a built-in runtime parameter`)},
+	},
+	{
+		name: "duplicate input value",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "a" {}
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs = {
+      a = "1"
+      «a» = "2"
+    }
+  }
+}`},
+		want: []wantDiag{errorDiag(`Duplicate input "a"`, `was already given a value`)},
+	},
+	{
+		name: "invalid node reference",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "a" {}
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs    = { a = «node.web» }
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid node reference", `node.<name>.<output>`)},
+	},
+	{
+		name: "invalid import source",
+		files: map[string]string{"main.slip.hcl": `
+import "x" {
+  source = «"github.com/acme/recipes"»
+}`},
+		want: []wantDiag{errorDiag("Unsupported import source", `is not a local path`)},
+	},
+	{
+		name: "invalid variable default",
+		files: map[string]string{"main.slip.hcl": `
+variable "n" {
+  type    = number
+  default = «"many"»
+}`},
+		want: []wantDiag{errorDiag("Invalid default value for variable", `not compatible with the variable's type constraint`)},
+	},
+	{
+		name: "description must be constant",
+		files: map[string]string{"main.slip.hcl": `
+variable "v" {}
+image "os" {
+  description = «var.v»
+}`},
+		want: []wantDiag{errorDiag("Invalid description", `must be a constant string`)},
+	},
+	{
+		name: "sensitive must be a bool",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output "x" {
+    sensitive = «"very"»
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid sensitive", `must be the constant true or false`)},
+	},
+	{
+		name: "attribute at the top level",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+«multiplicity» = 3
+`},
+		want: []wantDiag{errorDiag("Unsupported argument", `The argument "multiplicity" belongs in a node block.`)},
+	},
+	{
 		name:  "syntax error",
 		files: map[string]string{"main.slip.hcl": "image \"x\" {\n  parent = «}»\n"},
 		want:  []wantDiag{errorDiag("Invalid expression", "Expected the start of an expression")},
@@ -654,4 +821,106 @@ func describe(diags hcl.Diagnostics) string {
 		fmt.Fprintf(&b, "  %v %q: %s (at %v)\n", d.Severity, d.Summary, d.Detail, d.Subject)
 	}
 	return b.String()
+}
+
+// compileCases are diagnostics only a compile (choosing a deployment and
+// emitting it) can give.
+var compileCases = []struct {
+	diagCase
+	deployment string
+}{
+	{diagCase: diagCase{
+		name:  "no deployment",
+		files: map[string]string{"main.slip.hcl": baseRecipe},
+		want:  []wantDiag{errorDiag("No deployment to compile", "declares no deployment block")},
+	}},
+	{diagCase: diagCase{
+		name: "several deployments",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+deployment "a" {}
+deployment "b" {}`},
+		want: []wantDiag{errorDiag("Several deployments", "choose one with -deployment NAME")},
+	}},
+	{deployment: "aa", diagCase: diagCase{
+		name: "unknown deployment",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+deployment "a" {}
+deployment "b" {}`},
+		want: []wantDiag{errorDiag("No such deployment", `no deployment named "aa". Did you mean "a"?`)},
+	}},
+	{diagCase: diagCase{
+		name: "generated variable collides",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+variable "web_multiplicity" {
+  default = 2
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  «node "web"» {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag("Variable name collision", `needs a Terraform variable named "web_multiplicity"`)},
+	}},
+	{diagCase: diagCase{
+		name: "output names collide",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output "a.b" {}
+  output "a_b" {}
+}
+deployment "d" {
+  «node "web"» {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag("Output name collision", `both become Terraform output "web_a_b"`)},
+	}},
+	{diagCase: diagCase{
+		name: "file path depending on a variable",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+variable "which" {
+  default = "a.sh"
+}
+component "web" {
+  image  = image.os
+  deploy = file(«var.which»)
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag("File path must be constant", `must be a constant string, so slipc can copy the file`)},
+	}},
+}
+
+func TestCompileDiagnostics(t *testing.T) {
+	for _, c := range compileCases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, marked := writeCase(t, c.diagCase)
+			_, _, diags := Compile(dir, CompileOptions{Deployment: c.deployment})
+			if len(diags) != len(c.want) {
+				t.Fatalf("got %d diagnostics, want %d:\n%s", len(diags), len(c.want), describe(diags))
+			}
+			for i, w := range c.want {
+				d := diags[i]
+				if d.Severity != w.severity || d.Summary != w.summary || !strings.Contains(d.Detail, w.detail) {
+					t.Errorf("diagnostic %d:\n got  %s\nwant %q containing %q", i, describe(hcl.Diagnostics{d}), w.summary, w.detail)
+				}
+			}
+			if marked != nil {
+				got := diags[0].Subject
+				if got == nil || got.Start != marked.Start || got.End.Byte != marked.End.Byte {
+					t.Errorf("first diagnostic points at %v, want %v", got, marked)
+				}
+			}
+		})
+	}
 }

@@ -435,6 +435,10 @@ func decodeNodeInputs(n *Node, attr *hcl.Attribute) hcl.Diagnostics {
 					Detail:  `A mapping from another node's output is written node.<name>.<output> (or node.<name>["<output.with.dots>"]), or in SlipStream's form "<name>:<output>".`,
 					Subject: kv.Value.Range().Ptr(), Context: attr.Range.Ptr(),
 				})
+				// Keep the entry, so the input does not also show up as
+				// left without a value.
+				iv.Invalid = true
+				n.Inputs[key] = iv
 				continue
 			}
 			iv.FromNode, iv.FromKey = node, param

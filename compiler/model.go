@@ -163,6 +163,8 @@ type InputValue struct {
 	// the text without the quotes.
 	IsLiteral bool
 	Literal   string
+	// Invalid marks an entry whose value was reported as malformed.
+	Invalid bool
 }
 
 // Import brings another recipe folder's blocks in under a name.
