@@ -78,7 +78,7 @@ func (p *Program) Check(name string) (*Plan, hcl.Diagnostics) {
 		})
 	}
 	plan, d := p.checkDeployment(dep)
-	return plan, append(diags, d...)
+	return plan, fixRanges(append(diags, d...))
 }
 
 // CheckAll checks every deployment of the root folder (slipc validate).
@@ -92,7 +92,7 @@ func (p *Program) CheckAll() ([]*Plan, hcl.Diagnostics) {
 			plans = append(plans, plan)
 		}
 	}
-	return plans, diags
+	return plans, fixRanges(diags)
 }
 
 // checkDefinitions checks blocks on their own, independent of deployments.

@@ -26,6 +26,11 @@ type CompileOptions struct {
 // returned whenever loading got far enough, so callers can render
 // diagnostics with their source.
 func Compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnostics) {
+	out, p, diags := compile(path, opts)
+	return out, p, fixRanges(diags)
+}
+
+func compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnostics) {
 	p, diags := Load(path, opts.Load)
 	if p == nil {
 		return nil, nil, diags

@@ -62,7 +62,7 @@ func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
 	for _, p := range e.assets.paths() {
 		out.Files[p] = e.assets.files[p]
 	}
-	return out, e.diags
+	return out, fixRanges(e.diags)
 }
 
 func (e *emitter) header() string {

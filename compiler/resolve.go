@@ -63,7 +63,7 @@ func Load(path string, opts Options) (*Program, hcl.Diagnostics) {
 	diags = append(diags, p.loadImports(root, []string{abs})...)
 	p.mergeVariables()
 	diags = append(diags, p.resolveReferences()...)
-	return p, diags
+	return p, fixRanges(diags)
 }
 
 // LoadSource is Load for one recipe file held in memory (the fuzz target
@@ -81,7 +81,7 @@ func LoadSource(src []byte, filename string, opts Options) (*Program, hcl.Diagno
 	diags = append(diags, p.loadImports(root, []string{abs})...)
 	p.mergeVariables()
 	diags = append(diags, p.resolveReferences()...)
-	return p, diags
+	return p, fixRanges(diags)
 }
 
 // loadImports loads m's imports depth-first. chain holds the folders on the
