@@ -577,12 +577,8 @@ func (p *Program) classifyInputString(pn *PlanNode, iv *InputValue, nodeNames []
 func (p *Program) checkHostPools(plan *Plan) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, c := range plan.Clouds {
-		attr := c.Settings["hosts"]
-		conn, _ := catalog.Lookup(c.Connector)
-		if attr == nil || conn == nil {
-			continue
-		}
-		if s, ok := conn.Setting("hosts"); !ok || s.Scope != catalog.ScopePool {
+		attr := c.hostPool()
+		if attr == nil {
 			continue
 		}
 		v, d := attr.Expr.Value(p.evalContext(c.Module))

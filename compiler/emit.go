@@ -367,12 +367,8 @@ func (e *emitter) emitProvider(body *tfFile, c *Cloud) {
 func (e *emitter) emitHostPools(body *tfFile) {
 	var locals *hclwrite.Body
 	for _, c := range e.plan.Clouds {
-		attr := c.Settings["hosts"]
-		conn, _ := catalog.Lookup(c.Connector)
-		if attr == nil || conn == nil {
-			continue
-		}
-		if s, ok := conn.Setting("hosts"); !ok || s.Scope != catalog.ScopePool {
+		attr := c.hostPool()
+		if attr == nil {
 			continue
 		}
 		if locals == nil {
@@ -650,7 +646,7 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 	}
 	var offset, pool hclwrite.Tokens
 	hostPool := false
-	if s, ok := pn.Connector.Setting("hosts"); ok && s.Scope == catalog.ScopePool && pn.Cloud.Settings["hosts"] != nil {
+	if pn.Cloud.hostPool() != nil {
 		hostPool = true
 		offset = e.hostOffset(pn)
 		pool = toks{}.trav("local", ident(pn.Cloud.Name, "hosts")).tokens()

@@ -3,6 +3,8 @@ package compiler
 import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 )
 
 // Module is one recipe folder: every *.slip.hcl file in it, decoded but not
@@ -61,6 +63,20 @@ type Cloud struct {
 	ConnectorRange hcl.Range
 	DeclRange      hcl.Range
 	Module         *Module
+}
+
+// hostPool returns the cloud's pool of existing hosts (the fixed
+// connector's hosts), or nil when its connector starts machines instead.
+func (c *Cloud) hostPool() *hcl.Attribute {
+	conn, ok := catalog.Lookup(c.Connector)
+	if !ok {
+		return nil
+	}
+	pool, ok := conn.Pool()
+	if !ok {
+		return nil
+	}
+	return c.Settings[pool.Name]
 }
 
 // Param is an input or output parameter of an image or component.

@@ -72,6 +72,16 @@ func (c *Connector) Setting(name string) (Setting, bool) {
 	return Setting{}, false
 }
 
+// Pool returns the connector's host-pool setting (ScopePool), if it has one.
+func (c *Connector) Pool() (Setting, bool) {
+	for _, s := range c.Settings {
+		if s.Scope == ScopePool {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
 // SettingNames lists the names of the settings in the given scopes, sorted.
 func (c *Connector) SettingNames(scopes ...Scope) []string {
 	var names []string
