@@ -51,6 +51,32 @@ type PlanNode struct {
 	Count int
 }
 
+// exprModule returns the module an expression folded into the node came
+// from (an image of the chain or the component may live in an imported
+// folder), which is what its file() paths are relative to.
+func (n *PlanNode) exprModule(expr hcl.Expression) *Module {
+	for _, im := range n.Chain {
+		for _, e := range []hcl.Expression{im.LoginUser, im.Platform, im.Packages, im.Sizing.CPU, im.Sizing.RAM, im.Sizing.Disk} {
+			if e == expr {
+				return im.Module
+			}
+		}
+		for _, e := range im.IDs {
+			if e == expr {
+				return im.Module
+			}
+		}
+	}
+	if c := n.Component; c != nil {
+		for _, e := range []hcl.Expression{c.Sizing.CPU, c.Sizing.RAM, c.Sizing.Disk} {
+			if e == expr {
+				return c.Module
+			}
+		}
+	}
+	return n.Module
+}
+
 // ParamNames lists the node's parameter names, sorted.
 func (n *PlanNode) ParamNames() []string { return sortedKeys(n.Params) }
 

@@ -47,7 +47,7 @@ type emitter struct {
 
 // Emit renders a checked deployment as a Terraform root module (or reusable
 // module). Identical input gives byte-identical output: every map is walked
-// in sorted order and every file passes through hclwrite.Format.
+// in sorted order, and hclwrite's formatter formats every block (tfFile).
 func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
 	e := &emitter{p: plan.Program, plan: plan, opts: opts, assets: newAssets(), varNames: map[string]hcl.Range{}}
 	main, variables, outputs := &tfFile{}, &tfFile{}, &tfFile{}
@@ -378,8 +378,6 @@ func (e *emitter) emitHostPools(body *tfFile) {
 		e.diags = append(e.diags, d...)
 		locals.SetAttributeRaw(ident(c.Name, "hosts"), t)
 	}
-	if locals != nil {
-	}
 }
 
 // componentKey names a component in slipstream_deployment.components:
@@ -461,12 +459,11 @@ func (e *emitter) imageObject(pn *PlanNode) hclwrite.Tokens {
 		chain = append(chain, cty.StringVal(qualifiedName(im.Module, im.Name)))
 	}
 	attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("chain"), Value: valueTokens(cty.ListVal(chain))})
-	leaf := pn.Chain[len(pn.Chain)-1]
-	add("login_user", leaf.Module, pn.LoginUser)
+	add("login_user", pn.exprModule(pn.LoginUser), pn.LoginUser)
 	if t := e.packagesTokens(pn); t != nil {
 		attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: key("packages"), Value: t})
 	}
-	add("platform", leaf.Module, pn.Platform)
+	add("platform", pn.exprModule(pn.Platform), pn.Platform)
 	return sortedObject(attrs)
 }
 
@@ -490,12 +487,7 @@ func (e *emitter) packagesTokens(pn *PlanNode) hclwrite.Tokens {
 	allKnown := true
 	var parts []hclwrite.Tokens
 	for _, expr := range pn.Packages {
-		m := pn.Module
-		for _, im := range pn.Chain {
-			if im.Packages == expr {
-				m = im.Module
-			}
-		}
+		m := pn.exprModule(expr)
 		t, d := e.exprTokens(m, expr)
 		e.diags = append(e.diags, d...)
 		parts = append(parts, t)
@@ -624,13 +616,13 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 		"bootstrap":     toks{}.trav("slipstream_deployment", ident(dep.Name), pn.Connector.Bootstrap).index(instanceKey(pn.Name)).tokens(),
 	}
 	if pn.Connector.NeedsImage && pn.ImageID != nil {
-		t, d := e.exprTokens(pn.Chain[len(pn.Chain)-1].Module, pn.ImageID)
+		t, d := e.exprTokens(pn.exprModule(pn.ImageID), pn.ImageID)
 		e.diags = append(e.diags, d...)
 		args["image_id"] = t
 	}
 	for name, expr := range map[string]hcl.Expression{"cpu": pn.Sizing.CPU, "disk": pn.Sizing.Disk, "ram": pn.Sizing.RAM} {
 		if expr != nil && pn.Connector.Sized {
-			t, d := e.exprTokens(pn.Module, expr)
+			t, d := e.exprTokens(pn.exprModule(expr), expr)
 			e.diags = append(e.diags, d...)
 			args[name] = t
 		}
