@@ -96,4 +96,11 @@ func TestLargeRecipeCompiles(t *testing.T) {
 	if !strings.Contains(string(out.Files["main.tf"]), `resource "slipstream_openstack_instance" "n49"`) {
 		t.Error("the last node's instance resource is missing")
 	}
+	// Formatting shared between blocks of one shape must give exactly what
+	// formatting every block gives.
+	plain, _, diags := Compile(dir, CompileOptions{Emit: EmitOptions{Source: "big", formatEveryBlock: true}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	sameOutput(t, out, plain)
 }

@@ -21,7 +21,16 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // the output does not depend on where the test runs.
 func compileForTest(t *testing.T, dir, source string, module bool) *Output {
 	t.Helper()
-	out, _, diags := Compile(dir, CompileOptions{Emit: EmitOptions{Source: source, Version: "test", Module: module}})
+	out := compileWith(t, dir, EmitOptions{Source: source, Version: "test", Module: module})
+	// Every test compile also checks that formatting shared between blocks
+	// of one shape gives what formatting each block gives.
+	sameOutput(t, out, compileWith(t, dir, EmitOptions{Source: source, Version: "test", Module: module, formatEveryBlock: true}))
+	return out
+}
+
+func compileWith(t *testing.T, dir string, opts EmitOptions) *Output {
+	t.Helper()
+	out, _, diags := Compile(dir, CompileOptions{Emit: opts})
 	for _, d := range diags {
 		if d.Severity == hcl.DiagError {
 			t.Errorf("%s: %s", d.Summary, d.Detail)

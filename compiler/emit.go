@@ -26,6 +26,10 @@ type EmitOptions struct {
 	Source string
 	// Version is slipc's version, also in the header.
 	Version string
+
+	// formatEveryBlock turns off the sharing of formatting between blocks
+	// of the same shape (see tfFile); tests use it to check the sharing.
+	formatEveryBlock bool
 }
 
 // Output is the emitted Terraform: file contents by slash-separated path
@@ -57,7 +61,7 @@ func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
 	out := &Output{Files: map[string][]byte{}}
 	header := []byte(e.header())
 	for name, f := range map[string]*tfFile{"main.tf": main, "variables.tf": variables, "outputs.tf": outputs} {
-		out.Files[name] = append(header, f.render()...)
+		out.Files[name] = append(header, f.render(!e.opts.formatEveryBlock)...)
 	}
 	for _, p := range e.assets.paths() {
 		out.Files[p] = e.assets.files[p]

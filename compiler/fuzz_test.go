@@ -33,8 +33,12 @@ func FuzzLoad(f *testing.F) {
 			diags = append(diags, d...)
 			if !diags.HasErrors() {
 				for _, plan := range plans {
-					_, d := Emit(plan, EmitOptions{Source: "fuzz"})
+					out, d := Emit(plan, EmitOptions{Source: "fuzz"})
 					diags = append(diags, d...)
+					if !d.HasErrors() {
+						plain, _ := Emit(plan, EmitOptions{Source: "fuzz", formatEveryBlock: true})
+						sameOutput(t, out, plain)
+					}
 				}
 			}
 		}
@@ -43,6 +47,16 @@ func FuzzLoad(f *testing.F) {
 			checkRange(t, d, d.Context, filename, len(src))
 		}
 	})
+}
+
+// sameOutput fails when shared formatting changed any byte.
+func sameOutput(t *testing.T, shared, plain *Output) {
+	t.Helper()
+	for rel, want := range plain.Files {
+		if got := shared.Files[rel]; string(got) != string(want) {
+			t.Fatalf("%s: formatting shared between blocks differs from formatting each block:\n%s", rel, lineDiff(string(want), string(got)))
+		}
+	}
 }
 
 func checkRange(t *testing.T, d *hcl.Diagnostic, r *hcl.Range, filename string, size int) {

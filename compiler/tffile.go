@@ -3,16 +3,28 @@ package compiler
 import (
 	"bytes"
 	"runtime"
+	"strings"
 	"sync"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
 // tfFile is an emitted Terraform file as a list of top-level blocks, each
 // held in its own hclwrite.File. hclwrite's formatter aligns arguments only
 // within a block, so formatting blocks separately gives the same bytes as
-// formatting the whole file, and lets large deployments format on every
-// core: formatting is most of the cost of a big compile.
+// formatting the whole file.
+//
+// Formatting is most of the cost of a large compile (hclwrite counts
+// grapheme clusters with a fresh 4 KB scanner for every aligned line), and
+// a large deployment repeats a few block shapes thousands of times: one
+// instance resource, multiplicity variable and output per node. render
+// therefore formats one block of each shape with hclwrite and gives the
+// others of that shape the same spacing. Formatting changes only the spaces
+// before each token (hclwrite's documented invariant), and those depend
+// only on the token types and on the text of the tokens left of each "=",
+// which the shape captures; the tests check the result byte for byte
+// against formatting every block.
 type tfFile struct {
 	blocks []*hclwrite.File
 }
@@ -24,17 +36,104 @@ func (f *tfFile) block(typeName string, labels []string) *hclwrite.Body {
 	return file.Body().AppendNewBlock(typeName, labels).Body()
 }
 
-// render formats every block (File.Bytes runs hclwrite's formatter) and
-// joins them with one blank line between blocks.
-func (f *tfFile) render() []byte {
-	out := make([][]byte, len(f.blocks))
+// render formats every block and joins them with one blank line between.
+// With share false every block is formatted by hclwrite (tests compare).
+func (f *tfFile) render(share bool) []byte {
+	n := len(f.blocks)
+	tokens := make([]hclwrite.Tokens, n)
+	shapes := make([]string, n)
+	parallel(n, func(i int) {
+		tokens[i] = f.blocks[i].BuildTokens(nil)
+		if share {
+			shapes[i] = shape(tokens[i])
+		}
+	})
+	// The first block of each shape is formatted by hclwrite; the others
+	// copy its spacing.
+	first := make([]int, n)
+	seen := map[string]int{}
+	var reps []int
+	for i := range tokens {
+		if j, ok := seen[shapes[i]]; ok && shapes[i] != "" {
+			first[i] = j
+			continue
+		}
+		seen[shapes[i]] = i
+		first[i] = i
+		reps = append(reps, i)
+	}
+	parallel(len(reps), func(k int) { formatTokens(tokens[reps[k]]) })
+	out := make([][]byte, n)
+	parallel(n, func(i int) {
+		if j := first[i]; j != i {
+			for t, tok := range tokens[i] {
+				tok.SpacesBefore = tokens[j][t].SpacesBefore
+			}
+		}
+		out[i] = bytes.TrimRight(tokens[i].Bytes(), "\n")
+	})
+	return append(bytes.Join(out, []byte("\n\n")), '\n')
+}
+
+// formatTokens runs hclwrite's formatter on tokens in place. The tokens
+// are re-wrapped in a file of their own: File.Bytes is the only public
+// entry to the formatter, and it formats the very tokens it is given.
+func formatTokens(ts hclwrite.Tokens) {
+	f := hclwrite.NewEmptyFile()
+	f.Body().AppendUnstructuredTokens(ts)
+	_ = f.Bytes()
+}
+
+// shape is a block's formatting signature: every token's type, plus the
+// text of the tokens formatting depends on. Those are the tokens left of
+// the first "=" on a line that has one (their width sets the alignment),
+// keywords that change spacing ("in", "for", "if"), and every token that
+// is not a name or a literal. Names and literals elsewhere (a block's
+// labels, the values) may differ between blocks of one shape. Blocks with
+// comments or heredocs are not shared.
+func shape(ts hclwrite.Tokens) string {
+	var b strings.Builder
+	b.Grow(len(ts) * 4)
+	for start := 0; start < len(ts); {
+		end, eq := start, -1
+		for end < len(ts) && ts[end].Type != hclsyntax.TokenNewline {
+			if ts[end].Type == hclsyntax.TokenEqual && eq < 0 {
+				eq = end
+			}
+			end++
+		}
+		if end < len(ts) {
+			end++ // the newline belongs to the line
+		}
+		for i := start; i < end; i++ {
+			t := ts[i]
+			if t.Type == hclsyntax.TokenComment || t.Type == hclsyntax.TokenOHeredoc {
+				return ""
+			}
+			b.WriteRune(rune(t.Type))
+			literal := t.Type == hclsyntax.TokenIdent || t.Type == hclsyntax.TokenQuotedLit ||
+				t.Type == hclsyntax.TokenNumberLit || t.Type == hclsyntax.TokenStringLit
+			keyword := t.Type == hclsyntax.TokenIdent && (string(t.Bytes) == "in" || string(t.Bytes) == "for" || string(t.Bytes) == "if")
+			if i < eq || keyword || !literal {
+				b.WriteByte(0)
+				b.Write(t.Bytes)
+				b.WriteByte(0)
+			}
+		}
+		start = end
+	}
+	return b.String()
+}
+
+// parallel runs fn(0..n-1) on every core.
+func parallel(n int, fn func(int)) {
 	workers := runtime.GOMAXPROCS(0)
-	if workers > len(f.blocks) {
-		workers = len(f.blocks)
+	if workers > n {
+		workers = n
 	}
 	var wg sync.WaitGroup
-	next := make(chan int, len(f.blocks))
-	for i := range f.blocks {
+	next := make(chan int, n)
+	for i := 0; i < n; i++ {
 		next <- i
 	}
 	close(next)
@@ -43,10 +142,9 @@ func (f *tfFile) render() []byte {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = bytes.TrimRight(f.blocks[i].Bytes(), "\n")
+				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
-	return append(bytes.Join(out, []byte("\n\n")), '\n')
 }
