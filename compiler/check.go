@@ -137,6 +137,7 @@ func (p *Program) checkDefinitions() hcl.Diagnostics {
 		for _, name := range sortedKeys(m.Images) {
 			im := m.Images[name]
 			for _, cloud := range sortedKeys(im.IDs) {
+				diags = append(diags, p.checkExprs(im.Module, im.IDs[cloud])...)
 				if !cloudNames[cloud] {
 					rng := im.IDs[cloud].Range()
 					diags = append(diags, &hcl.Diagnostic{
