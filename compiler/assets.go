@@ -73,7 +73,7 @@ func (e *emitter) exprTokens(m *Module, expr hcl.Expression) (hclwrite.Tokens, h
 		if diags.HasErrors() {
 			return nil, diags
 		}
-		return hclwrite.TokensForValue(v), diags
+		return valueTokens(v), diags
 	}
 	return e.rewriteSource(m, expr)
 }

@@ -169,31 +169,31 @@ func (e *emitter) emitVariables(body *tfFile) {
 		e.claimVar(name, v.DeclRange)
 		b := body.block("variable", []string{name})
 		if v.Description != "" {
-			b.SetAttributeValue("description", cty.StringVal(v.Description))
+			b.SetAttributeRaw("description", valueTokens(cty.StringVal(v.Description)))
 		}
 		if v.TypeExpr != nil {
 			b.SetAttributeRaw("type", e.sourceTokens(v.TypeExpr))
 		}
 		if v.Default != cty.NilVal {
-			b.SetAttributeValue("default", v.Default)
+			b.SetAttributeRaw("default", valueTokens(v.Default))
 		}
 		if v.Sensitive {
-			b.SetAttributeValue("sensitive", cty.True)
+			b.SetAttributeRaw("sensitive", valueTokens(cty.True))
 		}
 	}
 	for _, pn := range e.plan.Nodes {
 		if name, ok := e.multiplicityVar(pn); ok && e.claimVar(name, pn.DeclRange) {
 			b := body.block("variable", []string{name})
-			b.SetAttributeValue("description", cty.StringVal(fmt.Sprintf("Number of instances of node %q.", pn.Name)))
+			b.SetAttributeRaw("description", valueTokens(cty.StringVal(fmt.Sprintf("Number of instances of node %q.", pn.Name))))
 			b.SetAttributeRaw("type", toks{}.ident("number").tokens())
-			b.SetAttributeValue("default", cty.NumberIntVal(int64(pn.Count)))
+			b.SetAttributeRaw("default", valueTokens(cty.NumberIntVal(int64(pn.Count))))
 			v := b.AppendNewBlock("validation", nil).Body()
 			// var.n >= 0 && floor(var.n) == var.n
 			cond := toks{}.trav("var", name).op(hclsyntax.TokenGreaterThanEq, ">=").num(0).op(hclsyntax.TokenAnd, "&&").
 				ident("floor").op(hclsyntax.TokenOParen, "(").trav("var", name).op(hclsyntax.TokenCParen, ")").
 				op(hclsyntax.TokenEqualOp, "==").trav("var", name)
 			v.SetAttributeRaw("condition", cond.tokens())
-			v.SetAttributeValue("error_message", cty.StringVal("The multiplicity must be a whole number, 0 or more."))
+			v.SetAttributeRaw("error_message", valueTokens(cty.StringVal("The multiplicity must be a whole number, 0 or more.")))
 		}
 		for _, in := range e.unmappedInputs(pn) {
 			prm := pn.Params[in]
@@ -206,17 +206,17 @@ func (e *emitter) emitVariables(body *tfFile) {
 			if desc == "" {
 				desc = fmt.Sprintf("Input %q of node %q.", in, pn.Name)
 			}
-			b.SetAttributeValue("description", cty.StringVal(desc))
+			b.SetAttributeRaw("description", valueTokens(cty.StringVal(desc)))
 			b.SetAttributeRaw("type", toks{}.ident("string").tokens())
 			if prm.Default != nil && !dependsOnVariables(prm.Default) {
 				val, d := prm.Default.Value(e.p.evalContext(prm.Module))
 				e.diags = append(e.diags, d...)
 				if !d.HasErrors() {
-					b.SetAttributeValue("default", stringValue(val))
+					b.SetAttributeRaw("default", valueTokens(stringValue(val)))
 				}
 			}
 			if prm.Sensitive {
-				b.SetAttributeValue("sensitive", cty.True)
+				b.SetAttributeRaw("sensitive", valueTokens(cty.True))
 			}
 		}
 	}
@@ -290,7 +290,7 @@ func (e *emitter) sourceTokens(expr hcl.Expression) hclwrite.Tokens {
 func (e *emitter) emitMain(body *tfFile) {
 	dep := e.plan.Deployment
 	tf := body.block("terraform", nil)
-	tf.SetAttributeValue("required_version", cty.StringVal(">= 1.5.0"))
+	tf.SetAttributeRaw("required_version", valueTokens(cty.StringVal(">= 1.5.0")))
 	rp := tf.AppendNewBlock("required_providers", nil).Body()
 	prov := []hclwrite.ObjectAttrTokens{{Name: key("source"), Value: valueTokens(cty.StringVal(ProviderSource))}}
 	if e.opts.Module && len(e.plan.Clouds) > 0 {
@@ -311,7 +311,7 @@ func (e *emitter) emitMain(body *tfFile) {
 	e.emitHostPools(body)
 
 	depBody := body.block("resource", []string{"slipstream_deployment", ident(dep.Name)})
-	depBody.SetAttributeValue("name", cty.StringVal(dep.Name))
+	depBody.SetAttributeRaw("name", valueTokens(cty.StringVal(dep.Name)))
 	if dep.KeepRunning != nil {
 		t, d := e.exprTokens(dep.Module, dep.KeepRunning)
 		e.diags = append(e.diags, d...)
@@ -352,7 +352,7 @@ func (e *emitter) sortedNodes() []*PlanNode {
 func (e *emitter) emitProvider(body *tfFile, c *Cloud) {
 	conn, _ := catalog.Lookup(c.Connector)
 	b := body.block("provider", []string{"slipstream"})
-	b.SetAttributeValue("alias", cty.StringVal(ident(c.Name)))
+	b.SetAttributeRaw("alias", valueTokens(cty.StringVal(ident(c.Name))))
 	var attrs []hclwrite.ObjectAttrTokens
 	for _, name := range sortedKeys(c.Settings) {
 		s, ok := conn.Setting(name)
@@ -657,7 +657,7 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 		cond := clone(offset).trav("count", "index").op(hclsyntax.TokenLessThan, "<").ident("length").op(hclsyntax.TokenOParen, "(")
 		cond = append(cond, clone(pool)...).op(hclsyntax.TokenCParen, ")")
 		pre.SetAttributeRaw("condition", cond.tokens())
-		pre.SetAttributeValue("error_message", cty.StringVal(fmt.Sprintf("Cloud %q has too few hosts for node %q and the nodes placed before it.", pn.Cloud.Name, pn.Name)))
+		pre.SetAttributeRaw("error_message", valueTokens(cty.StringVal(fmt.Sprintf("Cloud %q has too few hosts for node %q and the nodes placed before it.", pn.Cloud.Name, pn.Name))))
 	}
 }
 
@@ -710,11 +710,11 @@ func (e *emitter) emitOutputs(body *tfFile) {
 			if prm != nil && prm.Description != "" {
 				desc = fmt.Sprintf("%s One value per instance of node %q.", strings.TrimSpace(prm.Description), pn.Name)
 			}
-			b.SetAttributeValue("description", cty.StringVal(desc))
+			b.SetAttributeRaw("description", valueTokens(cty.StringVal(desc)))
 			attr := "outputs"
 			if prm != nil && prm.Sensitive {
 				attr = "sensitive_outputs"
-				b.SetAttributeValue("sensitive", cty.True)
+				b.SetAttributeRaw("sensitive", valueTokens(cty.True))
 			}
 			b.SetAttributeRaw("value", toks{}.trav("slipstream_deployment_ready", dep, attr).index(toks{}.str(pn.Name).tokens()).index(toks{}.str(name).tokens()).tokens())
 		}

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -37,10 +38,34 @@ func (t toks) num(n int64) toks { return t.add(hclsyntax.TokenNumberLit, strconv
 
 // str appends a quoted string literal.
 func (t toks) str(s string) toks {
-	if plainString(s) {
-		return t.add(hclsyntax.TokenOQuote, `"`).add(hclsyntax.TokenQuotedLit, s).add(hclsyntax.TokenCQuote, `"`)
+	if lit, ok := quotedLit(s); ok {
+		return t.add(hclsyntax.TokenOQuote, `"`).add(hclsyntax.TokenQuotedLit, lit).add(hclsyntax.TokenCQuote, `"`)
 	}
 	return append(t, hclwrite.TokensForValue(cty.StringVal(s))...)
+}
+
+// quotedLit escapes printable ASCII text for a quoted HCL string: quotes
+// and backslashes, and template sequences ${ and %{ doubled. Other text
+// (control characters, non-ASCII) is left to hclwrite.TokensForValue.
+func quotedLit(s string) (string, bool) {
+	if plainString(s) {
+		return s, true
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c >= 0x7f:
+			return "", false
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+		case (c == '$' || c == '%') && i+1 < len(s) && s[i+1] == '{':
+			b.WriteByte(c)
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), true
 }
 
 // index appends [<inner>].
@@ -87,9 +112,14 @@ func valueTokens(v cty.Value) hclwrite.Tokens {
 				return toks{}.num(i).tokens()
 			}
 		case cty.String:
-			if s := v.AsString(); plainString(s) {
-				return toks{}.str(s).tokens()
+			if _, ok := quotedLit(v.AsString()); ok {
+				return toks{}.str(v.AsString()).tokens()
 			}
+		case cty.Bool:
+			if v.True() {
+				return toks{}.ident("true").tokens()
+			}
+			return toks{}.ident("false").tokens()
 		}
 	}
 	return hclwrite.TokensForValue(v)
