@@ -123,38 +123,15 @@ func decodeFile(mod *Module, body hcl.Body) hcl.Diagnostics {
 			im, d = decodeImportBlock(block)
 			mod.Imports[name] = im
 		}
-		mod.Order = append(mod.Order, block.Type+"."+name)
+		mod.decls[block.Type+"."+name] = block.DefRange
 		diags = append(diags, d...)
 	}
 	return diags
 }
 
 func (m *Module) declRange(kind, name string) *hcl.Range {
-	switch kind {
-	case "variable":
-		if v := m.Variables[name]; v != nil {
-			return &v.DeclRange
-		}
-	case "cloud":
-		if v := m.Clouds[name]; v != nil {
-			return &v.DeclRange
-		}
-	case "image":
-		if v := m.Images[name]; v != nil {
-			return &v.DeclRange
-		}
-	case "component":
-		if v := m.Components[name]; v != nil {
-			return &v.DeclRange
-		}
-	case "deployment":
-		if v := m.Deployments[name]; v != nil {
-			return &v.DeclRange
-		}
-	case "import":
-		if v := m.Imports[name]; v != nil {
-			return &v.DeclRange
-		}
+	if r, ok := m.decls[kind+"."+name]; ok {
+		return &r
 	}
 	return nil
 }

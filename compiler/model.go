@@ -25,8 +25,9 @@ type Module struct {
 	Components  map[string]*Component
 	Deployments map[string]*Deployment
 	Imports     map[string]*Import
-	// Order keeps the order blocks appeared in, for deterministic output.
-	Order []string
+	// decls holds each declared block's range by "kind.name", to report
+	// duplicates.
+	decls map[string]hcl.Range
 }
 
 func newModule(dir, prefix string) *Module {
@@ -38,6 +39,7 @@ func newModule(dir, prefix string) *Module {
 		Components:  map[string]*Component{},
 		Deployments: map[string]*Deployment{},
 		Imports:     map[string]*Import{},
+		decls:       map[string]hcl.Range{},
 	}
 }
 

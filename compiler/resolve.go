@@ -165,44 +165,29 @@ func (p *Program) mergeVariables() {
 func (p *Program) resolveReferences() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, m := range p.Modules {
-		for _, name := range sortedKeys(m.Images) {
-			im := m.Images[name]
-			if im.ParentExpr == nil {
-				continue
+		// link resolves one reference and hands the target to set.
+		link := func(expr hcl.Expression, kind, attr string, set func(any)) {
+			if expr == nil {
+				return
 			}
-			target, d := resolveRef(m, im.ParentExpr, "image", "parent")
+			target, d := resolveRef(m, expr, kind, attr)
 			diags = append(diags, d...)
 			if target != nil {
-				im.Parent = target.(*Image)
+				set(target)
 			}
+		}
+		for _, name := range sortedKeys(m.Images) {
+			im := m.Images[name]
+			link(im.ParentExpr, "image", "parent", func(t any) { im.Parent = t.(*Image) })
 		}
 		for _, name := range sortedKeys(m.Components) {
 			c := m.Components[name]
-			if c.ImageExpr == nil {
-				continue
-			}
-			target, d := resolveRef(m, c.ImageExpr, "image", "image")
-			diags = append(diags, d...)
-			if target != nil {
-				c.Image = target.(*Image)
-			}
+			link(c.ImageExpr, "image", "image", func(t any) { c.Image = t.(*Image) })
 		}
 		for _, dname := range sortedKeys(m.Deployments) {
 			for _, n := range m.Deployments[dname].Nodes {
-				if n.ComponentExpr != nil {
-					target, d := resolveRef(m, n.ComponentExpr, "component", "component")
-					diags = append(diags, d...)
-					if target != nil {
-						n.Component = target.(*Component)
-					}
-				}
-				if n.CloudExpr != nil {
-					target, d := resolveRef(m, n.CloudExpr, "cloud", "cloud")
-					diags = append(diags, d...)
-					if target != nil {
-						n.Cloud = target.(*Cloud)
-					}
-				}
+				link(n.ComponentExpr, "component", "component", func(t any) { n.Component = t.(*Component) })
+				link(n.CloudExpr, "cloud", "cloud", func(t any) { n.Cloud = t.(*Cloud) })
 			}
 		}
 	}
