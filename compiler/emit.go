@@ -369,7 +369,7 @@ func (e *emitter) emitProvider(body *tfFile, c *Cloud) {
 // emitHostPools writes each fixed cloud's host list as a local, which the
 // nodes placed on that cloud index in order.
 func (e *emitter) emitHostPools(body *tfFile) {
-	var locals *hclwrite.Body
+	var locals *tfBody
 	for _, c := range e.plan.Clouds {
 		attr := c.hostPool()
 		if attr == nil {

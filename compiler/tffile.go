@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 )
@@ -26,14 +27,82 @@ import (
 // which the shape captures; the tests check the result byte for byte
 // against formatting every block.
 type tfFile struct {
-	blocks []*hclwrite.File
+	blocks []*tfBlock
 }
 
 // block appends a top-level block and returns its body.
-func (f *tfFile) block(typeName string, labels []string) *hclwrite.Body {
-	file := hclwrite.NewEmptyFile()
-	f.blocks = append(f.blocks, file)
-	return file.Body().AppendNewBlock(typeName, labels).Body()
+func (f *tfFile) block(typeName string, labels []string) *tfBody {
+	b := &tfBlock{typeName: typeName, labels: labels, body: &tfBody{}}
+	f.blocks = append(f.blocks, b)
+	return b.body
+}
+
+// tfBlock and tfBody build a block as a list of tokens. They offer the
+// part of hclwrite's Body API that slipc uses, without its syntax tree:
+// slipc only appends, and building trees for thousands of blocks only to
+// flatten them again was a third of a large compile. The tokens are then
+// formatted by hclwrite.
+type tfBlock struct {
+	typeName string
+	labels   []string
+	body     *tfBody
+}
+
+// Body returns the block's body.
+func (b *tfBlock) Body() *tfBody { return b.body }
+
+type tfBody struct {
+	items []tfItem
+}
+
+// tfItem is one line (or nested block) of a body: an attribute, a block,
+// or a blank line.
+type tfItem struct {
+	name  string
+	value hclwrite.Tokens
+	block *tfBlock
+}
+
+// SetAttributeRaw appends `name = value`.
+func (b *tfBody) SetAttributeRaw(name string, value hclwrite.Tokens) {
+	b.items = append(b.items, tfItem{name: name, value: value})
+}
+
+// SetAttributeTraversal appends `name = a.b.c`.
+func (b *tfBody) SetAttributeTraversal(name string, t hcl.Traversal) {
+	b.SetAttributeRaw(name, hclwrite.TokensForTraversal(t))
+}
+
+// AppendNewline appends a blank line.
+func (b *tfBody) AppendNewline() { b.items = append(b.items, tfItem{}) }
+
+// AppendNewBlock appends a nested block.
+func (b *tfBody) AppendNewBlock(typeName string, labels []string) *tfBlock {
+	blk := &tfBlock{typeName: typeName, labels: labels, body: &tfBody{}}
+	b.items = append(b.items, tfItem{block: blk})
+	return blk
+}
+
+// tokens renders the block: its header, its items, its closing brace.
+func (b *tfBlock) tokens(to hclwrite.Tokens) hclwrite.Tokens {
+	t := toks(to).ident(b.typeName)
+	for _, l := range b.labels {
+		t = t.str(l)
+	}
+	t = t.add(hclsyntax.TokenOBrace, "{").add(hclsyntax.TokenNewline, "\n")
+	for _, it := range b.body.items {
+		switch {
+		case it.block != nil:
+			t = toks(it.block.tokens(hclwrite.Tokens(t)))
+		case it.value != nil:
+			t = t.ident(it.name).add(hclsyntax.TokenEqual, "=")
+			t = append(t, it.value...)
+			t = t.add(hclsyntax.TokenNewline, "\n")
+		default:
+			t = t.add(hclsyntax.TokenNewline, "\n")
+		}
+	}
+	return t.add(hclsyntax.TokenCBrace, "}").add(hclsyntax.TokenNewline, "\n").tokens()
 }
 
 // render formats every block and joins them with one blank line between.
@@ -43,7 +112,7 @@ func (f *tfFile) render(share bool) []byte {
 	tokens := make([]hclwrite.Tokens, n)
 	shapes := make([]string, n)
 	parallel(n, func(i int) {
-		tokens[i] = f.blocks[i].BuildTokens(nil)
+		tokens[i] = f.blocks[i].tokens(nil)
 		if share {
 			shapes[i] = shape(tokens[i])
 		}
