@@ -3,6 +3,7 @@ package compiler
 import (
 	"bytes"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,12 +21,10 @@ import (
 // grapheme clusters with a fresh 4 KB scanner for every aligned line), and
 // a large deployment repeats a few block shapes thousands of times: one
 // instance resource, multiplicity variable and output per node. render
-// therefore formats one block of each shape with hclwrite and gives the
-// others of that shape the same spacing. Formatting changes only the spaces
-// before each token (hclwrite's documented invariant), and those depend
-// only on the token types and on the text of the tokens left of each "=",
-// which the shape captures; the tests check the result byte for byte
-// against formatting every block.
+// therefore formats one segment of each shape with hclwrite and gives the
+// others of that shape the same spacing (see segment). Formatting changes
+// only the spaces before each token (hclwrite's documented invariant); the
+// tests check the result byte for byte against formatting every block.
 type tfFile struct {
 	blocks []*tfBlock
 }
@@ -110,33 +109,47 @@ func (b *tfBlock) tokens(to hclwrite.Tokens) hclwrite.Tokens {
 func (f *tfFile) render(share bool) []byte {
 	n := len(f.blocks)
 	tokens := make([]hclwrite.Tokens, n)
-	shapes := make([]string, n)
+	segs := make([][]segment, n)
 	parallel(n, func(i int) {
 		tokens[i] = f.blocks[i].tokens(nil)
 		if share {
-			shapes[i] = shape(tokens[i])
+			segs[i] = segments(tokens[i])
 		}
 	})
-	// The first block of each shape is formatted by hclwrite; the others
-	// copy its spacing.
-	first := make([]int, n)
-	seen := map[string]int{}
-	var reps []int
-	for i := range tokens {
-		if j, ok := seen[shapes[i]]; ok && shapes[i] != "" {
-			first[i] = j
+	// The first segment of each shape is formatted by hclwrite, in a
+	// wrapper that recreates its indentation; the others copy its spacing.
+	type ref struct{ block, seg int }
+	first := map[string]ref{}
+	var reps []ref
+	var whole []int
+	for i := range segs {
+		if segs[i] == nil {
+			whole = append(whole, i)
 			continue
 		}
-		seen[shapes[i]] = i
-		first[i] = i
-		reps = append(reps, i)
+		for j, sg := range segs[i] {
+			if _, ok := first[sg.key]; !ok {
+				first[sg.key] = ref{i, j}
+				reps = append(reps, ref{i, j})
+			}
+		}
 	}
-	parallel(len(reps), func(k int) { formatTokens(tokens[reps[k]]) })
+	parallel(len(whole), func(k int) { formatTokens(tokens[whole[k]]) })
+	parallel(len(reps), func(k int) {
+		sg := segs[reps[k].block][reps[k].seg]
+		wrapped := append(indentPrefix(sg.indents), tokens[reps[k].block][sg.start:sg.end]...)
+		formatTokens(wrapped)
+	})
 	out := make([][]byte, n)
 	parallel(n, func(i int) {
-		if j := first[i]; j != i {
-			for t, tok := range tokens[i] {
-				tok.SpacesBefore = tokens[j][t].SpacesBefore
+		for j, sg := range segs[i] {
+			r := first[sg.key]
+			if r.block == i && r.seg == j {
+				continue
+			}
+			from := tokens[r.block][segs[r.block][r.seg].start:]
+			for t, tok := range tokens[i][sg.start:sg.end] {
+				tok.SpacesBefore = from[t].SpacesBefore
 			}
 		}
 		out[i] = bytes.TrimRight(tokens[i].Bytes(), "\n")
@@ -153,45 +166,141 @@ func formatTokens(ts hclwrite.Tokens) {
 	_ = f.Bytes()
 }
 
-// shape is a block's formatting signature: every token's type, plus the
-// text of the tokens formatting depends on. Those are the tokens left of
-// the first "=" on a line that has one (their width sets the alignment),
+// A segment is a run of lines that hclwrite formats independently of the
+// rest of its block: it starts at a line that is not a "name = value"
+// line (such a line ends every alignment chain) and runs until the next
+// one. How hclwrite spaces its tokens depends only on its indentation
+// state (the stack of open brackets hclwrite tracks) and on its shape:
+// every token's type, plus the text of the tokens formatting reads — the
+// names left of "=" on aligned lines (their width sets the alignment),
 // keywords that change spacing ("in", "for", "if"), and every token that
-// is not a name or a literal. Names and literals elsewhere (a block's
-// labels, the values) may differ between blocks of one shape. Blocks with
-// comments or heredocs are not shared.
-func shape(ts hclwrite.Tokens) string {
+// is not a name or a literal. Names and literals elsewhere (block labels,
+// values) may differ between segments of one shape. key holds both.
+type segment struct {
+	start, end int // token indexes
+	indents    []int
+	key        string
+}
+
+// segments splits a block's tokens into segments. It returns nil for a
+// block with comments or heredocs, which hclwrite lays out by rules that
+// look further than one line; such blocks are formatted whole.
+func segments(ts hclwrite.Tokens) []segment {
+	var segs []segment
+	var stack []int
 	var b strings.Builder
-	b.Grow(len(ts) * 4)
+	cur := -1
+	closeSeg := func(end int) {
+		if cur >= 0 {
+			segs[cur].end = end
+			segs[cur].key = b.String()
+			b.Reset()
+		}
+	}
 	for start := 0; start < len(ts); {
 		end, eq := start, -1
 		for end < len(ts) && ts[end].Type != hclsyntax.TokenNewline {
-			if ts[end].Type == hclsyntax.TokenEqual && eq < 0 {
-				eq = end
+			switch ts[end].Type {
+			case hclsyntax.TokenComment, hclsyntax.TokenOHeredoc:
+				return nil
+			case hclsyntax.TokenEqual:
+				if eq < 0 && end > start {
+					eq = end
+				}
 			}
 			end++
 		}
 		if end < len(ts) {
 			end++ // the newline belongs to the line
 		}
-		for i := start; i < end; i++ {
-			t := ts[i]
-			if t.Type == hclsyntax.TokenComment || t.Type == hclsyntax.TokenOHeredoc {
-				return ""
+		line := ts[start:end]
+		// An aligned line has "=" after its first token and a value that
+		// closes every bracket it opens, as hclwrite decides it.
+		aligned := eq >= 0 && bracketChange(ts[eq:end]) == 0
+		if !aligned {
+			closeSeg(start)
+			segs = append(segs, segment{start: start, indents: append([]int(nil), stack...)})
+			cur = len(segs) - 1
+			for _, k := range stack {
+				b.WriteString(strconv.Itoa(k))
+				b.WriteByte(',')
 			}
+			b.WriteByte('|')
+		}
+		for i, t := range line {
 			b.WriteRune(rune(t.Type))
 			literal := t.Type == hclsyntax.TokenIdent || t.Type == hclsyntax.TokenQuotedLit ||
 				t.Type == hclsyntax.TokenNumberLit || t.Type == hclsyntax.TokenStringLit
 			keyword := t.Type == hclsyntax.TokenIdent && (string(t.Bytes) == "in" || string(t.Bytes) == "for" || string(t.Bytes) == "if")
-			if i < eq || keyword || !literal {
+			if (aligned && start+i < eq) || keyword || !literal {
 				b.WriteByte(0)
 				b.Write(t.Bytes)
 				b.WriteByte(0)
 			}
 		}
+		stack = indentAfter(stack, line)
 		start = end
 	}
-	return b.String()
+	closeSeg(len(ts))
+	return segs
+}
+
+func bracketChange(ts hclwrite.Tokens) int {
+	n := 0
+	for _, t := range ts {
+		switch t.Type {
+		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen, hclsyntax.TokenTemplateControl, hclsyntax.TokenTemplateInterp:
+			n++
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen, hclsyntax.TokenTemplateSeqEnd:
+			n--
+		}
+	}
+	return n
+}
+
+// indentAfter updates the stack of open brackets the way hclwrite's
+// indentation pass does after a line: a line that opens brackets pushes
+// their count, one that closes pops as many as it closes.
+func indentAfter(stack []int, line hclwrite.Tokens) []int {
+	if len(line) == 0 || line[0].Type == hclsyntax.TokenNewline {
+		return stack
+	}
+	net := bracketChange(line)
+	switch {
+	case net > 0:
+		stack = append(stack, net)
+	case net < 0:
+		closed := -net
+		for closed > 0 && len(stack) > 0 {
+			top := stack[len(stack)-1]
+			switch {
+			case closed > top:
+				closed -= top
+				stack = stack[:len(stack)-1]
+			case closed < top:
+				stack[len(stack)-1] -= closed
+				closed = 0
+			default:
+				stack = stack[:len(stack)-1]
+				closed = 0
+			}
+		}
+	}
+	return stack
+}
+
+// indentPrefix is a run of lines that leaves hclwrite's indentation stack
+// as given: one line opening k braces per entry k.
+func indentPrefix(indents []int) hclwrite.Tokens {
+	var t toks
+	for _, k := range indents {
+		t = t.ident("x")
+		for ; k > 0; k-- {
+			t = t.add(hclsyntax.TokenOBrace, "{")
+		}
+		t = t.add(hclsyntax.TokenNewline, "\n")
+	}
+	return t.tokens()
 }
 
 // parallel runs fn(0..n-1) on every core.
