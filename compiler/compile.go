@@ -35,22 +35,10 @@ func compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnosti
 	if p == nil {
 		return nil, nil, diags
 	}
-	name := opts.Deployment
-	if name == "" {
-		switch deps := p.Deployments(); len(deps) {
-		case 0:
-			return nil, p, append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "No deployment to compile",
-				Detail: fmt.Sprintf("The recipe at %s declares no deployment block, so there is nothing to start. Add one:\n\n  deployment \"main\" {\n    node \"app\" {\n      component = component.<name>\n      cloud     = cloud.<name>\n    }\n  }", path),
-			})
-		case 1:
-			name = deps[0]
-		default:
-			return nil, p, append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "Several deployments",
-				Detail: fmt.Sprintf("The recipe declares deployments %v; choose one with -deployment NAME.", deps),
-			})
-		}
+	name, d := p.SelectDeployment(opts.Deployment, path)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return nil, p, diags
 	}
 	plan, d := p.Check(name)
 	diags = append(diags, d...)
@@ -63,4 +51,26 @@ func compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnosti
 		return nil, p, diags
 	}
 	return out, p, diags
+}
+
+// SelectDeployment picks the deployment to emit: the one named, or the
+// only one the recipe (at path, for messages) declares.
+func (p *Program) SelectDeployment(name, path string) (string, hcl.Diagnostics) {
+	if name != "" {
+		return name, nil
+	}
+	switch deps := p.Deployments(); len(deps) {
+	case 0:
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "No deployment to compile",
+			Detail: fmt.Sprintf("The recipe at %s declares no deployment block, so there is nothing to start. Add one:\n\n  deployment \"main\" {\n    node \"app\" {\n      component = component.<name>\n      cloud     = cloud.<name>\n    }\n  }", path),
+		}}
+	case 1:
+		return deps[0], nil
+	default:
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Several deployments",
+			Detail: fmt.Sprintf("The recipe declares deployments %v; choose one with -deployment NAME.", deps),
+		}}
+	}
 }

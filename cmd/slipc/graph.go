@@ -24,17 +24,15 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	resolver, diags := newImportResolver(path, lf)
-	prog, d := compiler.Load(path, compiler.Options{Imports: resolver})
-	diags = append(diags, d...)
+	prog, _, diags := loadRecipe(path, lf)
 	var plan *compiler.Plan
 	if prog != nil && !diags.HasErrors() {
-		name := *deployment
-		if name == "" && len(prog.Deployments()) == 1 {
-			name = prog.Deployments()[0]
-		}
-		plan, d = prog.Check(name)
+		name, d := prog.SelectDeployment(*deployment, path)
 		diags = append(diags, d...)
+		if !d.HasErrors() {
+			plan, d = prog.Check(name)
+			diags = append(diags, d...)
+		}
 	}
 	writeDiagnostics(stderr, parserFiles(prog), diags)
 	if plan == nil {

@@ -39,3 +39,11 @@ func newImportResolver(path string, flags lockFlags) (*importResolver, hcl.Diagn
 }
 
 func (r *importResolver) save() hcl.Diagnostics { return r.Save() }
+
+// loadRecipe loads the recipe at path with its imports, as validate and
+// graph need it.
+func loadRecipe(path string, flags lockFlags) (*compiler.Program, *importResolver, hcl.Diagnostics) {
+	resolver, diags := newImportResolver(path, flags)
+	prog, d := compiler.Load(path, compiler.Options{Imports: resolver})
+	return prog, resolver, append(diags, d...)
+}

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-
-	"github.com/slipstream/terraform-provider-slipstream/compiler"
 )
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
@@ -19,11 +17,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	resolver, diags := newImportResolver(path, lf)
-	prog, d := compiler.Load(path, compiler.Options{Imports: resolver})
-	diags = append(diags, d...)
+	prog, resolver, diags := loadRecipe(path, lf)
 	if prog != nil {
-		_, d = prog.CheckAll()
+		_, d := prog.CheckAll()
 		diags = append(diags, d...)
 		if len(prog.Deployments()) == 0 && !diags.HasErrors() {
 			fmt.Fprintln(stderr, "Note: the recipe declares no deployment; only its definitions were checked.")
