@@ -45,7 +45,11 @@ type Event struct {
 }
 
 // Tx reads and writes one namespace inside a transaction. Writes are
-// visible to later reads in the same transaction.
+// visible to later reads in the same transaction; a key written by the
+// transaction itself reads back with Rev 0 until it commits. Tx methods
+// cannot return errors: an implementation that fails to read holds the
+// error and fails the Update or View that ran the function. Put and Delete
+// inside View are errors.
 type Tx interface {
 	Get(key string) (KV, bool)
 	// List returns the keys with the prefix, sorted by key.
@@ -73,11 +77,13 @@ type Store interface {
 	// Err = ErrCompacted and the channel is closed.
 	Watch(ctx context.Context, ns string, after int64) (<-chan Event, error)
 	// DeleteNamespace removes the namespace and everything in it; watchers
-	// see a Deleted event for each key.
+	// see a Deleted event for each key. Like an Update that changes
+	// nothing, deleting an empty namespace returns revision 0.
 	DeleteNamespace(ctx context.Context, ns string) (int64, error)
 	// Namespaces lists the namespaces that hold at least one key, sorted.
 	Namespaces(ctx context.Context) ([]string, error)
-	// Revision is the store's current revision.
+	// Revision is the store's current revision. On etcd it counts every
+	// write to the cluster, including ones outside this store's prefix.
 	Revision(ctx context.Context) (int64, error)
 	Close() error
 }

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -208,9 +209,12 @@ func (s *Store) commit(batch []*request) {
 type tx struct {
 	btx    *bolt.Tx
 	ns     string
-	writes map[string]*string // nil value: deleted
+	writes map[string]*string // nil value: deleted; nil map: read-only
 	order  []string
+	err    error // a write attempted in a read-only transaction
 }
+
+var errReadOnly = errors.New("store: Put or Delete in a read-only transaction (View)")
 
 func (t *tx) bucket() *bolt.Bucket {
 	return t.btx.Bucket(nsBucket).Bucket([]byte(t.ns))
@@ -270,7 +274,8 @@ func (t *tx) List(prefix string) []store.KV {
 
 func (t *tx) Put(key, value string) {
 	if t.writes == nil {
-		panic("store: Put in a read-only transaction")
+		t.err = errReadOnly
+		return
 	}
 	if _, seen := t.writes[key]; !seen {
 		t.order = append(t.order, key)
@@ -280,7 +285,8 @@ func (t *tx) Put(key, value string) {
 
 func (t *tx) Delete(key string) {
 	if t.writes == nil {
-		panic("store: Delete in a read-only transaction")
+		t.err = errReadOnly
+		return
 	}
 	if _, ok := t.Get(key); !ok {
 		delete(t.writes, key) // deleting what this update itself put
@@ -332,7 +338,11 @@ func (s *Store) View(ctx context.Context, ns string, fn func(store.Tx) error) (i
 		if b := btx.Bucket(metaBucket).Get(revKey); len(b) == 8 {
 			rev = int64(binary.BigEndian.Uint64(b))
 		}
-		return fn(&tx{btx: btx, ns: ns})
+		t := &tx{btx: btx, ns: ns}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.err
 	})
 	return rev, err
 }

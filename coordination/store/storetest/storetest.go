@@ -101,6 +101,13 @@ func testPutGetDelete(t *testing.T, open Opener) {
 	if _, ok := get(t, s, "d1", "web.1:hostname"); ok {
 		t.Fatal("deleted key still there")
 	}
+	// Writing in a read-only transaction is an error, not a silent no-op.
+	if _, err := s.View(ctx(t), "d1", func(tx store.Tx) error { tx.Put("x", "y"); return nil }); err == nil {
+		t.Fatal("Put inside View did not fail")
+	}
+	if _, ok := get(t, s, "d1", "x"); ok {
+		t.Fatal("Put inside View wrote")
+	}
 	// Values are binary-safe and may be large.
 	big := string(make([]byte, 1<<20)) + "end\x00\xff"
 	put(t, s, "d1", "big", big)
@@ -114,19 +121,23 @@ func testList(t *testing.T, open Opener) {
 	defer s.Close()
 	put(t, s, "d", "web.2:x", "b", "web.1:x", "a", "db.1:x", "c", "web.10:x", "d", "webby", "e")
 	var got []string
-	s.View(ctx(t), "d", func(tx store.Tx) error {
+	if _, err := s.View(ctx(t), "d", func(tx store.Tx) error {
 		for _, kv := range tx.List("web.") {
 			got = append(got, kv.Key+"="+kv.Value)
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Sorted bytewise, as etcd and bbolt order keys: "web.10:" < "web.1:".
 	want := []string{"web.10:x=d", "web.1:x=a", "web.2:x=b"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("List(web.) = %v, want %v", got, want)
 	}
 	var all int
-	s.View(ctx(t), "d", func(tx store.Tx) error { all = len(tx.List("")); return nil })
+	if _, err := s.View(ctx(t), "d", func(tx store.Tx) error { all = len(tx.List("")); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if all != 5 {
 		t.Fatalf("List(\"\") has %d keys, want 5", all)
 	}
@@ -337,7 +348,10 @@ func testDeleteNamespace(t *testing.T, open Opener) {
 	defer s.Close()
 	put(t, s, "d", "a", "1", "b", "2")
 	put(t, s, "keep", "a", "1")
-	ch, _ := s.Watch(ctx(t), "d", 0)
+	ch, err := s.Watch(ctx(t), "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	next(t, ch)
 	next(t, ch)
 	rev, err := s.DeleteNamespace(ctx(t), "d")
@@ -354,5 +368,8 @@ func testDeleteNamespace(t *testing.T, open Opener) {
 	}
 	if nss, _ := s.Namespaces(ctx(t)); fmt.Sprint(nss) != "[keep]" {
 		t.Fatalf("Namespaces = %v", nss)
+	}
+	if rev, err := s.DeleteNamespace(ctx(t), "never-used"); err != nil || rev != 0 {
+		t.Fatalf("DeleteNamespace of an empty namespace = %d, %v; want 0", rev, err)
 	}
 }
