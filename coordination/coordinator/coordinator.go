@@ -1,0 +1,469 @@
+// Package coordinator is the run-time heart of SlipStream: deployments,
+// runtime parameters with SlipStream's names and blocking gets, mappings
+// pushed from outputs to inputs, the run state machine's barriers, and
+// abort. It keeps all state in a store.Store, so the embedded bbolt file
+// and a shared etcd serve it alike; blocking gets are woken by the store's
+// Watch (never by polling), which is also how replicas sharing one etcd
+// wake each other's waiters.
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+		"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
+)
+
+// The run states, in order (SlipStream's), and the two terminal ones.
+const (
+	Initializing   = "Initializing"
+	Provisioning   = "Provisioning"
+	Executing      = "Executing"
+	SendingReports = "SendingReports"
+	Ready          = "Ready"
+	Finalizing     = "Finalizing"
+	Done           = "Done"
+	Aborted        = "Aborted"
+)
+
+// nextState is the state the run moves to when every instance has
+// completed the current one. Ready is left by Finalize, not by a barrier.
+var nextState = map[string]string{
+	Initializing: Provisioning, Provisioning: Executing, Executing: SendingReports,
+	SendingReports: Ready, Finalizing: Done,
+}
+
+// Errors callers tell apart; the HTTP API maps them to status codes and the
+// agent to SlipStream's exit codes.
+var (
+	ErrNotFound  = errors.New("no such deployment")
+	ErrExists    = errors.New("deployment already exists")
+	ErrForbidden = errors.New("an instance may set only its own parameters")
+	ErrUnknown   = errors.New("no such parameter")
+	ErrNotSet    = errors.New("parameter not set")
+	ErrTimeout   = errors.New("timed out waiting for the parameter")
+	ErrTooLarge  = errors.New("value too large")
+	ErrState     = errors.New("the run is not in that state")
+)
+
+// AbortError is returned by gets and sets while the run is aborted.
+type AbortError struct{ Message string }
+
+func (e *AbortError) Error() string { return "run aborted: " + e.Message }
+
+// Deployment is what the provider registers.
+type Deployment struct {
+	ID    string           `json:"id"`
+	Nodes map[string]*Node `json:"nodes"`
+}
+
+// Node is one node: how many instances, its parameters, the values its
+// inputs start with, and its inputs mapped from other nodes' outputs
+// ("db:password" feeds every instance from db.1).
+type Node struct {
+	Multiplicity int               `json:"multiplicity"`
+	Params       map[string]Param  `json:"params"`
+	Inputs       map[string]string `json:"inputs,omitempty"`
+	Mappings     map[string]string `json:"mappings,omitempty"`
+}
+
+// Param declares a parameter.
+type Param struct {
+	Output    bool `json:"output,omitempty"`
+	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// builtins are the parameters every instance has; the settable ones are
+// written by the agent or by scripts (ss-display sets statecustom).
+var builtins = map[string]bool{
+	"hostname": true, "instanceid": true, "statecustom": true, "url.ssh": true, "url.service": true,
+	"vmstate": true, "scale.state": true, "abort": false, "complete": false, "state": false,
+}
+
+// Options tune a Coordinator.
+type Options struct {
+	// MaxValue bounds a parameter value in bytes (SlipStream's was 4,096).
+	MaxValue int
+}
+
+// Coordinator serves deployments kept in a store.
+type Coordinator struct {
+	st   store.Store
+	opts Options
+
+	mu      sync.Mutex
+	watches map[string]*depWatch
+	closed  chan struct{}
+}
+
+// New returns a Coordinator over st.
+func New(st store.Store, opts Options) *Coordinator {
+	if opts.MaxValue <= 0 {
+		opts.MaxValue = 256 << 10
+	}
+	return &Coordinator{st: st, opts: opts, watches: map[string]*depWatch{}, closed: make(chan struct{})}
+}
+
+// Close stops the coordinator's watches (not the store).
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+		for _, w := range c.watches {
+			w.cancel()
+		}
+	}
+}
+
+func ns(id string) string { return "dep/" + id }
+
+// storage keys inside a deployment's namespace
+const specKey = "spec"
+
+func pkey(k Key) string { return "p/" + k.String() }
+
+// CreateDeployment registers a deployment: its spec, the node-wide
+// parameters, every input's starting value, and state Initializing.
+func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment) error {
+	if err := validate(d); err != nil {
+		return err
+	}
+	spec, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = c.st.Update(ctx, ns(d.ID), func(tx store.Tx) error {
+		if _, ok := tx.Get(specKey); ok {
+			return ErrExists
+		}
+		tx.Put(specKey, string(spec))
+		for name, n := range d.Nodes {
+			ids := make([]string, n.Multiplicity)
+			for i := range ids {
+				ids[i] = strconv.Itoa(i + 1)
+			}
+			tx.Put(pkey(Key{name, "multiplicity"}), strconv.Itoa(n.Multiplicity))
+			tx.Put(pkey(Key{name, "ids"}), strings.Join(ids, ","))
+			for i := 1; i <= n.Multiplicity; i++ {
+				for in, v := range n.Inputs {
+					tx.Put(pkey(Key{Instance{name, i}.String(), in}), v)
+				}
+			}
+		}
+		tx.Put(pkey(Key{"ss", "state"}), Initializing)
+		return nil
+	})
+	return err
+}
+
+func validate(d Deployment) error {
+	if !nodeRE.MatchString(d.ID) && !nameRE.MatchString(d.ID) {
+		return fmt.Errorf("invalid deployment id %q", d.ID)
+	}
+	for name, n := range d.Nodes {
+		if !nodeRE.MatchString(name) {
+			return fmt.Errorf("invalid node name %q", name)
+		}
+		if n.Multiplicity < 0 {
+			return fmt.Errorf("node %s: multiplicity %d is negative", name, n.Multiplicity)
+		}
+		for p := range n.Params {
+			if !nameRE.MatchString(p) {
+				return fmt.Errorf("node %s: invalid parameter name %q", name, p)
+			}
+		}
+		for in, src := range n.Mappings {
+			node, out, ok := strings.Cut(src, ":")
+			if _, declared := n.Params[in]; !declared {
+				return fmt.Errorf("node %s: mapping into undeclared input %q", name, in)
+			}
+			srcNode, exists := d.Nodes[node]
+			if !ok || !exists {
+				return fmt.Errorf("node %s: input %s is mapped from %q, which names no node", name, in, src)
+			}
+			if _, declared := srcNode.Params[out]; !declared && !builtins[out] {
+				return fmt.Errorf("node %s: input %s is mapped from %q, which node %s does not declare", name, in, src, node)
+			}
+		}
+	}
+	return nil
+}
+
+// spec reads a deployment's spec inside a transaction.
+func spec(tx store.Tx) (*Deployment, error) {
+	kv, ok := tx.Get(specKey)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var d Deployment
+	if err := json.Unmarshal([]byte(kv.Value), &d); err != nil {
+		return nil, fmt.Errorf("corrupt deployment spec: %w", err)
+	}
+	return &d, nil
+}
+
+// declared checks that a key names a parameter the deployment has.
+func declared(d *Deployment, k Key) error {
+	if k.Scope == "ss" {
+		return nil
+	}
+	node := k.Scope
+	if inst, ok := k.Instance(); ok {
+		node = inst.Node
+		n := d.Nodes[node]
+		if n == nil {
+			return fmt.Errorf("%w: %s (no node %q)", ErrUnknown, k, node)
+		}
+		if inst.Index > n.Multiplicity {
+			return fmt.Errorf("%w: %s (node %s has %d instances)", ErrUnknown, k, node, n.Multiplicity)
+		}
+		if _, ok := n.Params[k.Name]; ok {
+			return nil
+		}
+		if _, ok := builtins[k.Name]; ok {
+			return nil
+		}
+		return fmt.Errorf("%w: %s", ErrUnknown, k)
+	}
+	if d.Nodes[node] == nil || !nodeWide[k.Name] {
+		return fmt.Errorf("%w: %s", ErrUnknown, k)
+	}
+	return nil
+}
+
+func abortMessage(tx store.Tx) (string, bool) {
+	kv, ok := tx.Get(pkey(Key{"ss", "abort"}))
+	return kv.Value, ok && kv.Value != ""
+}
+
+// Set writes a parameter. caller is the instance setting it (nil for the
+// provider): an instance may set only its own parameters. An input mapped
+// from the key is set on every instance of its node in the same commit.
+func (c *Coordinator) Set(ctx context.Context, id string, caller *Instance, raw, value string, ignoreAbort bool) error {
+	k, err := Qualify(raw, caller)
+	if err != nil {
+		return err
+	}
+	if len(value) > c.opts.MaxValue {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), c.opts.MaxValue)
+	}
+	if caller != nil && k.Scope != caller.String() {
+		return fmt.Errorf("%w: %s cannot set %s", ErrForbidden, caller, k)
+	}
+	if settable, builtin := builtins[k.Name]; builtin && !settable || k.Scope == "ss" {
+		return fmt.Errorf("%w: %s is kept by the coordinator", ErrForbidden, k)
+	}
+	_, err = c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		d, err := spec(tx)
+		if err != nil {
+			return err
+		}
+		if err := declared(d, k); err != nil {
+			return err
+		}
+		if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
+			return &AbortError{msg}
+		}
+		tx.Put(pkey(k), value)
+		pushMappings(d, k, value, tx)
+		return nil
+	})
+	return err
+}
+
+// pushMappings sets every input mapped from k (SlipStream feeds inputs
+// from instance 1 of the source node).
+func pushMappings(d *Deployment, k Key, value string, tx store.Tx) {
+	inst, ok := k.Instance()
+	if !ok || inst.Index != 1 {
+		return
+	}
+	src := inst.Node + ":" + k.Name
+	for name, n := range d.Nodes {
+		for in, from := range n.Mappings {
+			if from != src {
+				continue
+			}
+			for i := 1; i <= n.Multiplicity; i++ {
+				tx.Put(pkey(Key{Instance{name, i}.String(), in}), value)
+			}
+		}
+	}
+}
+
+// Get reads a parameter. With wait > 0 it blocks until the parameter is
+// set, the run is aborted (unless ignoreAbort), wait passes (ErrTimeout) or
+// ctx ends; with wait == 0 an unset parameter is ErrNotSet.
+func (c *Coordinator) Get(ctx context.Context, id string, caller *Instance, raw string, wait time.Duration, ignoreAbort bool) (string, error) {
+	k, err := Qualify(raw, caller)
+	if err != nil {
+		return "", err
+	}
+	var deadline <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	var w *waiter
+	defer func() {
+		if w != nil {
+			w.release()
+		}
+	}()
+	for {
+		var value string
+		var found bool
+		_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
+			d, err := spec(tx)
+			if err != nil {
+				return err
+			}
+			if err := declared(d, k); err != nil {
+				return err
+			}
+			if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
+				return &AbortError{msg}
+			}
+			kv, ok := tx.Get(pkey(k))
+			value, found = kv.Value, ok
+			return nil
+		})
+		switch {
+		case err != nil:
+			return "", err
+		case found:
+			return value, nil
+		case wait <= 0:
+			return "", fmt.Errorf("%w: %s", ErrNotSet, k)
+		}
+		if w == nil {
+			// Register, then read again: a set committed between the read
+			// above and the registration is caught by the second read.
+			if w, err = c.wait(id, pkey(k)); err != nil {
+				return "", err
+			}
+			continue
+		}
+		select {
+		case <-w.ch:
+		case <-deadline:
+			return "", fmt.Errorf("%w: %s", ErrTimeout, k)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-c.closed:
+			return "", store.ErrClosed
+		}
+	}
+}
+
+// Abort raises the run's abort (the first message wins) and marks the
+// calling instance's; with cancel it clears both.
+func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, message string, cancel bool) error {
+	if message == "" {
+		message = "(unspecified)"
+	}
+	if len(message) > c.opts.MaxValue {
+		message = message[:c.opts.MaxValue]
+	}
+	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		if _, err := spec(tx); err != nil {
+			return err
+		}
+		run := pkey(Key{"ss", "abort"})
+		if cancel {
+			tx.Delete(run)
+			if caller != nil {
+				tx.Delete(pkey(Key{caller.String(), "abort"}))
+			}
+			return nil
+		}
+		if _, set := abortMessage(tx); !set {
+			who := "the provider"
+			if caller != nil {
+				who = caller.String()
+			}
+			tx.Put(run, who+": "+message)
+		}
+		if caller != nil {
+			tx.Put(pkey(Key{caller.String(), "abort"}), message)
+		}
+		return nil
+	})
+	return err
+}
+
+// Complete records that an instance finished state; when every instance
+// has, the run moves to the next state and the flags reset (SlipStream's
+// barrier). It returns the run's state afterwards.
+func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, state string) (string, error) {
+	var now string
+	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		d, err := spec(tx)
+		if err != nil {
+			return err
+		}
+		if err := declared(d, Key{inst.String(), "complete"}); err != nil {
+			return err
+		}
+		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		now = cur.Value
+		if cur.Value != state {
+			return fmt.Errorf("%w: the run is %s, not %s", ErrState, cur.Value, state)
+		}
+		next, ok := nextState[state]
+		if !ok {
+			return fmt.Errorf("%w: %s does not end by a barrier", ErrState, state)
+		}
+		tx.Put(pkey(Key{inst.String(), "complete"}), state)
+		var flags []string
+		for name, n := range d.Nodes {
+			for i := 1; i <= n.Multiplicity; i++ {
+				f := pkey(Key{Instance{name, i}.String(), "complete"})
+				if kv, ok := tx.Get(f); !ok || kv.Value != state {
+					return nil // someone is still working
+				}
+				flags = append(flags, f)
+			}
+		}
+		for _, f := range flags {
+			tx.Delete(f)
+		}
+		tx.Put(pkey(Key{"ss", "state"}), next)
+		now = next
+		return nil
+	})
+	return now, err
+}
+
+// Parameters returns every parameter of a deployment that has a value,
+// keyed "scope:name", with the names of the sensitive ones.
+func (c *Coordinator) Parameters(ctx context.Context, id string) (values map[string]string, sensitive map[string]bool, err error) {
+	values, sensitive = map[string]string{}, map[string]bool{}
+	_, err = c.st.View(ctx, ns(id), func(tx store.Tx) error {
+		d, err := spec(tx)
+		if err != nil {
+			return err
+		}
+		for _, kv := range tx.List("p/") {
+			key := strings.TrimPrefix(kv.Key, "p/")
+			values[key] = kv.Value
+			if k, err := Qualify(key, nil); err == nil {
+				if inst, ok := k.Instance(); ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive {
+					sensitive[key] = true
+				}
+			}
+		}
+		return nil
+	})
+	return values, sensitive, err
+}

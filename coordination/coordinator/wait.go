@@ -1,0 +1,123 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
+)
+
+// depWatch follows one deployment's changes in the store and wakes the
+// gets waiting on them. One watch serves every waiter of the deployment,
+// so 1,000 blocked gets cost one store watch, not 1,000 polls.
+type depWatch struct {
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	waiters map[string]map[*waiter]bool // by storage key
+}
+
+// waiter is one blocked get. Its channel holds at most one pending wake-up;
+// the get re-reads the store after each.
+type waiter struct {
+	ch  chan struct{}
+	key string
+	dw  *depWatch
+}
+
+func (w *waiter) wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (w *waiter) release() {
+	w.dw.mu.Lock()
+	delete(w.dw.waiters[w.key], w)
+	if len(w.dw.waiters[w.key]) == 0 {
+		delete(w.dw.waiters, w.key)
+	}
+	w.dw.mu.Unlock()
+}
+
+// abortKey wakes every waiter of a deployment: gets fail at once on abort.
+var abortKey = pkey(Key{"ss", "abort"})
+
+// wait registers a waiter for a storage key of a deployment, starting the
+// deployment's watch if needed.
+func (c *Coordinator) wait(id, key string) (*waiter, error) {
+	c.mu.Lock()
+	select {
+	case <-c.closed:
+		c.mu.Unlock()
+		return nil, store.ErrClosed
+	default:
+	}
+	dw := c.watches[id]
+	if dw == nil {
+		rev, err := c.st.Revision(context.Background())
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		dw = &depWatch{cancel: cancel, waiters: map[string]map[*waiter]bool{}}
+		c.watches[id] = dw
+		go c.follow(ctx, id, dw, rev)
+	}
+	c.mu.Unlock()
+	w := &waiter{ch: make(chan struct{}, 1), key: key, dw: dw}
+	dw.mu.Lock()
+	if dw.waiters[key] == nil {
+		dw.waiters[key] = map[*waiter]bool{}
+	}
+	dw.waiters[key][w] = true
+	dw.mu.Unlock()
+	return w, nil
+}
+
+// follow watches a deployment's namespace from rev on and wakes waiters.
+// When the store no longer has the changes it needs (ErrCompacted), it
+// wakes everyone, since each re-reads anyway, and watches again from now.
+func (c *Coordinator) follow(ctx context.Context, id string, dw *depWatch, rev int64) {
+	for ctx.Err() == nil {
+		events, err := c.st.Watch(ctx, ns(id), rev)
+		if err != nil {
+			dw.wakeAll()
+			return
+		}
+		for ev := range events {
+			if ev.Err != nil {
+				dw.wakeAll()
+				if !errors.Is(ev.Err, store.ErrCompacted) {
+					return
+				}
+				if now, err := c.st.Revision(ctx); err == nil {
+					rev = now
+				}
+				break
+			}
+			rev = ev.Rev
+			if ev.Key == abortKey {
+				dw.wakeAll()
+				continue
+			}
+			dw.mu.Lock()
+			for w := range dw.waiters[ev.Key] {
+				w.wake()
+			}
+			dw.mu.Unlock()
+		}
+	}
+}
+
+func (dw *depWatch) wakeAll() {
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	for _, ws := range dw.waiters {
+		for w := range ws {
+			w.wake()
+		}
+	}
+}
