@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-		"strconv"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
