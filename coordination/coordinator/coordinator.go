@@ -132,8 +132,10 @@ const specKey = "spec"
 func pkey(k Key) string { return "p/" + k.String() }
 
 // CreateDeployment registers a deployment: its spec, the node-wide
-// parameters, every input's starting value, and state Initializing.
-func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment) error {
+// parameters, every input's starting value, state Initializing, and the
+// hashes of its instances' tokens (instance name → hex SHA-256; see
+// InstanceForToken).
+func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenHashes map[string]string) error {
 	if err := validate(d); err != nil {
 		return err
 	}
@@ -160,8 +162,58 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment) error 
 			}
 		}
 		tx.Put(pkey(Key{"ss", "state"}), Initializing)
+		for inst, hash := range tokenHashes {
+			tx.Put("t/"+hash, inst)
+		}
 		return nil
 	})
+	return err
+}
+
+// InstanceForToken returns the instance whose token has the given hex
+// SHA-256 hash, or ErrNotFound. Only hashes are stored, so a copy of the
+// store does not hand out working tokens.
+func (c *Coordinator) InstanceForToken(ctx context.Context, id, hash string) (*Instance, error) {
+	var name string
+	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
+		kv, ok := tx.Get("t/" + hash)
+		if !ok {
+			return ErrNotFound
+		}
+		name = kv.Value
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	k, err := Qualify(name+":x", nil)
+	if err != nil {
+		return nil, err
+	}
+	inst, _ := k.Instance()
+	return &inst, nil
+}
+
+// Spec returns a deployment's registration and the run's state.
+func (c *Coordinator) Spec(ctx context.Context, id string) (*Deployment, string, error) {
+	var d *Deployment
+	var state string
+	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
+		var err error
+		d, err = spec(tx)
+		kv, _ := tx.Get(pkey(Key{"ss", "state"}))
+		state = kv.Value
+		return err
+	})
+	return d, state, err
+}
+
+// DeleteDeployment removes a deployment and everything kept for it.
+func (c *Coordinator) DeleteDeployment(ctx context.Context, id string) error {
+	rev, err := c.st.DeleteNamespace(ctx, ns(id))
+	if err == nil && rev == 0 {
+		return ErrNotFound
+	}
 	return err
 }
 

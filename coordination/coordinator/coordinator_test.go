@@ -44,10 +44,10 @@ func inst(node string, i int) *Instance { return &Instance{Node: node, Index: i}
 // mapped input; the database's set reaches all three.
 func TestLamp_mappingWakesBlockedGets(t *testing.T) {
 	c := newCoordinator(t)
-	if err := c.CreateDeployment(bg(t), lamp()); err != nil {
+	if err := c.CreateDeployment(bg(t), lamp(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateDeployment(bg(t), lamp()); !errors.Is(err, ErrExists) {
+	if err := c.CreateDeployment(bg(t), lamp(), nil); !errors.Is(err, ErrExists) {
 		t.Fatalf("second create: %v, want ErrExists", err)
 	}
 	if v, err := c.Get(bg(t), "lamp", inst("db", 1), "port", 0, false); err != nil || v != "3306" {
@@ -91,7 +91,7 @@ func TestLamp_mappingWakesBlockedGets(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	c := newCoordinator(t)
-	c.CreateDeployment(bg(t), lamp())
+	c.CreateDeployment(bg(t), lamp(), nil)
 	cases := []struct {
 		name string
 		err  error
@@ -123,7 +123,7 @@ func TestErrors(t *testing.T) {
 	}
 	if err := c.CreateDeployment(bg(t), Deployment{ID: "bad", Nodes: map[string]*Node{
 		"web": {Multiplicity: 1, Params: map[string]Param{"a": {}}, Mappings: map[string]string{"a": "ghost:x"}},
-	}}); err == nil || !strings.Contains(err.Error(), "names no node") {
+	}}, nil); err == nil || !strings.Contains(err.Error(), "names no node") {
 		t.Errorf("mapping from a missing node: %v", err)
 	}
 }
@@ -132,7 +132,7 @@ func TestErrors(t *testing.T) {
 // the first message wins; cancel clears it.
 func TestAbort_wakesEveryWaiter(t *testing.T) {
 	c := newCoordinator(t)
-	c.CreateDeployment(bg(t), lamp())
+	c.CreateDeployment(bg(t), lamp(), nil)
 	const waiters = 200
 	errs := make(chan error, waiters)
 	for i := 0; i < waiters; i++ {
@@ -170,7 +170,7 @@ func TestAbort_wakesEveryWaiter(t *testing.T) {
 // current state.
 func TestBarrier(t *testing.T) {
 	c := newCoordinator(t)
-	c.CreateDeployment(bg(t), lamp())
+	c.CreateDeployment(bg(t), lamp(), nil)
 	all := []Instance{{"db", 1}, {"web", 1}, {"web", 2}, {"web", 3}}
 	for _, state := range []string{Initializing, Provisioning, Executing, SendingReports} {
 		for i, in := range all {
@@ -195,7 +195,7 @@ func TestBarrier(t *testing.T) {
 // by one set.
 func TestManyWaitersOneSet(t *testing.T) {
 	c := newCoordinator(t)
-	c.CreateDeployment(bg(t), lamp())
+	c.CreateDeployment(bg(t), lamp(), nil)
 	const n = 1000
 	done := make(chan string, n)
 	for i := 0; i < n; i++ {

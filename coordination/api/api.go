@@ -1,0 +1,369 @@
+// Package api is the coordinator's HTTP/JSON API under /v1 (slipc serve).
+//
+// Authentication: every request carries "Authorization: Bearer <token>".
+// The admin token (the provider's) may do everything. Each instance has its
+// own token, issued when its deployment is created and stored only as a
+// SHA-256 hash: it may read its own deployment, and write only its own
+// instance's parameters, its abort and its state completions. Tokens are
+// compared in constant time. Bodies are limited (413 beyond).
+//
+//	POST   /v1/deployments                        admin: register; returns instance tokens
+//	GET    /v1/deployments/{id}                   admin: spec and state
+//	DELETE /v1/deployments/{id}                   admin
+//	GET    /v1/deployments/{id}/parameters        admin: every value set
+//	GET    /v1/deployments/{id}/parameters/{key}  ?wait=30s&ignoreabort=true: long-poll get
+//	PUT    /v1/deployments/{id}/parameters/{key}  {"value": "...", "ignore_abort": false}
+//	POST   /v1/deployments/{id}/abort             {"message": "...", "cancel": false}
+//	POST   /v1/deployments/{id}/complete          {"state": "Executing"} (instances)
+//
+// Errors are {"error": {"code": "...", "message": "..."}} with codes the
+// agent maps to SlipStream's exit codes: timeout (408), aborted (409),
+// not_set (404), not_found (404), forbidden (403), unauthorized (401),
+// invalid (400), too_large (413), conflict (409, "exists" or "state").
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+)
+
+// Options configure the API.
+type Options struct {
+	// AdminToken is the provider's token. Required.
+	AdminToken string
+	// MaxBody bounds request bodies in bytes (default 1 MiB).
+	MaxBody int64
+	// MaxWait bounds a long-poll get (default 10 minutes); longer waits are
+	// cut to it, and the agent simply asks again.
+	MaxWait time.Duration
+	// MaxInstances bounds the instances of one deployment (default 100,000;
+	// the original SlipStream allowed 300).
+	MaxInstances int
+}
+
+// Server serves the API.
+type Server struct {
+	c     *coordinator.Coordinator
+	opts  Options
+	admin [32]byte
+	mux   *http.ServeMux
+}
+
+// New returns the API over a coordinator.
+func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
+	if len(opts.AdminToken) < 16 {
+		return nil, errors.New("the admin token must be at least 16 characters")
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 10 * time.Minute
+	}
+	if opts.MaxInstances <= 0 {
+		opts.MaxInstances = 100000
+	}
+	s := &Server{c: c, opts: opts, admin: sha256.Sum256([]byte(opts.AdminToken)), mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /v1/deployments", s.admin1(s.createDeployment))
+	s.mux.HandleFunc("GET /v1/deployments/{id}", s.admin1(s.getDeployment))
+	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters", s.admin1(s.listParameters))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters/{key}", s.anyone(s.getParameter))
+	s.mux.HandleFunc("PUT /v1/deployments/{id}/parameters/{key}", s.anyone(s.setParameter))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/abort", s.anyone(s.abort))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/complete", s.anyone(s.complete))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+// caller is who made a request: the admin (Instance nil) or an instance.
+type caller struct {
+	admin    bool
+	instance *coordinator.Instance
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, who caller)
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) isAdmin(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], s.admin[:]) == 1
+}
+
+// admin1 wraps a handler only the admin may call.
+func (s *Server) admin1(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.isAdmin(bearer(r)) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "this needs the admin token")
+			return
+		}
+		h(w, r, caller{admin: true})
+	}
+}
+
+// anyone wraps a handler the admin or an instance of the deployment may
+// call. An instance token of another deployment does not match: tokens are
+// looked up in the deployment's own records.
+func (s *Server) anyone(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		if token == "" {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+			return
+		}
+		if s.isAdmin(token) {
+			h(w, r, caller{admin: true})
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		inst, err := s.c.InstanceForToken(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]))
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown token for this deployment")
+			return
+		}
+		h(w, r, caller{instance: inst})
+	}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fail maps coordinator errors onto statuses and codes.
+func fail(w http.ResponseWriter, err error) {
+	var ab *coordinator.AbortError
+	var kerr *coordinator.KeyError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ab):
+		writeError(w, http.StatusConflict, "aborted", ab.Message)
+	case errors.As(err, &kerr):
+		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+	case errors.As(err, &tooBig), errors.Is(err, coordinator.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", err.Error())
+	case errors.Is(err, coordinator.ErrTimeout):
+		writeError(w, http.StatusRequestTimeout, "timeout", err.Error())
+	case errors.Is(err, coordinator.ErrNotSet):
+		writeError(w, http.StatusNotFound, "not_set", err.Error())
+	case errors.Is(err, coordinator.ErrNotFound), errors.Is(err, coordinator.ErrUnknown):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, coordinator.ErrForbidden):
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+	case errors.Is(err, coordinator.ErrExists):
+		writeError(w, http.StatusConflict, "exists", err.Error())
+	case errors.Is(err, coordinator.ErrState):
+		writeError(w, http.StatusConflict, "state", err.Error())
+	case errors.Is(err, context.Canceled):
+		writeError(w, 499, "canceled", err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are
+// client errors, an oversized body a 413.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON body")
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(w, err)
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid", "malformed JSON body: "+err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+type createResponse struct {
+	ID     string            `json:"id"`
+	Tokens map[string]string `json:"tokens"`
+}
+
+func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
+	var d coordinator.Deployment
+	if !decode(w, r, &d) {
+		return
+	}
+	total := 0
+	for name, n := range d.Nodes {
+		if n == nil {
+			writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("node %q has no definition", name))
+			return
+		}
+		if n.Multiplicity < 0 || n.Multiplicity > s.opts.MaxInstances-total {
+			writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("a deployment may have 0 to %d instances", s.opts.MaxInstances))
+			return
+		}
+		total += n.Multiplicity
+	}
+	tokens, hashes := map[string]string{}, map[string]string{}
+	for name, n := range d.Nodes {
+		for i := 1; i <= n.Multiplicity; i++ {
+			inst := coordinator.Instance{Node: name, Index: i}.String()
+			tok := newToken()
+			sum := sha256.Sum256([]byte(tok))
+			tokens[inst], hashes[inst] = tok, hex.EncodeToString(sum[:])
+		}
+	}
+	if err := s.c.CreateDeployment(r.Context(), d, hashes); err != nil {
+		if errors.Is(err, coordinator.ErrExists) {
+			fail(w, err)
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		}
+		return
+	}
+	writeJSON(w, http.StatusCreated, createResponse{ID: d.ID, Tokens: tokens})
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
+	d, state, err := s.c.Spec(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deployment": d, "state": state})
+}
+
+func (s *Server) deleteDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
+	if err := s.c.DeleteDeployment(r.Context(), r.PathValue("id")); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listParameters(w http.ResponseWriter, r *http.Request, _ caller) {
+	values, sensitive, err := s.c.Parameters(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"parameters": values, "sensitive": sensitive})
+}
+
+func (s *Server) getParameter(w http.ResponseWriter, r *http.Request, who caller) {
+	var wait time.Duration
+	if q := r.URL.Query().Get("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < 0 {
+			writeError(w, http.StatusBadRequest, "invalid", "wait must be a duration such as 30s")
+			return
+		}
+		wait = min(d, s.opts.MaxWait)
+	}
+	ignore, _ := strconv.ParseBool(r.URL.Query().Get("ignoreabort"))
+	v, err := s.c.Get(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), wait, ignore)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"value": v})
+}
+
+func (s *Server) setParameter(w http.ResponseWriter, r *http.Request, who caller) {
+	var body struct {
+		Value       *string `json:"value"`
+		IgnoreAbort bool    `json:"ignore_abort"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Value == nil {
+		writeError(w, http.StatusBadRequest, "invalid", `the body needs a "value"`)
+		return
+	}
+	if err := s.c.Set(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), *body.Value, body.IgnoreAbort); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) abort(w http.ResponseWriter, r *http.Request, who caller) {
+	var body struct {
+		Message string `json:"message"`
+		Cancel  bool   `json:"cancel"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if err := s.c.Abort(r.Context(), r.PathValue("id"), who.instance, body.Message, body.Cancel); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, who caller) {
+	if who.instance == nil {
+		writeError(w, http.StatusForbidden, "forbidden", "only an instance completes a state")
+		return
+	}
+	var body struct {
+		State string `json:"state"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	now, err := s.c.Complete(r.Context(), r.PathValue("id"), *who.instance, body.State)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"state": now})
+}
