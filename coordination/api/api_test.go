@@ -136,8 +136,8 @@ func TestAPI_errors(t *testing.T) {
 	web1 := tokens["web.1"]
 	cases := []struct {
 		name, method, path, token, body string
-		status                           int
-		code                             string
+		status                          int
+		code                            string
 	}{
 		{"no token", "GET", "/v1/deployments/lamp/parameters/db:password", "", "", 401, "unauthorized"},
 		{"bad token", "GET", "/v1/deployments/lamp/parameters/db:password", "nope", "", 401, "unauthorized"},
@@ -177,7 +177,9 @@ func TestAPI_abort(t *testing.T) {
 	srv := newServer(t)
 	tokens := create(t, srv, lampJSON)
 	got := make(chan resp, 1)
-	go func() { got <- call(t, srv, "GET", "/v1/deployments/lamp/parameters/db_password?wait=5s", tokens["web.1"], "") }()
+	go func() {
+		got <- call(t, srv, "GET", "/v1/deployments/lamp/parameters/db_password?wait=5s", tokens["web.1"], "")
+	}()
 	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	if r := call(t, srv, "POST", "/v1/deployments/lamp/abort", tokens["db.1"], `{"message":"cannot format disk"}`); r.status != 204 {
