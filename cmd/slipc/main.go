@@ -4,6 +4,7 @@
 //	slipc validate [-json] [-upgrade] PATH
 //	slipc fmt [-check] [-diff] [PATH...]
 //	slipc graph [-format dot|text] [-deployment NAME] PATH
+//	slipc serve [-listen ADDR] [-data DIR] [-admin-token-file F]
 //	slipc version
 //
 // Exit status: 0 success, 1 diagnostics (errors in the recipe, or fmt -check
@@ -37,6 +38,7 @@ var commands = []command{
 	{"validate", "Check a recipe and report its diagnostics", runValidate},
 	{"fmt", "Rewrite recipe files in the canonical format", runFmt},
 	{"graph", "Show a deployment's nodes, mappings and waits", runGraph},
+	{"serve", "Run the coordinator", runServe},
 	{"version", "Print the slipc version", runVersion},
 }
 

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, stdout, stderr)
+}
+
+// serve runs the coordinator until ctx ends.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "", "Run the coordinator: the HTTP/JSON API machines and the provider use to coordinate.\nIts state is kept in DATA/coordinator.db; the admin token is read from $SLIPSTREAM_ADMIN_TOKEN,\nfrom -admin-token-file, or generated into DATA/admin-token on first start.", stderr)
+	listen := fs.String("listen", "127.0.0.1:8680", "`address` to listen on")
+	data := fs.String("data", "slipstream-data", "`folder` for the store and the generated admin token")
+	tokenFile := fs.String("admin-token-file", "", "read the admin token from this `file`")
+	insecure := fs.Bool("insecure-listen", false, "allow plain HTTP on a non-loopback address (TLS support is coming; until then use a TLS proxy)")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "slipc serve: unexpected arguments %v\n", fs.Args())
+		return exitUsage
+	}
+	if host, _, err := net.SplitHostPort(*listen); err != nil {
+		fmt.Fprintf(stderr, "slipc serve: -listen %q: %v\n", *listen, err)
+		return exitUsage
+	} else if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && !*insecure {
+		fmt.Fprintf(stderr, "slipc serve: refusing plain HTTP on %s: tokens would cross the network unencrypted. Listen on a loopback address behind a TLS proxy, or pass -insecure-listen.\n", *listen)
+		return exitUsage
+	}
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+		return exitDiags
+	}
+	token, err := adminToken(*data, *tokenFile, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+		return exitDiags
+	}
+	st, err := boltstore.Open(filepath.Join(*data, "coordinator.db"))
+	if err != nil {
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+		return exitDiags
+	}
+	defer st.Close()
+	coord := coordinator.New(st, coordinator.Options{})
+	defer coord.Close()
+	handler, err := api.New(coord, api.Options{AdminToken: token})
+	if err != nil {
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+		return exitDiags
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+		return exitDiags
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	fmt.Fprintf(stdout, "slipc %s coordinator listening on http://%s (data in %s)\n", version, ln.Addr(), *data)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+		return exitDiags
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	coord.Close() // ends long-polls so shutdown does not wait for them
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+	}
+	return exitOK
+}
+
+// adminToken finds the admin token: the environment, a file, or one
+// generated on first start and kept (mode 0600) in the data folder.
+func adminToken(data, file string, stdout io.Writer) (string, error) {
+	if t := os.Getenv("SLIPSTREAM_ADMIN_TOKEN"); t != "" {
+		return t, nil
+	}
+	if file == "" {
+		file = filepath.Join(data, "admin-token")
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(file, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+				return "", err
+			}
+			fmt.Fprintf(stdout, "Generated the admin token into %s\n", file)
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
