@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+)
+
+// config is how a machine reaches its coordinator.
+type config struct {
+	ServiceURL string `json:"service_url"`
+	Deployment string `json:"deployment"`
+	Instance   string `json:"instance"`
+	Token      string `json:"token"`
+}
+
+func loadConfig(getenv func(string) string) (*config, error) {
+	c := &config{
+		ServiceURL: getenv("SLIPSTREAM_SERVICEURL"),
+		Deployment: getenv("SLIPSTREAM_DIID"),
+		Instance:   getenv("SLIPSTREAM_NODE_INSTANCE_NAME"),
+		Token:      getenv("SLIPSTREAM_TOKEN"),
+	}
+	if c.ServiceURL == "" || c.Deployment == "" || c.Token == "" {
+		path := getenv("SLIPSTREAM_AGENT_CONFIG")
+		if path == "" {
+			path = "/etc/slipstream/agent.json"
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("no coordinator configured: set SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID and SLIPSTREAM_TOKEN, or provide %s (%v)", path, err)
+		}
+		if err := json.Unmarshal(b, c); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	}
+	return c, nil
+}
+
+// retryFor bounds how long a set, display or abort keeps retrying through
+// network failures before exiting 4 (SLIPSTREAM_RETRY_TIMEOUT overrides).
+const retryFor = 5 * time.Minute
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	name, rest := commandName(args)
+	cmds := map[string]func(context.Context, *client.Client, []string, io.Writer, io.Writer) error{
+		"ss-get": ssGet, "ss-set": ssSet, "ss-display": ssDisplay, "ss-random": ssRandom, "ss-abort": ssAbort,
+	}
+	cmd, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want ss-get, ss-set, ss-display, ss-random or ss-abort)\n", name)
+		return client.ExitClient
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return client.ExitClient
+	}
+	c := &client.Client{BaseURL: cfg.ServiceURL, Deployment: cfg.Deployment, Token: cfg.Token}
+	retry := retryFor
+	if d, err := time.ParseDuration(getenv("SLIPSTREAM_RETRY_TIMEOUT")); err == nil && d > 0 {
+		retry = d
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), retry)
+	defer cancel()
+	if name == "ss-get" {
+		ctx = context.Background() // ss-get has its own --timeout
+	}
+	if err := cmd(ctx, c, rest, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return client.ExitCode(err)
+	}
+	return 0
+}
+
+// usageError is a bad command line: exit code 7, as the original.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse accepts SlipStream's --long options and options after arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func ssGet(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) error {
+	fs := flags("ss-get", stderr)
+	timeout := fs.Int("timeout", 60, "seconds to wait for the key (0: wait forever)")
+	noblock := fs.Bool("noblock", false, "print an empty line instead of waiting")
+	ignoreAbort := fs.Bool("ignoreabort", false, "read even while the run is aborted")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &usageError{"usage: ss-get [--timeout S] [--noblock] [--ignoreabort] key"}
+	}
+	wait := time.Duration(*timeout) * time.Second
+	if *timeout == 0 {
+		wait = 100 * 365 * 24 * time.Hour
+	}
+	if *noblock {
+		wait = 0
+	}
+	v, err := c.Get(ctx, pos[0], wait, *ignoreAbort, func() { fmt.Fprintf(stderr, "Waiting for %s\n", pos[0]) })
+	var e *client.Error
+	if *noblock && errors.As(err, &e) && e.Code == "not_set" {
+		fmt.Fprintln(stdout)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, v)
+	return nil
+}
+
+func ssSet(ctx context.Context, c *client.Client, args []string, _, stderr io.Writer) error {
+	fs := flags("ss-set", stderr)
+	ignoreAbort := fs.Bool("ignoreabort", false, "write even while the run is aborted")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return &usageError{"usage: ss-set [--ignoreabort] key value"}
+	}
+	return c.Set(ctx, pos[0], pos[1], *ignoreAbort)
+}
+
+func ssDisplay(ctx context.Context, c *client.Client, args []string, _, _ io.Writer) error {
+	if len(args) == 0 {
+		return &usageError{"usage: ss-display message"}
+	}
+	return c.Set(ctx, "statecustom", strings.Join(args, " "), false)
+}
+
+const alphanumerics = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func ssRandom(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) error {
+	fs := flags("ss-random", stderr)
+	size := fs.Int("s", 12, "number of characters")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 || *size < 1 || *size > 4096 {
+		return &usageError{"usage: ss-random [-s N] [key] (1 ≤ N ≤ 4096)"}
+	}
+	b := make([]byte, *size)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphanumerics))))
+		if err != nil {
+			return err
+		}
+		b[i] = alphanumerics[n.Int64()]
+	}
+	if len(pos) == 1 {
+		if err := c.Set(ctx, pos[0], string(b), false); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}
+
+func ssAbort(ctx context.Context, c *client.Client, args []string, _, stderr io.Writer) error {
+	fs := flags("ss-abort", stderr)
+	cancel := fs.Bool("cancel", false, "clear the abort")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	return c.Abort(ctx, strings.Join(pos, " "), *cancel)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+)
+
+const admin = "admin-token-for-agent-tests-0123"
+
+// coordinatorFor starts a real coordinator API with the lamp deployment
+// and returns its URL and the instance tokens.
+func coordinatorFor(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := coordinator.New(st, coordinator.Options{})
+	h, _ := api.New(c, api.Options{AdminToken: admin})
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
+	body := `{"id":"lamp","nodes":{"db":{"multiplicity":1,"params":{"password":{"output":true}}},
+	  "web":{"multiplicity":2,"params":{"db_password":{},"ready":{"output":true}},"mappings":{"db_password":"db:password"}}}}`
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/deployments", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create: %v %v", err, res)
+	}
+	var out struct{ Tokens map[string]string }
+	json.NewDecoder(res.Body).Decode(&out)
+	res.Body.Close()
+	return srv.URL, out.Tokens
+}
+
+// as runs an ss-* command as one instance and returns exit code and output.
+func as(url, token, inst string, args ...string) (int, string, string) {
+	env := map[string]string{"SLIPSTREAM_SERVICEURL": url, "SLIPSTREAM_DIID": "lamp", "SLIPSTREAM_TOKEN": token,
+		"SLIPSTREAM_NODE_INSTANCE_NAME": inst, "SLIPSTREAM_RETRY_TIMEOUT": "2s"}
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"/usr/local/bin/" + args[0]}, args[1:]...), func(k string) string { return env[k] }, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestAgentCommands(t *testing.T) {
+	url, tok := coordinatorFor(t)
+
+	// The web instance waits; the database generates and publishes.
+	got := make(chan string, 1)
+	go func() {
+		code, out, errOut := as(url, tok["web.2"], "web.2", "ss-get", "--timeout", "20", "db_password")
+		got <- strings.TrimSpace(out) + "|" + errOut + "|" + string(rune('0'+code))
+	}()
+	time.Sleep(100 * time.Millisecond)
+	code, pw, _ := as(url, tok["db.1"], "db.1", "ss-random", "-s", "24", "password")
+	pw = strings.TrimSpace(pw)
+	if code != 0 || len(pw) != 24 {
+		t.Fatalf("ss-random: %d %q", code, pw)
+	}
+	if r := <-got; r != pw+"|Waiting for db_password\n|0" {
+		t.Fatalf("ss-get: %q", r)
+	}
+
+	cases := []struct {
+		name string
+		inst string
+		args []string
+		code int
+		out  string
+	}{
+		{"noblock on an unset key", "web.1", []string{"ss-get", "--noblock", "web.1:ready"}, 0, "\n"},
+		{"qualified get", "web.1", []string{"ss-get", "db:password"}, 0, pw + "\n"},
+		{"timeout", "db.1", []string{"ss-get", "--timeout", "1", "web.1:ready"}, 9, ""},
+		{"set another node's key", "web.1", []string{"ss-set", "db:password", "x"}, 7, ""},
+		{"undeclared key", "web.1", []string{"ss-set", "nope", "x"}, 7, ""},
+		{"bad usage", "web.1", []string{"ss-set", "onlykey"}, 7, ""},
+		{"display", "web.1", []string{"ss-display", "configuring", "apache"}, 0, ""},
+		{"displayed text", "web.1", []string{"ss-get", "web.1:statecustom"}, 0, "configuring apache\n"},
+		{"unknown command", "web.1", []string{"ss-frobnicate"}, 7, ""},
+	}
+	for _, c := range cases {
+		code, out, errOut := as(url, tok[c.inst], c.inst, c.args...)
+		if code != c.code || (c.out != "" && out != c.out) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, stdout %q", c.name, code, out, errOut, c.code, c.out)
+		}
+	}
+
+	// An abort ends a waiting ss-get with exit 8, and fails sets.
+	aborted := make(chan int, 1)
+	go func() {
+		code, _, _ := as(url, tok["web.1"], "web.1", "ss-get", "--timeout", "20", "db:missing_output_is_not_declared")
+		aborted <- code
+	}()
+	if code := <-aborted; code != 7 {
+		t.Fatalf("get of an undeclared key: exit %d, want 7", code)
+	}
+	go func() {
+		code, _, _ := as(url, tok["db.1"], "db.1", "ss-get", "--timeout", "20", "web.1:ready")
+		aborted <- code
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if code, _, errOut := as(url, tok["web.2"], "web.2", "ss-abort", "cannot", "reach", "db"); code != 0 {
+		t.Fatalf("ss-abort: %d %s", code, errOut)
+	}
+	if code := <-aborted; code != 8 {
+		t.Fatalf("waiting ss-get after abort: exit %d, want 8", code)
+	}
+	if code, _, errOut := as(url, tok["web.1"], "web.1", "ss-set", "db_password", "x"); code != 8 || !strings.Contains(errOut, "web.2: cannot reach db") {
+		t.Fatalf("ss-set during abort: %d %q", code, errOut)
+	}
+	if code, _, _ := as(url, tok["web.1"], "web.1", "ss-set", "--ignoreabort", "db_password", "x"); code != 0 {
+		t.Fatalf("ss-set --ignoreabort: %d", code)
+	}
+	if code, _, _ := as(url, tok["web.2"], "web.2", "ss-abort", "--cancel"); code != 0 {
+		t.Fatal("ss-abort --cancel failed")
+	}
+}
+
+// TestAgentNetworkError: an unreachable coordinator is exit 4 once the
+// retries give up.
+func TestAgentNetworkError(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	start := time.Now()
+	code, _, errOut := as(url, "t", "web.1", "ss-set", "k", "v")
+	if code != 4 || !strings.Contains(errOut, "cannot reach the coordinator") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if time.Since(start) < time.Second {
+		t.Error("gave up without retrying")
+	}
+}

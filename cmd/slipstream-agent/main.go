@@ -1,0 +1,34 @@
+// Command slipstream-agent runs inside each machine. It is a multi-call
+// binary: linked or copied as ss-get, ss-set, ss-abort, ss-display or
+// ss-random it behaves as SlipStream's command of that name, with the same
+// arguments and exit codes (9 timeout, 8 aborted, 7 client error, 5 server
+// error, 4 network), so old deployment scripts run unchanged:
+//
+//	ss-get [--timeout S] [--noblock] [--ignoreabort] key
+//	ss-set [--ignoreabort] key value
+//	ss-display message
+//	ss-random [-s N] [key]
+//	ss-abort [--cancel] [reason]
+//
+// It finds the coordinator from SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID (the
+// deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN (the
+// instance's own token), or from the JSON file named by
+// SLIPSTREAM_AGENT_CONFIG (default /etc/slipstream/agent.json).
+package main
+
+import (
+	"os"
+	"path/filepath"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Getenv, os.Stdout, os.Stderr))
+}
+
+func commandName(args []string) (string, []string) {
+	name := filepath.Base(args[0])
+	if name == "slipstream-agent" && len(args) > 1 {
+		return args[1], args[2:]
+	}
+	return name, args[1:]
+}

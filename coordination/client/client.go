@@ -1,0 +1,224 @@
+// Package client talks to the coordinator's API for the agent and the
+// ss-* commands. It retries through network failures and coordinator
+// restarts with capped exponential backoff, and turns the API's answers
+// into errors carrying SlipStream's exit codes.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// SlipStream's exit codes for the ss-* commands.
+const (
+	ExitTimeout = 9
+	ExitAborted = 8
+	ExitClient  = 7
+	ExitServer  = 5
+	ExitNetwork = 4
+)
+
+// Error is an answer the coordinator gave, or a failure to reach it.
+type Error struct {
+	Code    string // the API's error code, or "network"
+	Message string
+	Status  int
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// ExitCode maps the error onto SlipStream's exit codes.
+func (e *Error) ExitCode() int {
+	switch {
+	case e.Code == "timeout":
+		return ExitTimeout
+	case e.Code == "aborted":
+		return ExitAborted
+	case e.Code == "network":
+		return ExitNetwork
+	case e.Status >= 500:
+		return ExitServer
+	}
+	return ExitClient
+}
+
+// ExitCode of any error: SlipStream's code for an *Error, 7 otherwise.
+func ExitCode(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.ExitCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ExitTimeout
+	}
+	return ExitClient
+}
+
+// Client calls one deployment's API with one token.
+type Client struct {
+	BaseURL    string // e.g. http://127.0.0.1:8680
+	Deployment string
+	Token      string
+	HTTP       *http.Client
+	// MaxBackoff caps the wait between retries (default 5 s).
+	MaxBackoff time.Duration
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// do sends one request, retrying network errors and 5xx answers until ctx
+// ends. Client errors (4xx) are final.
+func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	backoff := 100 * time.Millisecond
+	maxBackoff := c.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = 5 * time.Second
+	}
+	for {
+		err := c.once(ctx, method, path, payload, out)
+		var e *Error
+		if err == nil || !errors.As(err, &e) || (e.Code != "network" && e.Status < 500) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(payload))
+	if err != nil {
+		return &Error{Code: "invalid", Message: err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &Error{Code: "timeout", Message: "timed out: " + ctx.Err().Error()}
+		}
+		return &Error{Code: "network", Message: "cannot reach the coordinator: " + err.Error()}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if res.StatusCode >= 300 {
+		var eb struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
+			eb.Error.Code, eb.Error.Message = "http", fmt.Sprintf("coordinator answered %s", res.Status)
+		}
+		return &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: res.StatusCode}
+	}
+	if out != nil && len(b) > 0 {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (c *Client) paramPath(key string) string {
+	return "/v1/deployments/" + url.PathEscape(c.Deployment) + "/parameters/" + url.PathEscape(key)
+}
+
+// Get reads a key. With wait > 0 it blocks up to wait for the key to be
+// set, asking again after each long-poll round the server cuts short;
+// with wait == 0 it does not block (an unset key is a not_set error).
+// waiting is called once if the key is not set yet (ss-get prints
+// "Waiting for <key>").
+func (c *Client) Get(ctx context.Context, key string, wait time.Duration, ignoreAbort bool, waiting func()) (string, error) {
+	var deadline time.Time
+	if wait > 0 {
+		deadline = time.Now().Add(wait)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(5*time.Second))
+		defer cancel()
+	}
+	if wait > 0 && waiting != nil {
+		// Tell the user at once when the key is not there yet, as
+		// SlipStream's ss-get did, then block.
+		var out struct{ Value string }
+		err := c.do(ctx, "GET", c.paramPath(key)+ignoreQuery(ignoreAbort), nil, &out)
+		var e *Error
+		if err == nil {
+			return out.Value, nil
+		}
+		if !errors.As(err, &e) || e.Code != "not_set" {
+			return "", err
+		}
+		waiting()
+	}
+	for {
+		q := url.Values{}
+		if wait > 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return "", &Error{Code: "timeout", Message: "timed out waiting for " + key}
+			}
+			q.Set("wait", left.Round(time.Millisecond).String())
+		}
+		if ignoreAbort {
+			q.Set("ignoreabort", "true")
+		}
+		var out struct{ Value string }
+		err := c.do(ctx, "GET", c.paramPath(key)+"?"+q.Encode(), nil, &out)
+		var e *Error
+		if err == nil {
+			return out.Value, nil
+		}
+		if errors.As(err, &e) && e.Code == "timeout" && wait > 0 && time.Until(deadline) > 0 {
+			continue // the server cut the long-poll short; ask again
+		}
+		return "", err
+	}
+}
+
+func ignoreQuery(ignoreAbort bool) string {
+	if ignoreAbort {
+		return "?ignoreabort=true"
+	}
+	return ""
+}
+
+// Set writes one of the calling instance's parameters.
+func (c *Client) Set(ctx context.Context, key, value string, ignoreAbort bool) error {
+	return c.do(ctx, "PUT", c.paramPath(key), map[string]any{"value": value, "ignore_abort": ignoreAbort}, nil)
+}
+
+// Abort raises (or with cancel, clears) the run's abort.
+func (c *Client) Abort(ctx context.Context, message string, cancel bool) error {
+	return c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/abort", map[string]any{"message": message, "cancel": cancel}, nil)
+}
+
+// Complete reports that this instance finished a state; it returns the
+// run's state afterwards.
+func (c *Client) Complete(ctx context.Context, state string) (string, error) {
+	var out struct{ State string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/complete", map[string]any{"state": state}, &out)
+	return out.State, err
+}
