@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -33,7 +35,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8680", "`address` to listen on")
 	data := fs.String("data", "slipstream-data", "`folder` for the store and the generated admin token")
 	tokenFile := fs.String("admin-token-file", "", "read the admin token from this `file`")
-	insecure := fs.Bool("insecure-listen", false, "allow plain HTTP on a non-loopback address (TLS support is coming; until then use a TLS proxy)")
+	insecure := fs.Bool("insecure-listen", false, "allow plain HTTP on a non-loopback address")
+	selfSigned := fs.Bool("tls-self-signed", false, "serve TLS with a private CA kept in the data folder; prints the CA fingerprint for clients to pin")
+	certFile := fs.String("tls-cert", "", "serve TLS with this certificate `file` (PEM, chain included)")
+	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -41,11 +46,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipc serve: unexpected arguments %v\n", fs.Args())
 		return exitUsage
 	}
-	if host, _, err := net.SplitHostPort(*listen); err != nil {
+	useTLS := *selfSigned || *certFile != ""
+	if (*certFile == "") != (*keyFile == "") || (*selfSigned && *certFile != "") {
+		fmt.Fprintln(stderr, "slipc serve: give -tls-cert with -tls-key, or -tls-self-signed alone")
+		return exitUsage
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
 		fmt.Fprintf(stderr, "slipc serve: -listen %q: %v\n", *listen, err)
 		return exitUsage
-	} else if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && !*insecure {
-		fmt.Fprintf(stderr, "slipc serve: refusing plain HTTP on %s: tokens would cross the network unencrypted. Listen on a loopback address behind a TLS proxy, or pass -insecure-listen.\n", *listen)
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && !*insecure && !useTLS {
+		fmt.Fprintf(stderr, "slipc serve: refusing plain HTTP on %s: tokens would cross the network unencrypted. Use -tls-self-signed or -tls-cert/-tls-key, or pass -insecure-listen.\n", *listen)
 		return exitUsage
 	}
 	if err := os.MkdirAll(*data, 0o700); err != nil {
@@ -76,7 +88,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitDiags
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	fmt.Fprintf(stdout, "slipc %s coordinator listening on http://%s (data in %s)\n", version, ln.Addr(), *data)
+	scheme := "http"
+	if useTLS {
+		var cert tls.Certificate
+		if *selfSigned {
+			var fp string
+			if cert, fp, err = tlsutil.SelfSigned(*data, []string{host}); err != nil {
+				fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+				return exitDiags
+			}
+			fmt.Fprintf(stdout, "CA fingerprint (pin it: SLIPSTREAM_CA_FINGERPRINT): %s\n", fp)
+		} else if cert, err = tls.LoadX509KeyPair(*certFile, *keyFile); err != nil {
+			fmt.Fprintf(stderr, "slipc serve: %v\n", err)
+			return exitDiags
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "slipc %s coordinator listening on %s://%s (data in %s)\n", version, scheme, ln.Addr(), *data)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

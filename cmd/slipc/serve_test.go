@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
 // TestServe starts the coordinator on a free loopback port, registers a
@@ -60,6 +62,52 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestServe_selfSignedTLS serves TLS from a private CA: a client pinning
+// the printed fingerprint gets through, one trusting the system does not.
+func TestServe_selfSignedTLS(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() {
+		serve(ctx, []string{"-listen", "127.0.0.1:0", "-data", data, "-tls-self-signed"}, pw, os.Stderr)
+		pw.Close()
+	}()
+	var url, fp string
+	sc := bufio.NewScanner(pr)
+	for url == "" && sc.Scan() {
+		line := sc.Text()
+		if _, after, ok := strings.Cut(line, "SLIPSTREAM_CA_FINGERPRINT): "); ok {
+			fp = after
+		}
+		if _, after, ok := strings.Cut(line, "listening on "); ok {
+			url = strings.Fields(after)[0]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.HasPrefix(url, "https://") || len(fp) != 64 {
+		t.Fatalf("url %q fingerprint %q", url, fp)
+	}
+	token, _ := os.ReadFile(filepath.Join(data, "admin-token"))
+	req := func(c *http.Client) (int, error) {
+		r, _ := http.NewRequest("GET", url+"/v1/deployments/none", nil)
+		r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		res, err := c.Do(r)
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(fp)}}
+	if code, err := req(pinned); err != nil || code != http.StatusNotFound {
+		t.Fatalf("pinned client: %d %v", code, err)
+	}
+	if _, err := req(http.DefaultClient); err == nil {
+		t.Fatal("a client trusting only the system roots got through")
 	}
 }
 

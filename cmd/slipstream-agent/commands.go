@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
 // config is how a machine reaches its coordinator.
@@ -22,6 +24,8 @@ type config struct {
 	Deployment string `json:"deployment"`
 	Instance   string `json:"instance"`
 	Token      string `json:"token"`
+	// CAFingerprint pins the coordinator's CA (slipc serve -tls-self-signed).
+	CAFingerprint string `json:"ca_fingerprint"`
 }
 
 func loadConfig(getenv func(string) string) (*config, error) {
@@ -30,6 +34,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		Deployment: getenv("SLIPSTREAM_DIID"),
 		Instance:   getenv("SLIPSTREAM_NODE_INSTANCE_NAME"),
 		Token:      getenv("SLIPSTREAM_TOKEN"),
+
+		CAFingerprint: getenv("SLIPSTREAM_CA_FINGERPRINT"),
 	}
 	if c.ServiceURL == "" || c.Deployment == "" || c.Token == "" {
 		path := getenv("SLIPSTREAM_AGENT_CONFIG")
@@ -67,6 +73,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return client.ExitClient
 	}
 	c := &client.Client{BaseURL: cfg.ServiceURL, Deployment: cfg.Deployment, Token: cfg.Token}
+	if cfg.CAFingerprint != "" {
+		c.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(cfg.CAFingerprint)}}
+	}
 	retry := retryFor
 	if d, err := time.ParseDuration(getenv("SLIPSTREAM_RETRY_TIMEOUT")); err == nil && d > 0 {
 		retry = d

@@ -1,0 +1,175 @@
+// Package tlsutil gives the coordinator TLS without a public CA: slipc
+// serve -tls-self-signed makes a private CA and a server certificate
+// signed by it, and prints the CA's SHA-256 fingerprint; the provider and
+// the agents pin that fingerprint instead of trusting the system roots.
+package tlsutil
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Files of a self-signed setup, in the coordinator's data folder.
+const (
+	CAFile   = "ca.pem"
+	CertFile = "server.pem"
+	KeyFile  = "server-key.pem"
+)
+
+// Fingerprint is the hex SHA-256 of a certificate's DER bytes.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// normalize accepts fingerprints written with colons or in upper case.
+func normalize(fp string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(fp), ":", ""))
+}
+
+// SelfSigned returns the server certificate and the CA fingerprint kept in
+// dir, creating a CA and a certificate for hosts on first use. The CA key
+// is not kept: nothing more can be signed with it, so a leaked data folder
+// cannot mint certificates for other names.
+func SelfSigned(dir string, hosts []string) (tls.Certificate, string, error) {
+	caPath, certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
+	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
+		if err := generate(caPath, certPath, keyPath, hosts); err != nil {
+			return tls.Certificate{}, "", err
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	caPEM, err := os.ReadFile(caPath)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	block, _ := pem.Decode(caPEM)
+	if block == nil {
+		return tls.Certificate{}, "", fmt.Errorf("%s holds no certificate", caPath)
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	return cert, Fingerprint(ca), nil
+}
+
+func generate(caPath, certPath, keyPath string, hosts []string) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "SlipStream coordinator CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "SlipStream coordinator"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range append(hosts, "localhost", "127.0.0.1", "::1") {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if h != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(caPath, pemBytes("CERTIFICATE", caDER), 0o644); err != nil {
+		return err
+	}
+	if err := writeFile(keyPath, pemBytes("EC PRIVATE KEY", keyDER), 0o600); err != nil {
+		return err
+	}
+	// The certificate (with the CA after it, so clients get the chain)
+	// last: its presence says the set is complete.
+	return writeFile(certPath, append(pemBytes("CERTIFICATE", der), pemBytes("CERTIFICATE", caDER)...), 0o644)
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	return n
+}
+
+func pemBytes(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// writeFile writes atomically (temp file, rename).
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// PinnedConfig is a client TLS configuration that trusts exactly the CA
+// with the given fingerprint: the server's chain must include it and the
+// server certificate must verify against it.
+func PinnedConfig(fingerprint string) *tls.Config {
+	want := normalize(fingerprint)
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// The standard verification would consult the system roots, which
+		// do not hold our private CA; VerifyConnection checks the chain
+		// against the pinned CA instead.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the coordinator sent no certificate")
+			}
+			pool := x509.NewCertPool()
+			found := false
+			for _, c := range cs.PeerCertificates {
+				if Fingerprint(c) == want && c.IsCA {
+					pool.AddCert(c)
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("the coordinator's certificate is not signed by the pinned CA %s", want)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, DNSName: cs.ServerName})
+			return err
+		},
+	}
+}

@@ -1,0 +1,56 @@
+package tlsutil
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestSelfSignedAndPinning(t *testing.T) {
+	dir := t.TempDir()
+	cert, fp, err := SelfSigned(dir, []string{"coordinator.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, again, err := SelfSigned(dir, nil); err != nil || again != fp {
+		t.Fatalf("a restart made a new CA: %s vs %s (%v)", again, fp, err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+
+	get := func(cfg *tls.Config) error {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+		res, err := c.Get(srv.URL)
+		if err == nil {
+			res.Body.Close()
+		}
+		return err
+	}
+	if err := get(PinnedConfig(fp)); err != nil {
+		t.Fatalf("pinned client: %v", err)
+	}
+	colons := strings.ToUpper(fp[:2] + ":" + fp[2:])
+	if err := get(PinnedConfig(colons)); err != nil {
+		t.Fatalf("pinned client with a colon, upper-case fingerprint: %v", err)
+	}
+	if err := get(PinnedConfig(strings.Repeat("ab", 32))); err == nil || !strings.Contains(err.Error(), "not signed by the pinned CA") {
+		t.Fatalf("wrong pin: %v", err)
+	}
+	if err := get(&tls.Config{}); err == nil {
+		t.Fatal("an unpinned client trusted the private CA")
+	}
+	// A certificate from another self-signed setup does not pass the pin.
+	other, _, _ := SelfSigned(t.TempDir(), nil)
+	srv2 := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv2.TLS = &tls.Config{Certificates: []tls.Certificate{other}}
+	srv2.StartTLS()
+	defer srv2.Close()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: PinnedConfig(fp)}}
+	if _, err := c.Get(srv2.URL); err == nil {
+		t.Fatal("another CA's server passed the pin")
+	}
+}
