@@ -100,6 +100,7 @@ type Coordinator struct {
 	mu      sync.Mutex
 	watches map[string]*depWatch
 	closed  chan struct{}
+	specs   sync.Map // deployment id → cachedSpec
 }
 
 // New returns a Coordinator over st.
@@ -200,7 +201,7 @@ func (c *Coordinator) Spec(ctx context.Context, id string) (*Deployment, string,
 	var state string
 	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
 		var err error
-		d, err = spec(tx)
+		d, err = c.spec(id, tx)
 		kv, _ := tx.Get(pkey(Key{"ss", "state"}))
 		state = kv.Value
 		return err
@@ -211,6 +212,7 @@ func (c *Coordinator) Spec(ctx context.Context, id string) (*Deployment, string,
 // DeleteDeployment removes a deployment and everything kept for it.
 func (c *Coordinator) DeleteDeployment(ctx context.Context, id string) error {
 	rev, err := c.st.DeleteNamespace(ctx, ns(id))
+	c.specs.Delete(id)
 	if err == nil && rev == 0 {
 		return ErrNotFound
 	}
@@ -250,17 +252,31 @@ func validate(d Deployment) error {
 	return nil
 }
 
-// spec reads a deployment's spec inside a transaction.
-func spec(tx store.Tx) (*Deployment, error) {
+// spec reads a deployment's spec inside a transaction. Decoded specs are
+// cached by the revision that wrote them: every set checks the spec, and
+// decoding it each time made the single committer the bottleneck of many
+// concurrent writers. Specs are never modified in place.
+func (c *Coordinator) spec(id string, tx store.Tx) (*Deployment, error) {
 	kv, ok := tx.Get(specKey)
 	if !ok {
 		return nil, ErrNotFound
+	}
+	if cached, ok := c.specs.Load(id); ok && kv.Rev != 0 && cached.(cachedSpec).rev == kv.Rev {
+		return cached.(cachedSpec).d, nil
 	}
 	var d Deployment
 	if err := json.Unmarshal([]byte(kv.Value), &d); err != nil {
 		return nil, fmt.Errorf("corrupt deployment spec: %w", err)
 	}
+	if kv.Rev != 0 {
+		c.specs.Store(id, cachedSpec{kv.Rev, &d})
+	}
 	return &d, nil
+}
+
+type cachedSpec struct {
+	rev int64
+	d   *Deployment
 }
 
 // declared checks that a key names a parameter the deployment has.
@@ -315,7 +331,7 @@ func (c *Coordinator) Set(ctx context.Context, id string, caller *Instance, raw,
 		return fmt.Errorf("%w: %s is kept by the coordinator", ErrForbidden, k)
 	}
 	_, err = c.st.Update(ctx, ns(id), func(tx store.Tx) error {
-		d, err := spec(tx)
+		d, err := c.spec(id, tx)
 		if err != nil {
 			return err
 		}
@@ -376,19 +392,20 @@ func (c *Coordinator) Get(ctx context.Context, id string, caller *Instance, raw 
 		var value string
 		var found bool
 		_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
-			d, err := spec(tx)
-			if err != nil {
-				return err
-			}
-			if err := declared(d, k); err != nil {
-				return err
-			}
 			if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
 				return &AbortError{msg}
 			}
 			kv, ok := tx.Get(pkey(k))
 			value, found = kv.Value, ok
-			return nil
+			if found {
+				return nil // a key with a value exists: no need to check the spec
+			}
+			// Unset: tell an unknown key (an error) from one not set yet.
+			d, err := c.spec(id, tx)
+			if err != nil {
+				return err
+			}
+			return declared(d, k)
 		})
 		switch {
 		case err != nil:
@@ -428,7 +445,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		message = message[:c.opts.MaxValue]
 	}
 	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
-		if _, err := spec(tx); err != nil {
+		if _, err := c.spec(id, tx); err != nil {
 			return err
 		}
 		run := pkey(Key{"ss", "abort"})
@@ -460,7 +477,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, state string) (string, error) {
 	var now string
 	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
-		d, err := spec(tx)
+		d, err := c.spec(id, tx)
 		if err != nil {
 			return err
 		}
@@ -502,7 +519,7 @@ func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, st
 func (c *Coordinator) Parameters(ctx context.Context, id string) (values map[string]string, sensitive map[string]bool, err error) {
 	values, sensitive = map[string]string{}, map[string]bool{}
 	_, err = c.st.View(ctx, ns(id), func(tx store.Tx) error {
-		d, err := spec(tx)
+		d, err := c.spec(id, tx)
 		if err != nil {
 			return err
 		}

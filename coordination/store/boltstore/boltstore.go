@@ -32,7 +32,7 @@ import (
 )
 
 const (
-	historySize = 4096  // changes remembered per namespace for Watch
+	historySize = 4096  // changes remembered per namespace for Watch (up to twice as many)
 	queueLimit  = 65536 // changes a slow watcher may lag before ErrCompacted
 	maxBatch    = 4096  // updates committed in one transaction at most
 )

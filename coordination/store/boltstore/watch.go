@@ -23,9 +23,12 @@ func (s *Store) publish(ns string, evs []store.Event) {
 		return
 	}
 	h := append(s.history[ns], evs...)
-	if over := len(h) - historySize; over > 0 {
+	// Trim in halves once the history reaches twice its size, so each
+	// change costs O(1) amortised instead of a copy of the whole history.
+	if len(h) >= 2*historySize {
+		over := len(h) - historySize
 		s.floor[ns] = h[over-1].Rev
-		h = append([]store.Event(nil), h[over:]...)
+		h = append(make([]store.Event, 0, 2*historySize), h[over:]...)
 	}
 	s.history[ns] = h
 	for w := range s.watchers[ns] {
