@@ -15,6 +15,7 @@
 //	PUT    /v1/deployments/{id}/parameters/{key}  {"value": "...", "ignore_abort": false}
 //	POST   /v1/deployments/{id}/abort             {"message": "...", "cancel": false}
 //	POST   /v1/deployments/{id}/complete          {"state": "Executing"} (instances)
+//	GET    /v1/deployments/{id}/events            ?after=REV: server-sent events, one per parameter change
 //
 // Errors are {"error": {"code": "...", "message": "..."}} with codes the
 // agent maps to SlipStream's exit codes: timeout (408), aborted (409),
@@ -84,6 +85,7 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("PUT /v1/deployments/{id}/parameters/{key}", s.anyone(s.setParameter))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/abort", s.anyone(s.abort))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/complete", s.anyone(s.complete))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/events", s.anyone(s.events))
 	return s, nil
 }
 
@@ -366,4 +368,37 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, who caller) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"state": now})
+}
+
+// events streams parameter changes as server-sent events: "id" is the
+// revision (a reconnecting client sends it back as Last-Event-ID, or
+// ?after=), "data" the change as JSON with sensitive values left out.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) {
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		after, _ = strconv.ParseInt(last, 10, 64)
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
+		return
+	}
+	evs, streamErr, err := s.c.Events(r.Context(), r.PathValue("id"), after)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	for ev := range evs {
+		data, _ := json.Marshal(ev)
+		fmt.Fprintf(w, "id: %d\nevent: parameter\ndata: %s\n\n", ev.Rev, data)
+		flusher.Flush()
+	}
+	if err := streamErr(); err != nil {
+		fmt.Fprintf(w, "event: error\ndata: {\"code\":\"compacted\",\"message\":%q}\n\n", err.Error())
+		flusher.Flush()
+	}
 }

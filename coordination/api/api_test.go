@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -227,4 +229,56 @@ func FuzzAPI(f *testing.F) {
 			t.Fatalf("%s %s %q: status %d", method, path, body, res.StatusCode)
 		}
 	})
+}
+
+// TestAPI_events streams parameter changes as server-sent events, with
+// sensitive values left out.
+func TestAPI_events(t *testing.T) {
+	srv := newServer(t)
+	tokens := create(t, srv, strings.Replace(lampJSON, `"db_password":{"sensitive":true}`, `"db_password":{"sensitive":true},"note":{}`, 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/deployments/lamp/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tokens["web.1"])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("events: %d %s", res.StatusCode, ct)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	call(t, srv, "PUT", "/v1/deployments/lamp/parameters/password", tokens["db.1"], `{"value":"s3cret"}`)
+	call(t, srv, "PUT", "/v1/deployments/lamp/parameters/note", tokens["web.1"], `{"value":"hello"}`)
+	var data []string
+	timeout := time.After(10 * time.Second)
+	// The stream replays the registration first, then the two sets.
+	for !strings.Contains(strings.Join(data, "\n"), `"key":"web.1:note"`) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stream ended after %v", data)
+			}
+			if d, ok := strings.CutPrefix(l, "data: "); ok {
+				data = append(data, d)
+			}
+		case <-timeout:
+			t.Fatalf("events so far: %v", data)
+		}
+	}
+	all := strings.Join(data, "\n")
+	if strings.Contains(all, "s3cret") {
+		t.Fatalf("a sensitive value reached the event stream:\n%s", all)
+	}
+	if !strings.Contains(all, `"key":"web.2:db_password"`) || !strings.Contains(all, `"sensitive":true`) || !strings.Contains(all, `"key":"web.1:note","value":"hello"`) {
+		t.Fatalf("events:\n%s", all)
+	}
 }

@@ -536,3 +536,60 @@ func (c *Coordinator) Parameters(ctx context.Context, id string) (values map[str
 	})
 	return values, sensitive, err
 }
+
+// Event is one change to a deployment's runtime parameters, for the event
+// stream. Value is empty for sensitive parameters: the stream is for
+// people and dashboards watching a run, and secrets stay out of it.
+type Event struct {
+	Rev       int64  `json:"rev"`
+	Key       string `json:"key"`
+	Value     string `json:"value,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
+}
+
+// Events streams a deployment's parameter changes after revision after
+// (0: from what the store still remembers) until ctx ends. The channel
+// closes when the stream ends; a stream that fell behind the store's
+// memory ends with store.ErrCompacted from the returned function.
+func (c *Coordinator) Events(ctx context.Context, id string, after int64) (<-chan Event, func() error, error) {
+	var d *Deployment
+	if _, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
+		var err error
+		d, err = c.spec(id, tx)
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	raw, err := c.st.Watch(ctx, ns(id), after)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(chan Event, 64)
+	var streamErr error
+	go func() {
+		defer close(out)
+		for ev := range raw {
+			if ev.Err != nil {
+				streamErr = ev.Err
+				return
+			}
+			name, ok := strings.CutPrefix(ev.Key, "p/")
+			if !ok {
+				continue // the spec and token hashes are not parameters
+			}
+			e := Event{Rev: ev.Rev, Key: name, Value: ev.Value, Deleted: ev.Deleted}
+			if k, err := Qualify(name, nil); err == nil {
+				if inst, ok := k.Instance(); ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive {
+					e.Value, e.Sensitive = "", true
+				}
+			}
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, func() error { return streamErr }, nil
+}
