@@ -79,6 +79,17 @@ type Param struct {
 	Sensitive bool `json:"sensitive,omitempty"`
 }
 
+// isSensitive reports whether a qualified key ("web.2:password") names a
+// parameter declared sensitive.
+func (d *Deployment) isSensitive(key string) bool {
+	k, err := Qualify(key, nil)
+	if err != nil {
+		return false
+	}
+	inst, ok := k.Instance()
+	return ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive
+}
+
 // builtins are the parameters every instance has; the settable ones are
 // written by the agent or by scripts (ss-display sets statecustom).
 var builtins = map[string]bool{
@@ -526,10 +537,8 @@ func (c *Coordinator) Parameters(ctx context.Context, id string) (values map[str
 		for _, kv := range tx.List("p/") {
 			key := strings.TrimPrefix(kv.Key, "p/")
 			values[key] = kv.Value
-			if k, err := Qualify(key, nil); err == nil {
-				if inst, ok := k.Instance(); ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive {
-					sensitive[key] = true
-				}
+			if d.isSensitive(key) {
+				sensitive[key] = true
 			}
 		}
 		return nil
@@ -579,10 +588,8 @@ func (c *Coordinator) Events(ctx context.Context, id string, after int64) (<-cha
 				continue // the spec and token hashes are not parameters
 			}
 			e := Event{Rev: ev.Rev, Key: name, Value: ev.Value, Deleted: ev.Deleted}
-			if k, err := Qualify(name, nil); err == nil {
-				if inst, ok := k.Instance(); ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive {
-					e.Value, e.Sensitive = "", true
-				}
+			if d.isSensitive(name) {
+				e.Value, e.Sensitive = "", true
 			}
 			select {
 			case out <- e:
