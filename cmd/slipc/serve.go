@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	selfSigned := fs.Bool("tls-self-signed", false, "serve TLS with a private CA kept in the data folder; prints the CA fingerprint for clients to pin")
 	certFile := fs.String("tls-cert", "", "serve TLS with this certificate `file` (PEM, chain included)")
 	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
+	agentDir := fs.String("agent-dir", "", "`folder` of the agent binaries served at /v1/agent (default: the agent folder next to slipc if there is one, else DATA/agent)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -77,11 +78,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer st.Close()
 	coord := coordinator.New(st, coordinator.Options{})
 	defer coord.Close()
-	handler, err := api.New(coord, api.Options{AdminToken: token})
+	if *agentDir == "" {
+		*agentDir = defaultAgentDir(*data)
+	}
+	handler, err := api.New(coord, api.Options{AdminToken: token, AgentDir: *agentDir, ReportDir: filepath.Join(*data, "reports")})
 	if err != nil {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
 		return exitDiags
 	}
+	agents := strings.Join(api.AvailableAgents(*agentDir), ", ")
+	if agents == "" {
+		agents = "none found"
+	}
+	fmt.Fprintf(stdout, "Agent binaries from %s: %s\n", *agentDir, agents)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
@@ -148,4 +157,19 @@ func adminToken(data, file string, stdout io.Writer) (string, error) {
 		return "", fmt.Errorf("admin token: %w", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// defaultAgentDir is where make build puts the agent binaries, the agent
+// folder next to the slipc executable (bin/agent), if it exists; else
+// DATA/agent.
+func defaultAgentDir(data string) string {
+	if exe, err := os.Executable(); err == nil {
+		if exe, err := filepath.EvalSymlinks(exe); err == nil {
+			dir := filepath.Join(filepath.Dir(exe), "agent")
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				return dir
+			}
+		}
+	}
+	return filepath.Join(data, "agent")
 }

@@ -14,26 +14,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
-// config is how a machine reaches its coordinator.
-type config struct {
-	ServiceURL string `json:"service_url"`
-	Deployment string `json:"deployment"`
-	Instance   string `json:"instance"`
-	Token      string `json:"token"`
-	// CAFingerprint pins the coordinator's CA (slipc serve -tls-self-signed).
-	CAFingerprint string `json:"ca_fingerprint"`
-}
-
-func loadConfig(getenv func(string) string) (*config, error) {
-	c := &config{
+// loadConfig finds the coordinator: the SLIPSTREAM_* environment a
+// script runs with, or else the agent's configuration file (written by
+// the bootstrap, mode 0600).
+func loadConfig(getenv func(string) string) (*agent.Config, error) {
+	c := &agent.Config{
 		ServiceURL: getenv("SLIPSTREAM_SERVICEURL"),
 		Deployment: getenv("SLIPSTREAM_DIID"),
 		Instance:   getenv("SLIPSTREAM_NODE_INSTANCE_NAME"),
 		Token:      getenv("SLIPSTREAM_TOKEN"),
+		Cloud:      getenv("SLIPSTREAM_CLOUD"),
 
 		CAFingerprint: getenv("SLIPSTREAM_CA_FINGERPRINT"),
 	}
@@ -46,11 +41,23 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("no coordinator configured: set SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID and SLIPSTREAM_TOKEN, or provide %s (%v)", path, err)
 		}
+		*c = agent.Config{}
 		if err := json.Unmarshal(b, c); err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
+		c.ConfigPath = path
 	}
 	return c, nil
+}
+
+// newClient is the client for a configuration: the CA pinned when a
+// fingerprint is given.
+func newClient(cfg *agent.Config) *client.Client {
+	c := &client.Client{BaseURL: cfg.ServiceURL, Deployment: cfg.Deployment, Token: cfg.Token}
+	if cfg.CAFingerprint != "" {
+		c.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(cfg.CAFingerprint)}}
+	}
+	return c
 }
 
 // retryFor bounds how long a set, display or abort keeps retrying through
@@ -59,12 +66,15 @@ const retryFor = 5 * time.Minute
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	name, rest := commandName(args)
+	if name == "run" {
+		return runAgent(rest, getenv, stdout, stderr)
+	}
 	cmds := map[string]func(context.Context, *client.Client, []string, io.Writer, io.Writer) error{
 		"ss-get": ssGet, "ss-set": ssSet, "ss-display": ssDisplay, "ss-random": ssRandom, "ss-abort": ssAbort,
 	}
 	cmd, ok := cmds[name]
 	if !ok {
-		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want ss-get, ss-set, ss-display, ss-random or ss-abort)\n", name)
+		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, ss-get, ss-set, ss-display, ss-random or ss-abort)\n", name)
 		return client.ExitClient
 	}
 	cfg, err := loadConfig(getenv)
@@ -72,10 +82,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return client.ExitClient
 	}
-	c := &client.Client{BaseURL: cfg.ServiceURL, Deployment: cfg.Deployment, Token: cfg.Token}
-	if cfg.CAFingerprint != "" {
-		c.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(cfg.CAFingerprint)}}
-	}
+	c := newClient(cfg)
 	retry := retryFor
 	if d, err := time.ParseDuration(getenv("SLIPSTREAM_RETRY_TIMEOUT")); err == nil && d > 0 {
 		retry = d

@@ -8,19 +8,29 @@
 // compared in constant time. Bodies are limited (413 beyond).
 //
 //	POST   /v1/deployments                        admin: register; returns instance tokens
-//	GET    /v1/deployments/{id}                   admin: spec and state
+//	GET    /v1/deployments/{id}                   spec, state and abort message
+//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity"}; returns new instances' tokens
+//	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
 //	GET    /v1/deployments/{id}/parameters        admin: every value set
 //	GET    /v1/deployments/{id}/parameters/{key}  ?wait=30s&ignoreabort=true: long-poll get
+//	                                              &changed_from=V: wait for a value other than V
 //	PUT    /v1/deployments/{id}/parameters/{key}  {"value": "...", "ignore_abort": false}
 //	POST   /v1/deployments/{id}/abort             {"message": "...", "cancel": false}
 //	POST   /v1/deployments/{id}/complete          {"state": "Executing"} (instances)
 //	GET    /v1/deployments/{id}/events            ?after=REV: server-sent events, one per parameter change
+//	PUT    /v1/deployments/{id}/reports/{instance} the instance's report, a tar.gz (admin or that instance)
+//	GET    /v1/deployments/{id}/reports           admin: the reports stored, with sizes and SHA-256
+//	GET    /v1/deployments/{id}/reports/{instance} admin: one report
+//	GET    /v1/agent                              no token: the agent binaries served, with SHA-256
+//	GET    /v1/agent/{os}/{arch}                  no token: one agent binary (linux/amd64, linux/arm64)
 //
 // Errors are {"error": {"code": "...", "message": "..."}} with codes the
 // agent maps to SlipStream's exit codes: timeout (408), aborted (409),
 // not_set (404), not_found (404), forbidden (403), unauthorized (401),
-// invalid (400), too_large (413), conflict (409, "exists" or "state").
+// invalid (400), too_large (413), conflict (409, "exists" or "state"),
+// rate_limited (429, with Retry-After: too many authentication failures
+// from the client's address).
 package api
 
 import (
@@ -52,6 +62,24 @@ type Options struct {
 	// MaxInstances bounds the instances of one deployment (default 100,000;
 	// the original SlipStream allowed 300).
 	MaxInstances int
+	// AgentDir holds the agent binaries served at /v1/agent
+	// (slipstream-agent-linux-amd64, slipstream-agent-linux-arm64).
+	AgentDir string
+	// ReportDir holds the reports the instances upload ("": none kept).
+	// Replicas sharing a store must share it too.
+	ReportDir string
+	// MaxReport bounds a report upload in bytes (default 16 MiB).
+	MaxReport int64
+	// AuthFailureBurst is how many authentication failures a client address
+	// may make in a row (default 20; negative: no limit), and
+	// AuthFailureRate how many more it gets each second (default 2).
+	AuthFailureBurst int
+	AuthFailureRate  float64
+	// MaxTrackedClients bounds the addresses whose failures are counted
+	// (default 10,000).
+	MaxTrackedClients int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Server serves the API.
@@ -60,6 +88,7 @@ type Server struct {
 	opts  Options
 	admin [32]byte
 	mux   *http.ServeMux
+	ext   *extras // agents, reports, rate limiting (agentdist.go, reports.go, ratelimit.go)
 }
 
 // New returns the API over a coordinator.
@@ -76,9 +105,27 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	if opts.MaxInstances <= 0 {
 		opts.MaxInstances = 100000
 	}
+	if opts.MaxReport <= 0 {
+		opts.MaxReport = 16 << 20
+	}
+	if opts.AuthFailureBurst == 0 {
+		opts.AuthFailureBurst = 20
+	}
+	if opts.AuthFailureRate <= 0 {
+		opts.AuthFailureRate = 2
+	}
+	if opts.MaxTrackedClients <= 0 {
+		opts.MaxTrackedClients = 10000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	s := &Server{c: c, opts: opts, admin: sha256.Sum256([]byte(opts.AdminToken)), mux: http.NewServeMux()}
+	s.ext = newExtras(opts)
 	s.mux.HandleFunc("POST /v1/deployments", s.admin1(s.createDeployment))
-	s.mux.HandleFunc("GET /v1/deployments/{id}", s.admin1(s.getDeployment))
+	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
 	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters", s.admin1(s.listParameters))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters/{key}", s.anyone(s.getParameter))
@@ -86,12 +133,18 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/deployments/{id}/abort", s.anyone(s.abort))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/complete", s.anyone(s.complete))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/events", s.anyone(s.events))
+	s.mux.HandleFunc(reportPutPattern, s.anyone(s.putReport))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/reports", s.admin1(s.listReports))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/reports/{instance}", s.admin1(s.getReport))
+	s.mux.HandleFunc("GET /v1/agent", s.listAgents)
+	s.mux.HandleFunc("GET /v1/agent/{os}/{arch}", s.getAgent)
+	s.mux.HandleFunc("GET /v1/agent/", s.noAgent)
 	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -119,7 +172,11 @@ func (s *Server) isAdmin(token string) bool {
 // admin1 wraps a handler only the admin may call.
 func (s *Server) admin1(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.ext.limited(w, r) {
+			return
+		}
 		if !s.isAdmin(bearer(r)) {
+			s.ext.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "this needs the admin token")
 			return
 		}
@@ -132,8 +189,12 @@ func (s *Server) admin1(h handler) http.HandlerFunc {
 // looked up in the deployment's own records.
 func (s *Server) anyone(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.ext.limited(w, r) {
+			return
+		}
 		token := bearer(r)
 		if token == "" {
+			s.ext.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
 			return
 		}
@@ -144,6 +205,7 @@ func (s *Server) anyone(h handler) http.HandlerFunc {
 		sum := sha256.Sum256([]byte(token))
 		inst, err := s.c.InstanceForToken(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]))
 		if err != nil {
+			s.ext.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown token for this deployment")
 			return
 		}
@@ -273,12 +335,17 @@ func newToken() string {
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
-	d, state, err := s.c.Spec(r.Context(), r.PathValue("id"))
+	d, _, err := s.c.Spec(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deployment": d, "state": state})
+	run, err := s.c.Status(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deployment": d, "state": run.State, "abort": run.Abort})
 }
 
 func (s *Server) deleteDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
@@ -286,6 +353,7 @@ func (s *Server) deleteDeployment(w http.ResponseWriter, r *http.Request, _ call
 		fail(w, err)
 		return
 	}
+	s.removeReports(r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -309,7 +377,13 @@ func (s *Server) getParameter(w http.ResponseWriter, r *http.Request, who caller
 		wait = min(d, s.opts.MaxWait)
 	}
 	ignore, _ := strconv.ParseBool(r.URL.Query().Get("ignoreabort"))
-	v, err := s.c.Get(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), wait, ignore)
+	var v string
+	var err error
+	if q := r.URL.Query(); q.Has("changed_from") {
+		v, err = s.c.WaitChange(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), q.Get("changed_from"), wait, ignore)
+	} else {
+		v, err = s.c.Get(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), wait, ignore)
+	}
 	if err != nil {
 		fail(w, err)
 		return

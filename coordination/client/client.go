@@ -13,8 +13,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
 // SlipStream's exit codes for the ss-* commands.
@@ -31,6 +34,8 @@ type Error struct {
 	Code    string // the API's error code, or "network"
 	Message string
 	Status  int
+	// RetryAfter is the server's Retry-After (rate limiting).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -79,8 +84,9 @@ func (c *Client) http() *http.Client {
 	return http.DefaultClient
 }
 
-// do sends one request, retrying network errors and 5xx answers until ctx
-// ends. Client errors (4xx) are final.
+// do sends one request with a JSON body, retrying network errors, 5xx
+// answers and rate limiting until ctx ends. Other client errors (4xx) are
+// final.
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
 	var payload []byte
 	if body != nil {
@@ -89,34 +95,42 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 			return err
 		}
 	}
+	return c.send(ctx, method, path, payload, "application/json", out)
+}
+
+func (c *Client) send(ctx context.Context, method, path string, payload []byte, contentType string, out any) error {
 	backoff := 100 * time.Millisecond
 	maxBackoff := c.MaxBackoff
 	if maxBackoff <= 0 {
 		maxBackoff = 5 * time.Second
 	}
 	for {
-		err := c.once(ctx, method, path, payload, out)
+		err := c.once(ctx, method, path, payload, contentType, out)
 		var e *Error
-		if err == nil || !errors.As(err, &e) || (e.Code != "network" && e.Status < 500) {
+		if err == nil || !errors.As(err, &e) || (e.Code != "network" && e.Status < 500 && e.Status != http.StatusTooManyRequests) {
 			return err
+		}
+		pause := backoff
+		if e.RetryAfter > pause {
+			pause = e.RetryAfter
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(backoff):
+		case <-time.After(pause):
 		}
 		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
-func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any) error {
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, contentType string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(payload))
 	if err != nil {
 		return &Error{Code: "invalid", Message: err.Error()}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	res, err := c.http().Do(req)
 	if err != nil {
@@ -134,7 +148,11 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
 			eb.Error.Code, eb.Error.Message = "http", fmt.Sprintf("coordinator answered %s", res.Status)
 		}
-		return &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: res.StatusCode}
+		e := &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: res.StatusCode}
+		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return e
 	}
 	if out != nil && len(b) > 0 {
 		return json.Unmarshal(b, out)
@@ -152,6 +170,19 @@ func (c *Client) paramPath(key string) string {
 // waiting is called once if the key is not set yet (ss-get prints
 // "Waiting for <key>").
 func (c *Client) Get(ctx context.Context, key string, wait time.Duration, ignoreAbort bool, waiting func()) (string, error) {
+	return c.get(ctx, key, wait, ignoreAbort, waiting, nil)
+}
+
+// WaitChange blocks up to wait (0: forever) until key has a value other
+// than old, and returns it. The agent follows the run's state with it.
+func (c *Client) WaitChange(ctx context.Context, key, old string, wait time.Duration, ignoreAbort bool) (string, error) {
+	if wait <= 0 {
+		wait = 100 * 365 * 24 * time.Hour
+	}
+	return c.get(ctx, key, wait, ignoreAbort, nil, &old)
+}
+
+func (c *Client) get(ctx context.Context, key string, wait time.Duration, ignoreAbort bool, waiting func(), changedFrom *string) (string, error) {
 	var deadline time.Time
 	if wait > 0 {
 		deadline = time.Now().Add(wait)
@@ -185,13 +216,16 @@ func (c *Client) Get(ctx context.Context, key string, wait time.Duration, ignore
 		if ignoreAbort {
 			q.Set("ignoreabort", "true")
 		}
+		if changedFrom != nil {
+			q.Set("changed_from", *changedFrom)
+		}
 		var out struct{ Value string }
 		err := c.do(ctx, "GET", c.paramPath(key)+"?"+q.Encode(), nil, &out)
 		var e *Error
 		if err == nil {
 			return out.Value, nil
 		}
-		if errors.As(err, &e) && e.Code == "timeout" && wait > 0 && time.Until(deadline) > 0 {
+		if errors.As(err, &e) && e.Code == "timeout" && wait > 0 && time.Until(deadline) > 0 && ctx.Err() == nil {
 			continue // the server cut the long-poll short; ask again
 		}
 		return "", err
@@ -221,4 +255,26 @@ func (c *Client) Complete(ctx context.Context, state string) (string, error) {
 	var out struct{ State string }
 	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/complete", map[string]any{"state": state}, &out)
 	return out.State, err
+}
+
+// Run is a deployment as an instance or the provider reads it.
+type Run struct {
+	Deployment coordinator.Deployment `json:"deployment"`
+	State      string                 `json:"state"`
+	Abort      string                 `json:"abort"`
+}
+
+// Run reads the deployment's spec, its state and abort message.
+func (c *Client) Run(ctx context.Context) (*Run, error) {
+	var out Run
+	if err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UploadReport sends an instance's report directory, a gzip-compressed
+// tar, replacing the one sent before.
+func (c *Client) UploadReport(ctx context.Context, instance string, tarball []byte) error {
+	return c.send(ctx, "PUT", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/reports/"+url.PathEscape(instance), tarball, "application/gzip", nil)
 }

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,14 +66,27 @@ type Deployment struct {
 }
 
 // Node is one node: how many instances, its parameters, the values its
-// inputs start with, and its inputs mapped from other nodes' outputs
-// ("db:password" feeds every instance from db.1).
+// inputs start with, its inputs mapped from other nodes' outputs
+// ("db:password" feeds every instance from db.1), and what its agents run.
 type Node struct {
 	Multiplicity int               `json:"multiplicity"`
 	Params       map[string]Param  `json:"params"`
 	Inputs       map[string]string `json:"inputs,omitempty"`
 	Mappings     map[string]string `json:"mappings,omitempty"`
+	// Cloud is the connector the node runs on (SLIPSTREAM_CLOUD).
+	Cloud string `json:"cloud,omitempty"`
+	// Packages are installed with the machine's package manager between
+	// pre_install and post_install (the union over the image chain).
+	Packages []string `json:"packages,omitempty"`
+	// Scripts are the node's scripts by phase (see Phases), each phase's
+	// in the order they run: the image chain's root first.
+	Scripts map[string][]string `json:"scripts,omitempty"`
 }
+
+// Phases are the script phases an agent runs, in SlipStream's terms:
+// the image's build steps, the component's deploy ("execute") and report
+// scripts, and the hooks run when the deployment is scaled.
+var Phases = []string{"pre_install", "post_install", "deploy", "report", "on_vm_add", "on_vm_remove"}
 
 // Param declares a parameter.
 type Param struct {
@@ -94,7 +109,7 @@ func (d *Deployment) isSensitive(key string) bool {
 // written by the agent or by scripts (ss-display sets statecustom).
 var builtins = map[string]bool{
 	"hostname": true, "instanceid": true, "statecustom": true, "url.ssh": true, "url.service": true,
-	"vmstate": true, "scale.state": true, "abort": false, "complete": false, "state": false,
+	"vmstate": true, "scale.state": true, "addresses": true, "abort": false, "complete": false, "state": false,
 }
 
 // Options tune a Coordinator.
@@ -174,6 +189,7 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 			}
 		}
 		tx.Put(pkey(Key{"ss", "state"}), Initializing)
+		settle(&d, tx) // a deployment without instances is Ready at once
 		for inst, hash := range tokenHashes {
 			tx.Put("t/"+hash, inst)
 		}
@@ -230,6 +246,11 @@ func (c *Coordinator) DeleteDeployment(ctx context.Context, id string) error {
 	return err
 }
 
+// packageRE accepts the package names of apt, dnf, apk and zypper,
+// optionally with a version (nginx=1.24*, python3-pip) but no options or
+// shell syntax: names reach the package manager's command line.
+var packageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_:~=*<>-]*$`)
+
 func validate(d Deployment) error {
 	if !nodeRE.MatchString(d.ID) && !nameRE.MatchString(d.ID) {
 		return fmt.Errorf("invalid deployment id %q", d.ID)
@@ -244,6 +265,16 @@ func validate(d Deployment) error {
 		for p := range n.Params {
 			if !nameRE.MatchString(p) {
 				return fmt.Errorf("node %s: invalid parameter name %q", name, p)
+			}
+		}
+		for phase := range n.Scripts {
+			if !slices.Contains(Phases, phase) {
+				return fmt.Errorf("node %s: unknown script phase %q (want one of %s)", name, phase, strings.Join(Phases, ", "))
+			}
+		}
+		for _, p := range n.Packages {
+			if !packageRE.MatchString(p) {
+				return fmt.Errorf("node %s: invalid package name %q", name, p)
 			}
 		}
 		for in, src := range n.Mappings {
@@ -383,6 +414,19 @@ func pushMappings(d *Deployment, k Key, value string, tx store.Tx) {
 // set, the run is aborted (unless ignoreAbort), wait passes (ErrTimeout) or
 // ctx ends; with wait == 0 an unset parameter is ErrNotSet.
 func (c *Coordinator) Get(ctx context.Context, id string, caller *Instance, raw string, wait time.Duration, ignoreAbort bool) (string, error) {
+	return c.get(ctx, id, caller, raw, wait, ignoreAbort, nil)
+}
+
+// WaitChange blocks like Get until the parameter has a value other than
+// old; an unset parameter counts as "" (so a cancelled abort ends a wait
+// on its message). Agents follow the run's state with it (ss:state,
+// changed from the state they have just completed): a long-poll, not a
+// timer.
+func (c *Coordinator) WaitChange(ctx context.Context, id string, caller *Instance, raw, old string, wait time.Duration, ignoreAbort bool) (string, error) {
+	return c.get(ctx, id, caller, raw, wait, ignoreAbort, &old)
+}
+
+func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw string, wait time.Duration, ignoreAbort bool, changedFrom *string) (string, error) {
 	k, err := Qualify(raw, caller)
 	if err != nil {
 		return "", err
@@ -393,50 +437,74 @@ func (c *Coordinator) Get(ctx context.Context, id string, caller *Instance, raw 
 		defer t.Stop()
 		deadline = t.C
 	}
+	wanted := func(v string) bool { return changedFrom == nil || v != *changedFrom }
 	var w *waiter
 	defer func() {
 		if w != nil {
 			w.release()
 		}
 	}()
+	reread := true
+	var readRev int64
 	for {
-		var value string
-		var found bool
-		_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
-			if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
-				return &AbortError{msg}
+		if reread {
+			var value string
+			var found bool
+			rev, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
+				if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
+					return &AbortError{msg}
+				}
+				kv, ok := tx.Get(pkey(k))
+				value, found = kv.Value, ok
+				if found {
+					return nil // a key with a value exists: no need to check the spec
+				}
+				// Unset: tell an unknown key (an error) from one not set yet.
+				d, err := c.spec(id, tx)
+				if err != nil {
+					return err
+				}
+				return declared(d, k)
+			})
+			if err == nil && !found && changedFrom != nil {
+				value, found = "", true // for a change, unset reads as empty: a cancelled abort
 			}
-			kv, ok := tx.Get(pkey(k))
-			value, found = kv.Value, ok
-			if found {
-				return nil // a key with a value exists: no need to check the spec
-			}
-			// Unset: tell an unknown key (an error) from one not set yet.
-			d, err := c.spec(id, tx)
-			if err != nil {
-				return err
-			}
-			return declared(d, k)
-		})
-		switch {
-		case err != nil:
-			return "", err
-		case found:
-			return value, nil
-		case wait <= 0:
-			return "", fmt.Errorf("%w: %s", ErrNotSet, k)
-		}
-		if w == nil {
-			// Register, then read again: a set committed between the read
-			// above and the registration is caught by the second read.
-			if w, err = c.wait(id, pkey(k)); err != nil {
+			switch {
+			case err != nil:
 				return "", err
+			case found && wanted(value):
+				return value, nil
+			case wait <= 0 && !found:
+				return "", fmt.Errorf("%w: %s", ErrNotSet, k)
+			case wait <= 0:
+				return "", fmt.Errorf("%w: %s is still %q", ErrTimeout, k, value)
 			}
-			continue
+			readRev = rev
+			if w == nil {
+				// Register, then read again: a set committed between the
+				// read above and the registration is caught by the second.
+				if w, err = c.wait(id, pkey(k)); err != nil {
+					return "", err
+				}
+				continue
+			}
 		}
 		select {
-		case <-w.ch:
+		case u := <-w.ch:
+			switch {
+			case u.reread:
+				reread = true
+			case u.rev <= readRev:
+				reread = false // already seen by the last read
+			case wanted(u.value):
+				return u.value, nil
+			default:
+				reread, readRev = false, u.rev
+			}
 		case <-deadline:
+			if changedFrom != nil {
+				return "", fmt.Errorf("%w: %s is still %q", ErrTimeout, k, *changedFrom)
+			}
 			return "", fmt.Errorf("%w: %s", ErrTimeout, k)
 		case <-ctx.Done():
 			return "", ctx.Err()
@@ -480,49 +548,6 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		return nil
 	})
 	return err
-}
-
-// Complete records that an instance finished state; when every instance
-// has, the run moves to the next state and the flags reset (SlipStream's
-// barrier). It returns the run's state afterwards.
-func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, state string) (string, error) {
-	var now string
-	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
-		d, err := c.spec(id, tx)
-		if err != nil {
-			return err
-		}
-		if err := declared(d, Key{inst.String(), "complete"}); err != nil {
-			return err
-		}
-		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
-		now = cur.Value
-		if cur.Value != state {
-			return fmt.Errorf("%w: the run is %s, not %s", ErrState, cur.Value, state)
-		}
-		next, ok := nextState[state]
-		if !ok {
-			return fmt.Errorf("%w: %s does not end by a barrier", ErrState, state)
-		}
-		tx.Put(pkey(Key{inst.String(), "complete"}), state)
-		var flags []string
-		for name, n := range d.Nodes {
-			for i := 1; i <= n.Multiplicity; i++ {
-				f := pkey(Key{Instance{name, i}.String(), "complete"})
-				if kv, ok := tx.Get(f); !ok || kv.Value != state {
-					return nil // someone is still working
-				}
-				flags = append(flags, f)
-			}
-		}
-		for _, f := range flags {
-			tx.Delete(f)
-		}
-		tx.Put(pkey(Key{"ss", "state"}), next)
-		now = next
-		return nil
-	})
-	return now, err
 }
 
 // Parameters returns every parameter of a deployment that has a value,

@@ -17,18 +17,39 @@ type depWatch struct {
 	waiters map[string]map[*waiter]bool // by storage key
 }
 
-// waiter is one blocked get. Its channel holds at most one pending wake-up;
-// the get re-reads the store after each.
+// waiter is one blocked get. Its channel holds at most one pending
+// wake-up, the latest.
 type waiter struct {
-	ch  chan struct{}
+	ch  chan wakeup
 	key string
 	dw  *depWatch
 }
 
-func (w *waiter) wake() {
-	select {
-	case w.ch <- struct{}{}:
-	default:
+// wakeup tells a waiter what changed. A set hands over the value itself,
+// so 1,000 gets woken by one set return without 1,000 store reads (that
+// was the tail of the wake-up latency); anything else (a delete, an abort,
+// a watch that lost track) makes the get read the store again.
+type wakeup struct {
+	rev    int64
+	value  string
+	reread bool
+}
+
+// deliver replaces a pending wake-up with u. A pending re-read is never
+// downgraded to a value: an abort committed before the set must still be
+// seen by a get that does not ignore aborts.
+func (w *waiter) deliver(u wakeup) {
+	for {
+		select {
+		case w.ch <- u:
+			return
+		default:
+		}
+		select {
+		case old := <-w.ch:
+			u.reread = u.reread || old.reread
+		default:
+		}
 	}
 }
 
@@ -67,7 +88,7 @@ func (c *Coordinator) wait(id, key string) (*waiter, error) {
 		go c.follow(ctx, id, dw, rev)
 	}
 	c.mu.Unlock()
-	w := &waiter{ch: make(chan struct{}, 1), key: key, dw: dw}
+	w := &waiter{ch: make(chan wakeup, 1), key: key, dw: dw}
 	dw.mu.Lock()
 	if dw.waiters[key] == nil {
 		dw.waiters[key] = map[*waiter]bool{}
@@ -103,9 +124,10 @@ func (c *Coordinator) follow(ctx context.Context, id string, dw *depWatch, rev i
 				dw.wakeAll()
 				continue
 			}
+			u := wakeup{rev: ev.Rev, value: ev.Value, reread: ev.Deleted}
 			dw.mu.Lock()
 			for w := range dw.waiters[ev.Key] {
-				w.wake()
+				w.deliver(u)
 			}
 			dw.mu.Unlock()
 		}
@@ -117,7 +139,7 @@ func (dw *depWatch) wakeAll() {
 	defer dw.mu.Unlock()
 	for _, ws := range dw.waiters {
 		for w := range ws {
-			w.wake()
+			w.deliver(wakeup{reread: true})
 		}
 	}
 }

@@ -1,0 +1,275 @@
+package main
+
+// Tests that run the real binaries: a `slipc serve` process and
+// `slipstream-agent` processes (run, ss-get, ss-set, ss-abort), talking
+// over loopback HTTP as they do on machines.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bins struct {
+	once       sync.Once
+	dir        string
+	slipc      string
+	agent      string
+	err        error
+	buildStart time.Time
+}
+
+// binaries builds slipc and slipstream-agent once per test process.
+func binaries(t testing.TB) (slipc, agentBin string) {
+	t.Helper()
+	bins.once.Do(func() {
+		bins.dir, bins.err = os.MkdirTemp("", "slipstream-bins-")
+		if bins.err != nil {
+			return
+		}
+		for _, b := range []struct{ out, pkg string }{
+			{"slipc", "github.com/slipstream/terraform-provider-slipstream/cmd/slipc"},
+			{"slipstream-agent", "github.com/slipstream/terraform-provider-slipstream/cmd/slipstream-agent"},
+		} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(bins.dir, b.out), b.pkg).CombinedOutput()
+			if err != nil {
+				bins.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+		bins.slipc, bins.agent = filepath.Join(bins.dir, "slipc"), filepath.Join(bins.dir, "slipstream-agent")
+	})
+	if bins.err != nil {
+		t.Fatal(bins.err)
+	}
+	return bins.slipc, bins.agent
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bins.dir != "" {
+		os.RemoveAll(bins.dir)
+	}
+	os.Exit(code)
+}
+
+// coordinatorProcess is a running `slipc serve`.
+type coordinatorProcess struct {
+	t     testing.TB
+	URL   string
+	addr  string
+	data  string
+	cmd   *exec.Cmd
+	token string
+	out   *syncBuffer
+}
+
+var listening = regexp.MustCompile(`listening on (https?)://(\S+)`)
+
+// startCoordinator starts `slipc serve` on a free loopback port (or addr,
+// to restart one on the same address) with its data in data.
+func startCoordinator(t testing.TB, data, addr string) *coordinatorProcess {
+	t.Helper()
+	slipc, _ := binaries(t)
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	p := &coordinatorProcess{t: t, data: data, token: "admin-token-for-process-tests-0123456789", out: &syncBuffer{}}
+	p.cmd = exec.Command(slipc, "serve", "-listen", addr, "-data", data)
+	p.cmd.Env = append(os.Environ(), "SLIPSTREAM_ADMIN_TOKEN="+p.token)
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.out.Write([]byte(sc.Text() + "\n"))
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1] + "://" + m[2]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		p.URL = u
+		p.addr = strings.TrimPrefix(u, "http://")
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("slipc serve did not start:\n%s", p.out.String())
+	}
+	t.Cleanup(p.kill)
+	return p
+}
+
+// kill stops the coordinator with SIGKILL: nothing is flushed or closed.
+func (p *coordinatorProcess) kill() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+}
+
+// admin calls the API with the admin token; out may be nil.
+func (p *coordinatorProcess) admin(method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return res.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, res.Status, b)
+	}
+	if out != nil && len(b) > 0 {
+		return res.StatusCode, json.Unmarshal(b, out)
+	}
+	return res.StatusCode, nil
+}
+
+// create registers a deployment and returns the instance tokens.
+func (p *coordinatorProcess) create(d any) map[string]string {
+	p.t.Helper()
+	var out struct{ Tokens map[string]string }
+	if _, err := p.admin("POST", "/v1/deployments", d, &out); err != nil {
+		p.t.Fatal(err)
+	}
+	return out.Tokens
+}
+
+func (p *coordinatorProcess) status(id string) (state, abort string) {
+	var out struct{ State, Abort string }
+	p.admin("GET", "/v1/deployments/"+id, nil, &out)
+	return out.State, out.Abort
+}
+
+func (p *coordinatorProcess) params(id string) map[string]string {
+	var out struct{ Parameters map[string]string }
+	if _, err := p.admin("GET", "/v1/deployments/"+id+"/parameters", nil, &out); err != nil {
+		p.t.Fatal(err)
+	}
+	return out.Parameters
+}
+
+// waitState waits for the run to reach state (or to be aborted, when
+// abort is true). It follows the state with long-polls, as the provider
+// will.
+func (p *coordinatorProcess) waitState(id, want string, timeout time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		state, abort := p.status(id)
+		if state == want {
+			return abort
+		}
+		if abort != "" {
+			p.t.Fatalf("deployment %s was aborted in %s, waiting for %s: %s", id, state, want, abort)
+		}
+		var out struct{ Value string }
+		p.admin("GET", "/v1/deployments/"+id+"/parameters/ss:state?ignoreabort=true&wait=2s&changed_from="+state, nil, &out)
+	}
+	state, abort := p.status(id)
+	p.t.Fatalf("deployment %s is %s (abort %q), want %s\ncoordinator:\n%s", id, state, abort, want, p.out.String())
+	return ""
+}
+
+// agentProcess is a running `slipstream-agent run`.
+type agentProcess struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+func startAgent(t testing.TB, coord *coordinatorProcess, id, inst, token, stateDir string, extraEnv ...string) *agentProcess {
+	t.Helper()
+	_, agentBin := binaries(t)
+	a := &agentProcess{out: &syncBuffer{}, done: make(chan struct{})}
+	a.cmd = exec.Command(agentBin, "run", "-state-dir", stateDir)
+	a.cmd.Env = append(os.Environ(),
+		"SLIPSTREAM_SERVICEURL="+coord.URL, "SLIPSTREAM_DIID="+id, "SLIPSTREAM_NODE_INSTANCE_NAME="+inst,
+		"SLIPSTREAM_TOKEN="+token, "SLIPSTREAM_CLOUD=fixed")
+	a.cmd.Env = append(a.cmd.Env, extraEnv...)
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.err = a.cmd.Wait(); close(a.done) }()
+	t.Cleanup(func() {
+		a.cmd.Process.Kill()
+		<-a.done
+		if t.Failed() {
+			t.Logf("agent %s output:\n%s", inst, a.out.String())
+		}
+	})
+	return a
+}
+
+// wait waits for the agent to exit and returns its exit code.
+func (a *agentProcess) wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-a.done:
+		return a.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		a.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack
+		select {
+		case <-a.done:
+		case <-time.After(5 * time.Second):
+		}
+		t.Fatalf("agent still running after %s:\n%s", timeout, a.out.String())
+		return -1
+	}
+}
+
+// ss runs an ss-* command as a process, as a script would.
+func ss(t testing.TB, ctx context.Context, coord *coordinatorProcess, id, inst, token string, args ...string) *exec.Cmd {
+	t.Helper()
+	_, agentBin := binaries(t)
+	cmd := exec.CommandContext(ctx, agentBin, args...)
+	cmd.Env = append(os.Environ(), "SLIPSTREAM_SERVICEURL="+coord.URL, "SLIPSTREAM_DIID="+id,
+		"SLIPSTREAM_NODE_INSTANCE_NAME="+inst, "SLIPSTREAM_TOKEN="+token)
+	return cmd
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+)
+
+// commands is what the agent binary answers to when linked under another
+// name; run links them into its state folder and puts that first on the
+// scripts' PATH, so scripts find ss-get wherever the agent was installed.
+var commands = []string{"ss-get", "ss-set", "ss-display", "ss-random", "ss-abort"}
+
+// runAgent is "slipstream-agent run": the node executor. It exits 0 when
+// the run is Done or the deployment no longer exists (so systemd does not
+// restart it), and 1 on any other failure (so it does).
+func runAgent(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flags("slipstream-agent run", stderr)
+	stateDir := fs.String("state-dir", "", "`folder` for progress, scripts, logs and reports (default $SLIPSTREAM_STATE_DIR or /var/lib/slipstream)")
+	if _, err := parse(fs, args); err != nil {
+		return client.ExitClient
+	}
+	if *stateDir == "" {
+		*stateDir = getenv("SLIPSTREAM_STATE_DIR")
+	}
+	if *stateDir == "" {
+		*stateDir = "/var/lib/slipstream"
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "slipstream-agent run: %v\n", err)
+		return 1
+	}
+	k, err := coordinator.Qualify(cfg.Instance+":x", nil)
+	inst, ok := k.Instance()
+	if err != nil || !ok {
+		fmt.Fprintf(stderr, "slipstream-agent run: the configuration names no instance (want node.N, got %q)\n", cfg.Instance)
+		return 1
+	}
+	binDir, err := linkCommands(*stateDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "slipstream-agent run: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := &agent.Runner{
+		Client: newClient(cfg), Config: *cfg, Instance: inst, StateDir: *stateDir,
+		BinDir: binDir, Env: os.Environ(), Log: stderr,
+	}
+	switch err := r.Run(ctx); {
+	case err == nil:
+		return 0
+	case errors.Is(err, agent.ErrGone):
+		fmt.Fprintf(stderr, "slipstream-agent: stopping: %v\n", err)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "slipstream-agent: %v\n", err)
+		return 1
+	}
+}
+
+// linkCommands makes STATE/bin/ss-* links to this executable.
+func linkCommands(stateDir string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(stateDir, "bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, name := range commands {
+		link := filepath.Join(dir, name)
+		if cur, err := os.Readlink(link); err == nil && cur == self {
+			continue
+		}
+		os.Remove(link)
+		if err := os.Symlink(self, link); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}

@@ -1,0 +1,463 @@
+// Package agent is the node executor that runs inside every machine
+// (slipstream-agent run). It follows the run's state machine through the
+// coordinator, one long-poll at a time:
+//
+//	Initializing    complete at once
+//	Provisioning    publish hostname, instanceid, addresses, scale.state=created
+//	Executing       pre_install, packages, post_install, deploy (a new instance);
+//	                on_vm_add or on_vm_remove (an existing one, after a scale action)
+//	SendingReports  report, with SLIPSTREAM_REPORT_DIR; upload the folder; scale.state=operational
+//	Ready           wait: a scale action sends the run back to Provisioning
+//	Finalizing      complete; the agent then exits
+//
+// completing each state (the coordinator's barrier) and then waiting for
+// the run to leave it. A script that fails aborts the run with its last
+// stderr line; on abort, a running script gets SIGTERM then SIGKILL, and
+// reports are still sent. The agent keeps its progress on disk, so after a
+// crash or a reboot (systemd restarts it) it resumes without rerunning
+// what finished; it rides out network failures and coordinator restarts
+// by retrying with backoff.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+)
+
+// Config is how the agent reaches its coordinator and who it is.
+type Config struct {
+	ServiceURL    string `json:"service_url"`
+	Deployment    string `json:"deployment"`
+	Instance      string `json:"instance"`
+	Token         string `json:"token"`
+	CAFingerprint string `json:"ca_fingerprint,omitempty"`
+	Cloud         string `json:"cloud,omitempty"`
+	// InstanceID is the cloud's id of the machine, when the bootstrap
+	// knows it; otherwise the machine-id is published.
+	InstanceID string `json:"instance_id,omitempty"`
+	// ConfigPath is where the configuration was read from; scripts get it
+	// as SLIPSTREAM_AGENT_CONFIG so ss-* commands find the coordinator.
+	ConfigPath string `json:"-"`
+}
+
+// Runner runs one instance's part of a deployment.
+type Runner struct {
+	Client   *client.Client
+	Config   Config
+	Instance coordinator.Instance
+	// StateDir keeps progress, scripts, logs and reports (0700).
+	StateDir string
+	// BinDir holds the ss-* commands; it is put first on the scripts' PATH.
+	BinDir string
+	// Env is the environment scripts start from (os.Environ()).
+	Env []string
+	// Log receives the agent's messages and the scripts' output.
+	Log io.Writer
+	// KillGrace is the pause between SIGTERM and SIGKILL when a script is
+	// stopped (default 5 s, as SlipStream).
+	KillGrace time.Duration
+
+	mu       sync.Mutex
+	progress *progress
+}
+
+func (r *Runner) log() io.Writer {
+	if r.Log != nil {
+		return r.Log
+	}
+	return io.Discard
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.log(), "slipstream-agent: "+format+"\n", args...)
+}
+
+func (r *Runner) save() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.progress.save(r.StateDir)
+}
+
+func (r *Runner) setPID(pid int) {
+	r.mu.Lock()
+	r.progress.ScriptPID = pid
+	r.mu.Unlock()
+	if err := r.save(); err != nil {
+		r.logf("cannot record the script's process: %v", err)
+	}
+}
+
+// ErrGone means the deployment or this instance no longer exists at the
+// coordinator (deleted, or scaled away): the agent has nothing left to do.
+var ErrGone = errors.New("the deployment or this instance no longer exists")
+
+// Run follows the run until it is Done (nil), the deployment is gone
+// (ErrGone) or ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	if err := os.MkdirAll(r.StateDir, 0o700); err != nil {
+		return err
+	}
+	p, err := loadProgress(r.StateDir, r.Config.Deployment, r.Instance.String())
+	if err != nil {
+		return err
+	}
+	r.progress = p
+	stopLeftover(r.StateDir, p.ScriptPID)
+	p.ScriptPID = 0
+	if err := r.save(); err != nil {
+		return err
+	}
+	r.logf("%s of deployment %s, coordinator %s", r.Instance, r.Config.Deployment, r.Config.ServiceURL)
+	for {
+		run, err := r.Client.Run(ctx)
+		if err != nil {
+			return r.gone(err)
+		}
+		node := run.Deployment.Nodes[r.Instance.Node]
+		if node == nil || r.Instance.Index > node.Multiplicity {
+			return ErrGone
+		}
+		state := run.State
+		if state == coordinator.Done {
+			r.logf("the run is Done")
+			return nil
+		}
+		if run.Abort != "" && state != coordinator.Finalizing {
+			if err := r.aborted(ctx, run.Abort, state); err != nil {
+				return r.gone(err)
+			}
+			continue
+		}
+		switch state {
+		case coordinator.Ready:
+			r.display(ctx, "Ready")
+			// Wait for a scale action (Provisioning) or the end (Finalizing).
+			if _, err := r.Client.WaitChange(ctx, "ss:state", state, 0, false); err != nil && !isAbort(err) {
+				return r.gone(err)
+			}
+			continue
+		}
+		if err := r.work(ctx, state, node); err != nil {
+			var se *ScriptError
+			switch {
+			case errors.As(err, &se):
+				r.logf("%s", se.Error())
+				if err := r.Client.Abort(ctx, se.Error(), false); err != nil {
+					return r.gone(err)
+				}
+				continue
+			case errors.Is(err, errInterrupted), isAbort(err):
+				continue // the loop reads the new state or abort
+			case ctx.Err() != nil:
+				return ctx.Err()
+			default:
+				return r.gone(err)
+			}
+		}
+		if _, err := r.Client.Complete(ctx, state); err != nil && !isState(err) && !isAbort(err) {
+			return r.gone(err)
+		}
+		// Wait for the others. An abort ends the wait, except when
+		// finalizing: the run is ending anyway.
+		finalizing := state == coordinator.Finalizing
+		if _, err := r.Client.WaitChange(ctx, "ss:state", state, 0, finalizing); err != nil && !isAbort(err) {
+			return r.gone(err)
+		}
+	}
+}
+
+// work does this instance's part of state.
+func (r *Runner) work(ctx context.Context, state string, node *coordinator.Node) error {
+	switch state {
+	case coordinator.Provisioning:
+		for k, v := range r.builtins() {
+			if err := r.Client.Set(ctx, k, v, false); err != nil {
+				return err
+			}
+		}
+	case coordinator.Executing:
+		return r.executing(ctx, node)
+	case coordinator.SendingReports:
+		gen := r.generation(ctx)
+		if r.progress.Reported == nil || *r.progress.Reported != gen {
+			if err := r.report(ctx, node, false); err != nil {
+				return err
+			}
+			r.progress.Reported = &gen
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
+		return r.Client.Set(ctx, "scale.state", "operational", false)
+	case coordinator.Finalizing:
+		r.display(ctx, "Finalizing")
+	}
+	return nil
+}
+
+// generation is the run's scale generation ("" before any scale action).
+func (r *Runner) generation(ctx context.Context) string {
+	g, err := r.Client.Get(ctx, "ss:scaling.generation", 0, true, nil)
+	if err != nil {
+		return ""
+	}
+	return g
+}
+
+// executing runs the build steps and deploy scripts of a new instance, or
+// the scale hooks of an existing one. Each phase is recorded when it
+// succeeds, so a restarted agent goes on with the next one.
+func (r *Runner) executing(ctx context.Context, node *coordinator.Node) error {
+	gen := r.generation(ctx)
+	if !r.progress.Deployed {
+		steps := []struct{ phase, body string }{}
+		for _, s := range node.Scripts["pre_install"] {
+			steps = append(steps, struct{ phase, body string }{"pre_install", s})
+		}
+		if len(node.Packages) > 0 {
+			steps = append(steps, struct{ phase, body string }{"packages", packagesScript(node.Packages)})
+		}
+		for _, phase := range []string{"post_install", "deploy"} {
+			for _, s := range node.Scripts[phase] {
+				steps = append(steps, struct{ phase, body string }{phase, s})
+			}
+		}
+		counts := map[string]int{}
+		for _, s := range steps {
+			counts[s.phase]++
+		}
+		seen := map[string]int{}
+		for _, s := range steps {
+			seen[s.phase]++
+			id := s.phase + "/" + strconv.Itoa(seen[s.phase])
+			if r.progress.Phases[id] {
+				continue
+			}
+			if err := r.script(ctx, coordinator.Executing, s.phase, seen[s.phase], counts[s.phase], s.body, nil); err != nil {
+				return err
+			}
+			r.progress.Phases[id] = true
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
+		r.progress.Deployed, r.progress.ScaleGeneration = true, gen
+		return r.save()
+	}
+	if gen == r.progress.ScaleGeneration {
+		return nil // nothing new since this instance deployed or ran the hooks
+	}
+	action, _ := r.Client.Get(ctx, "ss:scaling.action", 0, false, nil)
+	scaled, _ := r.Client.Get(ctx, "ss:scaling.node", 0, false, nil)
+	vms, _ := r.Client.Get(ctx, "ss:scaling.vms", 0, false, nil)
+	hook := "on_" + action
+	env := []string{"SLIPSTREAM_SCALING_NODE=" + scaled, "SLIPSTREAM_SCALING_VMS=" + vms, "SLIPSTREAM_SCALING_ACTION=" + action}
+	scripts := node.Scripts[hook]
+	for i, body := range scripts {
+		id := hook + "/" + gen + "/" + strconv.Itoa(i+1)
+		if r.progress.Phases[id] {
+			continue
+		}
+		if err := r.script(ctx, coordinator.Executing, hook, i+1, len(scripts), body, env); err != nil {
+			return err
+		}
+		r.progress.Phases[id] = true
+		if err := r.save(); err != nil {
+			return err
+		}
+	}
+	r.progress.ScaleGeneration = gen
+	return r.save()
+}
+
+// script runs one script, stopping it if the run is aborted or leaves the
+// state meanwhile (finalized).
+func (r *Runner) script(ctx context.Context, state, phase string, index, count int, body string, extra []string) error {
+	r.display(ctx, fmt.Sprintf("%s (%d of %d)", phase, index, count))
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	interrupt := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(interrupt) }) }
+	go func() {
+		// The abort: a get that ignores the abort returns its message.
+		if _, err := r.Client.Get(watchCtx, "ss:abort", 100*365*24*time.Hour, true, nil); err == nil {
+			stop()
+		}
+	}()
+	go func() {
+		if _, err := r.Client.WaitChange(watchCtx, "ss:state", state, 0, true); err == nil {
+			stop() // finalized (or rewound) while running
+		}
+	}()
+	env := append(r.environment(), extra...)
+	env = append(env, "SLIPSTREAM_PHASE="+phase)
+	err := r.runScript(ctx, interrupt, phase, index, count, body, env, filepath.Join(r.logDir(), phase+".log"))
+	if errors.Is(err, errInterrupted) {
+		r.logf("%s: %s stopped: the run was aborted or finalized", r.Instance, phase)
+	}
+	return err
+}
+
+func (r *Runner) logDir() string {
+	dir := filepath.Join(r.StateDir, "logs")
+	os.MkdirAll(dir, 0o700)
+	return dir
+}
+
+func (r *Runner) reportDir() string { return filepath.Join(r.StateDir, "reports") }
+
+// environment is what every script gets: SlipStream's variables, so its
+// scripts run unchanged, and enough for ss-* to reach the coordinator.
+func (r *Runner) environment() []string {
+	env := make([]string, 0, len(r.Env)+12)
+	for _, kv := range r.Env {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || strings.HasPrefix(k, "SLIPSTREAM_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range r.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok && v != "" {
+			path = v
+		}
+	}
+	if r.BinDir != "" {
+		path = r.BinDir + string(os.PathListSeparator) + path
+	}
+	env = append(env,
+		"PATH="+path,
+		"SLIPSTREAM_DIID="+r.Config.Deployment,
+		"SLIPSTREAM_SERVICEURL="+r.Config.ServiceURL,
+		"SLIPSTREAM_NODE_INSTANCE_NAME="+r.Instance.String(),
+		"SLIPSTREAM_NODE_NAME="+r.Instance.Node,
+		"SLIPSTREAM_NODE_INDEX="+strconv.Itoa(r.Instance.Index),
+		"SLIPSTREAM_CLOUD="+r.Config.Cloud,
+		"SLIPSTREAM_TOKEN="+r.Config.Token,
+		"SLIPSTREAM_REPORT_DIR="+r.reportDir(),
+	)
+	if r.Config.CAFingerprint != "" {
+		env = append(env, "SLIPSTREAM_CA_FINGERPRINT="+r.Config.CAFingerprint)
+	}
+	if r.Config.ConfigPath != "" {
+		env = append(env, "SLIPSTREAM_AGENT_CONFIG="+r.Config.ConfigPath)
+	}
+	return env
+}
+
+// report runs the report scripts into a fresh report folder, then uploads
+// it with the scripts' logs. After an abort the scripts run too (as in
+// SlipStream: reports are what tells why), ignoring the abort.
+func (r *Runner) report(ctx context.Context, node *coordinator.Node, afterAbort bool) error {
+	dir := r.reportDir()
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	scripts := node.Scripts["report"]
+	for i, body := range scripts {
+		var err error
+		if afterAbort {
+			// No watchers: the run is already aborted.
+			env := append(r.environment(), "SLIPSTREAM_PHASE=report")
+			err = r.runScript(ctx, nil, "report", i+1, len(scripts), body, env, filepath.Join(r.logDir(), "report.log"))
+		} else {
+			err = r.script(ctx, coordinator.SendingReports, "report", i+1, len(scripts), body, nil)
+		}
+		var se *ScriptError
+		if errors.As(err, &se) && afterAbort {
+			r.logf("%s (reports are still sent)", se.Error())
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	tarball, err := packReports(dir, r.logDir(), MaxReport)
+	if err != nil {
+		return fmt.Errorf("packing the reports: %w", err)
+	}
+	if err := r.Client.UploadReport(ctx, r.Instance.String(), tarball); err != nil {
+		// A report that cannot be stored must not fail the run.
+		r.logf("%s: cannot upload the reports (%d bytes): %v", r.Instance, len(tarball), err)
+	}
+	return nil
+}
+
+// aborted handles an aborted run, seen in state: send the reports once,
+// then wait for the abort to be cancelled (the loop then retries what
+// failed) or for the run to be finalized.
+func (r *Runner) aborted(ctx context.Context, message, state string) error {
+	r.logf("the run is aborted: %s", message)
+	if r.progress.AbortReported != message {
+		run, err := r.Client.Run(ctx)
+		if err != nil {
+			return err
+		}
+		if node := run.Deployment.Nodes[r.Instance.Node]; node != nil {
+			if err := r.report(ctx, node, true); err != nil && ctx.Err() == nil {
+				r.logf("reports after the abort: %v", err)
+			}
+		}
+		r.progress.AbortReported = message
+		if err := r.save(); err != nil {
+			return err
+		}
+	}
+	// Wake on either: the abort changing (cancelled) or the state changing
+	// (finalized). One long-poll each, the first to return wins.
+	// state is the one seen with the abort: if the run was finalized while
+	// the reports were sent, the wait below returns at once.
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	woke := make(chan error, 2)
+	go func() {
+		_, err := r.Client.WaitChange(waitCtx, "ss:abort", message, 0, true) // "" once cancelled
+		woke <- err
+	}()
+	go func() {
+		_, err := r.Client.WaitChange(waitCtx, "ss:state", state, 0, true)
+		woke <- err
+	}()
+	return <-woke
+}
+
+func (r *Runner) display(ctx context.Context, msg string) {
+	if err := r.Client.Set(ctx, "statecustom", msg, true); err != nil && ctx.Err() == nil {
+		r.logf("cannot show %q: %v", msg, err)
+	}
+}
+
+// gone turns "this deployment or instance does not exist any more" into
+// ErrGone, so the agent can stop quietly instead of retrying forever.
+func (r *Runner) gone(err error) error {
+	var e *client.Error
+	if errors.As(err, &e) && (e.Code == "not_found" || e.Code == "unauthorized") {
+		return fmt.Errorf("%w: %s", ErrGone, e.Message)
+	}
+	return err
+}
+
+func isAbort(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Code == "aborted"
+}
+
+func isState(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Code == "state"
+}

@@ -1,0 +1,248 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
+)
+
+// The run-wide keys a scale action sets, for the agents' on_vm_add and
+// on_vm_remove hooks (SLIPSTREAM_SCALING_NODE, _VMS and _ACTION).
+// ss:scaling.generation counts scale actions, so an agent that restarts
+// knows whether it has already run the hooks of the current one.
+const (
+	ScaleAdd    = "vm_add"
+	ScaleRemove = "vm_remove"
+)
+
+// Run is the state of a run as the provider and people watch it.
+type Run struct {
+	State string `json:"state"`
+	// Abort is the first abort message ("web.2: why"), empty when the run
+	// is not aborted.
+	Abort string `json:"abort,omitempty"`
+}
+
+// Status returns the run's state and abort message.
+func (c *Coordinator) Status(ctx context.Context, id string) (Run, error) {
+	var r Run
+	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
+		if _, ok := tx.Get(specKey); !ok {
+			return ErrNotFound
+		}
+		kv, _ := tx.Get(pkey(Key{"ss", "state"}))
+		r.State = kv.Value
+		r.Abort, _ = abortMessage(tx)
+		return nil
+	})
+	return r, err
+}
+
+// Complete records that an instance finished state; when every instance
+// has, the run moves to the next state and the flags reset (SlipStream's
+// barrier). It returns the run's state afterwards.
+func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, state string) (string, error) {
+	var now string
+	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		d, err := c.spec(id, tx)
+		if err != nil {
+			return err
+		}
+		if err := declared(d, Key{inst.String(), "complete"}); err != nil {
+			return err
+		}
+		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		now = cur.Value
+		if cur.Value != state {
+			return fmt.Errorf("%w: the run is %s, not %s", ErrState, cur.Value, state)
+		}
+		if _, ok := nextState[state]; !ok {
+			return fmt.Errorf("%w: %s does not end by a barrier", ErrState, state)
+		}
+		tx.Put(pkey(Key{inst.String(), "complete"}), state)
+		now = settle(d, tx)
+		return nil
+	})
+	return now, err
+}
+
+// settle moves the run on through every state all live instances have
+// completed, resetting the flags at each step, and returns the state it
+// stops in. A deployment with no instances goes straight to Ready (or from
+// Finalizing to Done): an empty barrier is passed.
+func settle(d *Deployment, tx store.Tx) string {
+	stateKey := pkey(Key{"ss", "state"})
+	cur, _ := tx.Get(stateKey)
+	state := cur.Value
+	for {
+		next, ok := nextState[state]
+		if !ok {
+			return state
+		}
+		var flags []string
+		for name, n := range d.Nodes {
+			for i := 1; i <= n.Multiplicity; i++ {
+				f := pkey(Key{Instance{name, i}.String(), "complete"})
+				if kv, ok := tx.Get(f); !ok || kv.Value != state {
+					return state // someone is still working
+				}
+				flags = append(flags, f)
+			}
+		}
+		for _, f := range flags {
+			tx.Delete(f)
+		}
+		tx.Put(stateKey, next)
+		state = next
+	}
+}
+
+// clearFlags forgets every completion: the run is entering a state by a
+// route other than the barrier (finalize, scale).
+func clearFlags(d *Deployment, tx store.Tx) {
+	for name, n := range d.Nodes {
+		for i := 1; i <= n.Multiplicity; i++ {
+			tx.Delete(pkey(Key{Instance{name, i}.String(), "complete"}))
+		}
+	}
+}
+
+// Finalize ends a run: it moves to Finalizing, whatever state it is in
+// (an aborted run too), and to Done once every live instance has completed
+// Finalizing; agents then stop. It returns the state afterwards; finalizing
+// a run that is Done already is not an error.
+func (c *Coordinator) Finalize(ctx context.Context, id string) (string, error) {
+	var now string
+	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		d, err := c.spec(id, tx)
+		if err != nil {
+			return err
+		}
+		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		if now = cur.Value; now == Finalizing || now == Done {
+			return nil
+		}
+		clearFlags(d, tx)
+		tx.Put(pkey(Key{"ss", "state"}), Finalizing)
+		now = settle(d, tx)
+		return nil
+	})
+	return now, err
+}
+
+// Scale changes a node's multiplicity. New instances get their inputs
+// (mapped ones from values already published) and their tokens (hashes,
+// as in CreateDeployment); removed instances lose their parameters and
+// tokens. A run that is Ready goes back to Provisioning, as in SlipStream:
+// new instances run the whole workflow, and existing ones run their
+// on_vm_add or on_vm_remove hooks in Executing. Before anything ran
+// (Initializing) the node is simply resized. Any other state is ErrState:
+// one change at a time, and not while the run is working or aborted.
+func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity int, tokenHashes map[string]string) (string, error) {
+	if multiplicity < 0 {
+		return "", fmt.Errorf("node %s: multiplicity %d is negative", node, multiplicity)
+	}
+	var now string
+	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		d, err := c.spec(id, tx)
+		if err != nil {
+			return err
+		}
+		n := d.Nodes[node]
+		if n == nil {
+			return fmt.Errorf("%w: node %q", ErrUnknown, node)
+		}
+		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		now = cur.Value
+		if msg, aborted := abortMessage(tx); aborted {
+			return &AbortError{msg}
+		}
+		if now != Ready && now != Initializing {
+			return fmt.Errorf("%w: the run is %s; a node is scaled when the run is Ready", ErrState, now)
+		}
+		old := n.Multiplicity
+		if old == multiplicity {
+			return nil
+		}
+		// The spec is shared with the cache: change a copy.
+		scaled := *d
+		scaled.Nodes = make(map[string]*Node, len(d.Nodes))
+		for name, v := range d.Nodes {
+			scaled.Nodes[name] = v
+		}
+		nn := *n
+		nn.Multiplicity = multiplicity
+		scaled.Nodes[node] = &nn
+		spec, err := json.Marshal(&scaled)
+		if err != nil {
+			return err
+		}
+		tx.Put(specKey, string(spec))
+		clearFlags(d, tx)
+
+		var changed []string
+		for i := old + 1; i <= multiplicity; i++ { // added
+			inst := Instance{node, i}.String()
+			changed = append(changed, inst)
+			for in, v := range n.Inputs {
+				tx.Put(pkey(Key{inst, in}), v)
+			}
+			for in, from := range n.Mappings {
+				src, name, _ := strings.Cut(from, ":")
+				if kv, ok := tx.Get(pkey(Key{Instance{src, 1}.String(), name})); ok {
+					tx.Put(pkey(Key{inst, in}), kv.Value)
+				}
+			}
+		}
+		for inst, hash := range tokenHashes {
+			k, err := Qualify(inst+":x", nil)
+			in, ok := k.Instance()
+			if err != nil || !ok || in.Node != node || in.Index <= old || in.Index > multiplicity {
+				return fmt.Errorf("%w: node %s changed while it was being scaled; try again", ErrState, node)
+			}
+			tx.Put("t/"+hash, inst)
+		}
+		for i := multiplicity + 1; i <= old; i++ { // removed
+			inst := Instance{node, i}.String()
+			changed = append(changed, inst)
+			for _, kv := range tx.List("p/" + inst + ":") {
+				tx.Delete(kv.Key)
+			}
+		}
+		if multiplicity < old {
+			for _, kv := range tx.List("t/") {
+				if k, err := Qualify(kv.Value+":x", nil); err == nil {
+					if in, ok := k.Instance(); ok && in.Node == node && in.Index > multiplicity {
+						tx.Delete(kv.Key)
+					}
+				}
+			}
+		}
+		ids := make([]string, multiplicity)
+		for i := range ids {
+			ids[i] = strconv.Itoa(i + 1)
+		}
+		tx.Put(pkey(Key{node, "multiplicity"}), strconv.Itoa(multiplicity))
+		tx.Put(pkey(Key{node, "ids"}), strings.Join(ids, ","))
+		if now == Ready {
+			action := ScaleAdd
+			if multiplicity < old {
+				action = ScaleRemove
+			}
+			gen, _ := tx.Get(pkey(Key{"ss", "scaling.generation"}))
+			g, _ := strconv.Atoi(gen.Value)
+			tx.Put(pkey(Key{"ss", "scaling.generation"}), strconv.Itoa(g+1))
+			tx.Put(pkey(Key{"ss", "scaling.action"}), action)
+			tx.Put(pkey(Key{"ss", "scaling.node"}), node)
+			tx.Put(pkey(Key{"ss", "scaling.vms"}), strings.Join(changed, " "))
+			tx.Put(pkey(Key{"ss", "state"}), Provisioning)
+		}
+		now = settle(&scaled, tx)
+		return nil
+	})
+	return now, err
+}
