@@ -301,3 +301,70 @@ func TestProcesses_abortEndsEveryWaiter(t *testing.T) {
 		t.Fatalf("abort message %q", abort)
 	}
 }
+
+// TestRun_scaleRunsHooks: scaling a Ready run up starts the new instance's
+// whole workflow (its mapped input already there) while the existing
+// instances run on_vm_add with SlipStream's SLIPSTREAM_SCALING_*; scaling
+// down stops the removed instance's agent and runs on_vm_remove on the
+// others.
+func TestRun_scaleRunsHooks(t *testing.T) {
+	coord := startCoordinator(t, t.TempDir(), "")
+	marks := t.TempDir()
+	d := lampRun()
+	d.Nodes["db"].Packages = nil
+	d.Nodes["web"].Multiplicity = 1
+	hook := "echo \"$SLIPSTREAM_NODE_INSTANCE_NAME $SLIPSTREAM_SCALING_ACTION $SLIPSTREAM_SCALING_NODE $SLIPSTREAM_SCALING_VMS\" >> " + marks + "/hooks\n"
+	for _, n := range d.Nodes {
+		n.Scripts["on_vm_add"] = []string{hook}
+		n.Scripts["on_vm_remove"] = []string{hook}
+	}
+	tokens := coord.create(d)
+	agents := map[string]*agentProcess{}
+	for _, inst := range []string{"db.1", "web.1"} {
+		agents[inst] = startAgent(t, coord, "lamp", inst, tokens[inst], t.TempDir())
+	}
+	coord.waitState("lamp", coordinator.Ready, 60*time.Second)
+
+	var scaled struct {
+		State  string
+		Tokens map[string]string
+	}
+	if _, err := coord.admin("POST", "/v1/deployments/lamp/scale", map[string]any{"node": "web", "multiplicity": 2}, &scaled); err != nil {
+		t.Fatal(err)
+	}
+	if scaled.State != coordinator.Provisioning || scaled.Tokens["web.2"] == "" {
+		t.Fatalf("scale up answered %+v", scaled)
+	}
+	agents["web.2"] = startAgent(t, coord, "lamp", "web.2", scaled.Tokens["web.2"], t.TempDir())
+	coord.waitState("lamp", coordinator.Ready, 60*time.Second)
+	p := coord.params("lamp")
+	if p["web.2:url"] != "http://"+p["web.2:hostname"]+"/?k="+p["db.1:password"] {
+		t.Errorf("the new instance's url: %q", p["web.2:url"])
+	}
+	hooks := func() []string {
+		b, _ := os.ReadFile(marks + "/hooks")
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		sort.Strings(lines)
+		return lines
+	}
+	if got, want := strings.Join(hooks(), "|"), "db.1 vm_add web web.2|web.1 vm_add web web.2"; got != want {
+		t.Errorf("on_vm_add ran as %q, want %q", got, want)
+	}
+
+	if _, err := coord.admin("POST", "/v1/deployments/lamp/scale", map[string]any{"node": "web", "multiplicity": 1}, &scaled); err != nil {
+		t.Fatal(err)
+	}
+	if code := agents["web.2"].wait(t, 30*time.Second); code != 0 {
+		t.Errorf("the removed instance's agent exited %d", code)
+	}
+	coord.waitState("lamp", coordinator.Ready, 60*time.Second)
+	if got, want := strings.Join(hooks(), "|"), "db.1 vm_add web web.2|db.1 vm_remove web web.2|web.1 vm_add web web.2|web.1 vm_remove web web.2"; got != want {
+		t.Errorf("hooks ran as %q, want %q", got, want)
+	}
+	coord.admin("POST", "/v1/deployments/lamp/finalize", nil, nil)
+	for _, inst := range []string{"db.1", "web.1"} {
+		if code := agents[inst].wait(t, 30*time.Second); code != 0 {
+			t.Errorf("%s exited %d", inst, code)
+		}
+	}
+}

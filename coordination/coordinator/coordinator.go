@@ -496,6 +496,10 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 				reread = true
 			case u.rev <= readRev:
 				reread = false // already seen by the last read
+			case u.abort != "" && !ignoreAbort:
+				return "", &AbortError{u.abort}
+			case u.abort != "":
+				reread, readRev = false, u.rev
 			case wanted(u.value):
 				return u.value, nil
 			default:

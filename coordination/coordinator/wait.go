@@ -32,12 +32,14 @@ type waiter struct {
 type wakeup struct {
 	rev    int64
 	value  string
+	abort  string // the run was aborted with this message
 	reread bool
 }
 
-// deliver replaces a pending wake-up with u. A pending re-read is never
-// downgraded to a value: an abort committed before the set must still be
-// seen by a get that does not ignore aborts.
+// deliver replaces a pending wake-up with u. Two values merge into the
+// newer one; any other pair (an abort and a value, say) becomes a re-read,
+// so an abort committed before a set is still seen by a get that does not
+// ignore aborts, and a get that does is not left without the value.
 func (w *waiter) deliver(u wakeup) {
 	for {
 		select {
@@ -47,7 +49,9 @@ func (w *waiter) deliver(u wakeup) {
 		}
 		select {
 		case old := <-w.ch:
-			u.reread = u.reread || old.reread
+			if old.reread || old.abort != "" || u.abort != "" {
+				u = wakeup{reread: true}
+			}
 		default:
 		}
 	}
@@ -121,7 +125,11 @@ func (c *Coordinator) follow(ctx context.Context, id string, dw *depWatch, rev i
 			}
 			rev = ev.Rev
 			if ev.Key == abortKey {
-				dw.wakeAll()
+				// Every get ends at once with the message; a cancelled
+				// abort changes nothing for a waiter.
+				if !ev.Deleted && ev.Value != "" {
+					dw.deliverAll(wakeup{rev: ev.Rev, abort: ev.Value})
+				}
 				continue
 			}
 			u := wakeup{rev: ev.Rev, value: ev.Value, reread: ev.Deleted}
@@ -134,12 +142,15 @@ func (c *Coordinator) follow(ctx context.Context, id string, dw *depWatch, rev i
 	}
 }
 
-func (dw *depWatch) wakeAll() {
+// wakeAll makes every waiter read the store again.
+func (dw *depWatch) wakeAll() { dw.deliverAll(wakeup{reread: true}) }
+
+func (dw *depWatch) deliverAll(u wakeup) {
 	dw.mu.Lock()
 	defer dw.mu.Unlock()
 	for _, ws := range dw.waiters {
 		for w := range ws {
-			w.deliver(wakeup{reread: true})
+			w.deliver(u)
 		}
 	}
 }

@@ -1,0 +1,347 @@
+package bootstrap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxUserData is EC2's limit on the size of user-data.
+const MaxUserData = 16384
+
+// Config is what a machine needs to fetch, install and start its agent.
+type Config struct {
+	ServiceURL    string            // coordinator base URL, e.g. https://10.0.0.1:8680
+	Deployment    string            // deployment id (SLIPSTREAM_DIID)
+	Instance      string            // node instance name, e.g. "web.2"
+	Token         string            // the instance's secret token
+	CAFingerprint string            // hex SHA-256 of the coordinator CA certificate's DER; may be empty
+	CAPEM         string            // the coordinator CA certificate(s), PEM; may be empty; downloads trust only it when set
+	Cloud         string            // connector name, exported to scripts as SLIPSTREAM_CLOUD
+	AgentSHA256   map[string]string // "amd64"/"arm64" → hex SHA-256 of the agent for linux/<arch>
+	AgentURL      string            // optional; default ServiceURL + "/v1/agent/linux/"; the arch is appended
+	AgentPath     string            // optional: the agent is already on the host at this path; no download
+	Root          string            // optional install root, for tests only; "" in production
+}
+
+// agentConfig is /etc/slipstream/agent.json, as slipstream-agent reads it.
+type agentConfig struct {
+	ServiceURL    string `json:"service_url"`
+	Deployment    string `json:"deployment"`
+	Instance      string `json:"instance"`
+	Token         string `json:"token"`
+	CAFingerprint string `json:"ca_fingerprint"`
+	Cloud         string `json:"cloud"`
+}
+
+// view is what the templates see: values checked and normalized.
+type view struct {
+	What      string            // "bootstrap" or "uninstaller", for the header comment
+	Root      string            // no trailing slash; "" in production
+	Sums      map[string]string // arch → lower-case hex
+	Archs     string            // the keys of Sums, for an error message
+	URL       string            // download base; the arch is appended
+	AgentPath string
+	CAPEM     string // re-encoded: only CERTIFICATE blocks
+	JSON      string // agent.json, one line
+}
+
+//go:embed *.sh.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").
+	Funcs(template.FuncMap{"sq": shellQuote}).
+	ParseFS(templateFS, "*.sh.tmpl"))
+
+// Script renders the POSIX sh script that installs and starts the agent.
+// It runs as root (over SSH, or as user-data at first boot) and may be run
+// again: see the package documentation.
+func Script(c Config) (string, error) {
+	s, _, err := script(c)
+	return s, err
+}
+
+func script(c Config) (string, *view, error) {
+	v, err := c.view()
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := render("bootstrap.sh.tmpl", v)
+	return s, v, err
+}
+
+// UserData renders the script as cloud-init user-data: cloud-init runs a
+// user-data that starts with "#!" as a script at first boot. It fails when
+// the script exceeds MaxUserData.
+func UserData(c Config) (string, error) {
+	s, v, err := script(c)
+	if err != nil {
+		return "", err
+	}
+	if len(s) > MaxUserData {
+		return "", fmt.Errorf("bootstrap: the user-data is %d bytes, %d over the %d-byte limit (EC2's); the CA PEM takes %d of them",
+			len(s), len(s)-MaxUserData, MaxUserData, len(v.CAPEM))
+	}
+	return s, nil
+}
+
+// UninstallScript renders the script that stops the agent and removes
+// everything Script installed. Only Config.Root matters to it, so a machine
+// can be cleaned up without its token.
+func UninstallScript(c Config) (string, error) {
+	root, err := checkRoot(c.Root)
+	if err != nil {
+		return "", err
+	}
+	return render("uninstall.sh.tmpl", &view{What: "uninstaller", Root: root})
+}
+
+func render(name string, v *view) (string, error) {
+	var b strings.Builder
+	if err := templates.ExecuteTemplate(&b, name, v); err != nil {
+		return "", fmt.Errorf("bootstrap: rendering %s: %v", name, err)
+	}
+	return b.String(), nil
+}
+
+// shellQuote makes s one sh word that stands for itself: inside single
+// quotes nothing is special but the single quote, which is closed, escaped
+// and reopened. Validation has ruled out NUL, which no sh word can hold.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var (
+	// instanceRE is the coordinator's node name (\w+) and index.
+	instanceRE = regexp.MustCompile(`^[A-Za-z0-9_]+\.[0-9]+$`)
+	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// view checks c and prepares what the bootstrap template needs. It reports
+// every problem, not just the first, so a caller fixes them in one go.
+func (c Config) view() (*view, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("bootstrap: "+format, args...))
+	}
+	required := func(field, value string) bool {
+		if value == "" {
+			bad("Config.%s is empty", field)
+			return false
+		}
+		return true
+	}
+
+	if required("ServiceURL", c.ServiceURL) {
+		if err := checkURL(c.ServiceURL); err != nil {
+			bad("Config.ServiceURL: %v", err)
+		}
+	}
+	if required("Deployment", c.Deployment) {
+		if err := checkText(c.Deployment); err != nil {
+			bad("Config.Deployment: %v", err)
+		}
+	}
+	if required("Instance", c.Instance) && !instanceRE.MatchString(c.Instance) {
+		bad("Config.Instance %q is not a node instance name such as web.2 (node name, dot, index)", c.Instance)
+	}
+	// The agent sends the token in an HTTP header: visible ASCII only.
+	if required("Token", c.Token) && strings.IndexFunc(c.Token, func(r rune) bool { return r < '!' || r > '~' }) >= 0 {
+		bad("Config.Token holds a character other than visible ASCII")
+	}
+	if err := checkText(c.Cloud); err != nil {
+		bad("Config.Cloud: %v", err)
+	}
+
+	// tlsutil accepts fingerprints with colons or in upper case; the file
+	// gets the plain form.
+	fp := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(c.CAFingerprint), ":", ""))
+	if fp != "" && !sha256RE.MatchString(fp) {
+		bad("Config.CAFingerprint %q is not a hex SHA-256 (64 hex digits)", c.CAFingerprint)
+	}
+	caPEM, fps, err := parseCAPEM(c.CAPEM)
+	if err != nil {
+		bad("Config.CAPEM: %v", err)
+	} else if fp != "" && sha256RE.MatchString(fp) && len(fps) > 0 && !slices.Contains(fps, fp) {
+		// The agent would pin one CA while the download trusted another.
+		bad("Config.CAFingerprint %s matches no certificate in Config.CAPEM (%s)", fp, strings.Join(fps, ", "))
+	}
+
+	sums := map[string]string{}
+	if len(c.AgentSHA256) == 0 {
+		bad(`Config.AgentSHA256 is empty: it needs the agent's sha256 for "amd64" and/or "arm64"`)
+	}
+	for arch, sum := range c.AgentSHA256 {
+		if arch != "amd64" && arch != "arm64" {
+			bad(`Config.AgentSHA256 has the architecture %q: want "amd64" or "arm64"`, arch)
+			continue
+		}
+		sum = strings.ToLower(strings.TrimSpace(sum))
+		if !sha256RE.MatchString(sum) {
+			bad("Config.AgentSHA256[%q] = %q is not a hex SHA-256 (64 hex digits)", arch, c.AgentSHA256[arch])
+			continue
+		}
+		sums[arch] = sum
+	}
+	archs := make([]string, 0, len(sums))
+	for arch := range sums {
+		archs = append(archs, arch)
+	}
+	slices.Sort(archs)
+
+	agentURL := c.AgentURL
+	switch {
+	case c.AgentPath != "" && c.AgentURL != "":
+		bad("Config.AgentPath and Config.AgentURL are both set: the agent is either on the host already or downloaded")
+	case c.AgentPath != "":
+		if !path.IsAbs(c.AgentPath) {
+			bad("Config.AgentPath %q is not an absolute path", c.AgentPath)
+		} else if err := checkText(c.AgentPath); err != nil {
+			bad("Config.AgentPath: %v", err)
+		}
+	case c.AgentURL != "":
+		if err := checkURL(c.AgentURL); err != nil {
+			bad("Config.AgentURL: %v", err)
+		}
+	default:
+		agentURL = strings.TrimRight(c.ServiceURL, "/") + "/v1/agent/linux/"
+		// A fingerprint means a private CA, which curl and wget cannot
+		// trust without the certificate itself.
+		if fp != "" && c.CAPEM == "" && strings.HasPrefix(strings.ToLower(c.ServiceURL), "https:") {
+			bad("Config.CAFingerprint is set but Config.CAPEM is empty: the agent download from %s cannot verify the coordinator's private CA; pass the CA certificate", c.ServiceURL)
+		}
+	}
+
+	root, err := checkRoot(c.Root)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(false) // the file is not HTML; keep <, > and & readable
+	if err := enc.Encode(agentConfig{
+		ServiceURL: c.ServiceURL, Deployment: c.Deployment, Instance: c.Instance,
+		Token: c.Token, CAFingerprint: fp, Cloud: c.Cloud,
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: encoding agent.json: %v", err)
+	}
+	if c.AgentPath != "" {
+		agentURL = ""
+	}
+	return &view{
+		What: "bootstrap", Root: root, Sums: sums, Archs: strings.Join(archs, ", "),
+		URL: agentURL, AgentPath: c.AgentPath, CAPEM: caPEM,
+		JSON: strings.TrimSuffix(js.String(), "\n"),
+	}, nil
+}
+
+// checkText rejects what a value cannot carry safely: invalid UTF-8 (JSON
+// would replace it, so the agent would see another string), NUL (no sh
+// word can hold it) and other control characters (values end up in
+// environment variables, log lines and URLs).
+func checkText(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%q is not valid UTF-8", s)
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("%q holds the control character %U at byte %d", s, []rune(s[i:])[0], i)
+	}
+	return nil
+}
+
+// checkURL accepts an http or https URL to which paths can be appended.
+func checkURL(s string) error {
+	if err := checkText(s); err != nil {
+		return err
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q is not an http or https URL", s)
+	case u.Host == "":
+		return fmt.Errorf("%q has no host", s)
+	case u.User != nil:
+		// It would show in curl's command line to every local user.
+		return fmt.Errorf("%q carries credentials; the agent authenticates with its token", s)
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		return fmt.Errorf("%q has a query or fragment, to which no path can be appended", s)
+	}
+	return nil
+}
+
+// checkRoot returns the install root without a trailing slash; "/" is the
+// same as "".
+func checkRoot(root string) (string, error) {
+	if root == "" {
+		return "", nil
+	}
+	if err := checkText(root); err != nil {
+		return "", fmt.Errorf("bootstrap: Config.Root: %v", err)
+	}
+	if !path.IsAbs(root) {
+		return "", fmt.Errorf("bootstrap: Config.Root %q is not an absolute path", root)
+	}
+	root = path.Clean(root)
+	if root == "/" {
+		return "", nil
+	}
+	return root, nil
+}
+
+// parseCAPEM returns the certificates of a PEM bundle re-encoded without
+// headers or surrounding text, and their fingerprints. Anything but
+// certificates is refused: a private key pasted by mistake must not travel
+// in user-data.
+func parseCAPEM(s string) (string, []string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil, nil
+	}
+	var out bytes.Buffer
+	var fps []string
+	rest := []byte(s)
+	for {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		rest = r
+		if block.Type != "CERTIFICATE" {
+			return "", nil, fmt.Errorf("block %d is a %q, not a CERTIFICATE", len(fps)+1, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", nil, fmt.Errorf("certificate %d: %v", len(fps)+1, err)
+		}
+		sum := sha256.Sum256(cert.Raw)
+		fps = append(fps, hex.EncodeToString(sum[:]))
+		pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	}
+	if len(fps) == 0 {
+		return "", nil, errors.New("no PEM certificate found")
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return "", nil, fmt.Errorf("text after certificate %d is not PEM", len(fps))
+	}
+	return out.String(), fps, nil
+}
