@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
 var bins struct {
@@ -75,20 +77,27 @@ type coordinatorProcess struct {
 	cmd   *exec.Cmd
 	token string
 	out   *syncBuffer
+	// fingerprint is the CA's when started with -tls-self-signed; the
+	// test's own requests then pin it, as agents do.
+	fingerprint string
+	http        *http.Client
 }
 
-var listening = regexp.MustCompile(`listening on (https?)://(\S+)`)
+var (
+	listening   = regexp.MustCompile(`listening on (https?)://(\S+)`)
+	caPrintedAs = regexp.MustCompile(`CA fingerprint \(pin it: SLIPSTREAM_CA_FINGERPRINT\): ([0-9a-f]{64})`)
+)
 
 // startCoordinator starts `slipc serve` on a free loopback port (or addr,
 // to restart one on the same address) with its data in data.
-func startCoordinator(t testing.TB, data, addr string) *coordinatorProcess {
+func startCoordinator(t testing.TB, data, addr string, args ...string) *coordinatorProcess {
 	t.Helper()
 	slipc, _ := binaries(t)
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	p := &coordinatorProcess{t: t, data: data, token: "admin-token-for-process-tests-0123456789", out: &syncBuffer{}}
-	p.cmd = exec.Command(slipc, "serve", "-listen", addr, "-data", data)
+	p := &coordinatorProcess{t: t, data: data, token: "admin-token-for-process-tests-0123456789", out: &syncBuffer{}, http: http.DefaultClient}
+	p.cmd = exec.Command(slipc, append([]string{"serve", "-listen", addr, "-data", data}, args...)...)
 	p.cmd.Env = append(os.Environ(), "SLIPSTREAM_ADMIN_TOKEN="+p.token)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -103,6 +112,9 @@ func startCoordinator(t testing.TB, data, addr string) *coordinatorProcess {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			p.out.Write([]byte(sc.Text() + "\n"))
+			if m := caPrintedAs.FindStringSubmatch(sc.Text()); m != nil {
+				p.fingerprint = m[1]
+			}
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1] + "://" + m[2]
 			}
@@ -111,7 +123,10 @@ func startCoordinator(t testing.TB, data, addr string) *coordinatorProcess {
 	select {
 	case u := <-found:
 		p.URL = u
-		p.addr = strings.TrimPrefix(u, "http://")
+		_, p.addr, _ = strings.Cut(u, "://")
+		if p.fingerprint != "" {
+			p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(p.fingerprint)}}
+		}
 	case <-time.After(30 * time.Second):
 		p.cmd.Process.Kill()
 		t.Fatalf("slipc serve did not start:\n%s", p.out.String())
@@ -137,7 +152,7 @@ func (p *coordinatorProcess) admin(method, path string, body any, out any) (int,
 	}
 	req, _ := http.NewRequest(method, p.URL+path, rd)
 	req.Header.Set("Authorization", "Bearer "+p.token)
-	res, err := http.DefaultClient.Do(req)
+	res, err := p.http.Do(req)
 	if err != nil {
 		return 0, err
 	}
