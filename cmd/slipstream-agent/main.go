@@ -1,4 +1,10 @@
-// Command slipstream-agent runs inside each machine. It is a multi-call
+// Command slipstream-agent runs inside each machine.
+//
+//	slipstream-agent run [-state-dir DIR]
+//
+// is the node executor: it follows the run's states through the
+// coordinator and runs the node's scripts (see package
+// coordination/agent). It is also a multi-call
 // binary: linked or copied as ss-get, ss-set, ss-abort, ss-display or
 // ss-random it behaves as SlipStream's command of that name, with the same
 // arguments and exit codes (9 timeout, 8 aborted, 7 client error, 5 server
