@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,9 +18,14 @@ import (
 	"syscall"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
@@ -39,6 +45,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	selfSigned := fs.Bool("tls-self-signed", false, "serve TLS with a private CA kept in the data folder; prints the CA fingerprint for clients to pin")
 	certFile := fs.String("tls-cert", "", "serve TLS with this certificate `file` (PEM, chain included)")
 	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
+	etcd := fs.String("etcd", "", "comma-separated etcd `endpoints`: keep the state in etcd instead of DATA/coordinator.db, so several slipc serve replicas can share it")
+	etcdPrefix := fs.String("etcd-prefix", "/slipstream/", "key `prefix` of the coordinator's data in etcd")
+	etcdCA := fs.String("etcd-cacert", "", "verify etcd's certificate with this CA `file` (PEM); implies TLS")
+	etcdCert := fs.String("etcd-cert", "", "client certificate `file` for etcd (PEM)")
+	etcdKey := fs.String("etcd-key", "", "the client certificate's key `file` (PEM)")
 	agentDir := fs.String("agent-dir", "", "`folder` of the agent binaries served at /v1/agent (default: the agent folder next to slipc if there is one, else DATA/agent)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
@@ -70,7 +81,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
 		return exitDiags
 	}
-	st, err := boltstore.Open(filepath.Join(*data, "coordinator.db"))
+	var st store.Store
+	if *etcd != "" {
+		st, err = openEtcd(strings.Split(*etcd, ","), *etcdPrefix, *etcdCA, *etcdCert, *etcdKey)
+		if err == nil {
+			fmt.Fprintf(stdout, "State in etcd at %s under %s\n", *etcd, *etcdPrefix)
+		}
+	} else {
+		st, err = boltstore.Open(filepath.Join(*data, "coordinator.db"))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
 		return exitDiags
@@ -172,4 +191,55 @@ func defaultAgentDir(data string) string {
 		}
 	}
 	return filepath.Join(data, "agent")
+}
+
+// openEtcd connects to an etcd cluster, checking it answers before the
+// coordinator starts serving, so a wrong endpoint is a clear error at
+// start rather than failing requests later.
+func openEtcd(endpoints []string, prefix, caFile, certFile, keyFile string) (store.Store, error) {
+	cfg := clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if caFile != "" || certFile != "" {
+		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if caFile != "" {
+			pem, err := os.ReadFile(caFile)
+			if err != nil {
+				return nil, fmt.Errorf("-etcd-cacert: %w", err)
+			}
+			tlsCfg.RootCAs = x509.NewCertPool()
+			if !tlsCfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("-etcd-cacert: no certificate in %s", caFile)
+			}
+		}
+		if certFile != "" {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("-etcd-cert/-etcd-key: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		cfg.TLS = tlsCfg
+	}
+	client, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := client.Status(ctx, endpoints[0]); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("etcd %s does not answer: %w", endpoints[0], err)
+	}
+	return &closingStore{etcdstore.New(client, prefix), client}, nil
+}
+
+// closingStore closes the etcd client after the store.
+type closingStore struct {
+	*etcdstore.Store
+	client *clientv3.Client
+}
+
+func (s *closingStore) Close() error {
+	err := s.Store.Close()
+	s.client.Close()
+	return err
 }
