@@ -212,6 +212,9 @@ func FuzzAPI(f *testing.F) {
 	f.Add("PUT", "/v1/deployments/lamp/reports/web.1", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"))
 	f.Add("GET", "/v1/deployments/lamp/reports/web.1", []byte(nil))
 	f.Add("GET", "/v1/agent/linux/amd64", []byte(nil))
+	f.Add("POST", "/v1/deployments/lamp/scale", []byte(`{"node":"web","multiplicity":3}`))
+	f.Add("POST", "/v1/deployments/lamp/finalize", []byte(nil))
+	f.Add("GET", "/v1/deployments/lamp/parameters/ss:state?wait=1ms&changed_from=Ready", []byte(nil))
 	srv := newServer(f)
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {
