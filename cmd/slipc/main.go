@@ -43,10 +43,12 @@ var commands = []command{
 }
 
 func main() {
-	// slipc is a short batch process whose heap is mostly the recipe and the
-	// Terraform being built; collecting less often makes large compiles
-	// about a third faster (docs/performance.md). GOGC still wins when set.
-	if os.Getenv("GOGC") == "" {
+	// The batch commands' heap is mostly the recipe and the Terraform being
+	// built; collecting less often makes large compiles about a third
+	// faster (docs/performance.md). Not for serve: a long-running server
+	// with 10,000 parked long-polls would hold five times its live heap.
+	// GOGC still wins when set.
+	if os.Getenv("GOGC") == "" && (len(os.Args) < 2 || os.Args[1] != "serve") {
 		debug.SetGCPercent(400)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

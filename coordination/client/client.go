@@ -7,12 +7,15 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -277,4 +280,100 @@ func (c *Client) Run(ctx context.Context) (*Run, error) {
 // tar, replacing the one sent before.
 func (c *Client) UploadReport(ctx context.Context, instance string, tarball []byte) error {
 	return c.send(ctx, "PUT", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/reports/"+url.PathEscape(instance), tarball, "application/gzip", nil)
+}
+
+// The calls below are the provider's: they need the admin token.
+
+// CreateDeployment registers d and returns its instances' tokens.
+func (c *Client) CreateDeployment(ctx context.Context, d *coordinator.Deployment) (map[string]string, error) {
+	var out struct{ Tokens map[string]string }
+	err := c.do(ctx, "POST", "/v1/deployments", d, &out)
+	return out.Tokens, err
+}
+
+// Scale changes a node's multiplicity; it returns the run's state and the
+// new instances' tokens.
+func (c *Client) Scale(ctx context.Context, node string, multiplicity int) (string, map[string]string, error) {
+	var out struct {
+		State  string
+		Tokens map[string]string
+	}
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/scale", map[string]any{"node": node, "multiplicity": multiplicity}, &out)
+	return out.State, out.Tokens, err
+}
+
+// Finalize ends the run and returns its state afterwards.
+func (c *Client) Finalize(ctx context.Context) (string, error) {
+	var out struct{ State string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/finalize", nil, &out)
+	return out.State, err
+}
+
+// Delete removes the deployment and everything kept for it.
+func (c *Client) Delete(ctx context.Context) error {
+	return c.do(ctx, "DELETE", "/v1/deployments/"+url.PathEscape(c.Deployment), nil, nil)
+}
+
+// Parameters returns every parameter that has a value, and which of them
+// are sensitive.
+func (c *Client) Parameters(ctx context.Context) (map[string]string, map[string]bool, error) {
+	var out struct {
+		Parameters map[string]string
+		Sensitive  map[string]bool
+	}
+	err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/parameters", nil, &out)
+	return out.Parameters, out.Sensitive, err
+}
+
+// Agent is one agent binary the coordinator serves.
+type Agent struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	URL    string `json:"url"`
+}
+
+// Agents lists the agent binaries the coordinator serves, by "linux/amd64".
+func (c *Client) Agents(ctx context.Context) (map[string]Agent, error) {
+	var out struct{ Agents map[string]Agent }
+	err := c.do(ctx, "GET", "/v1/agent", nil, &out)
+	return out.Agents, err
+}
+
+// AgentBinary downloads the agent for linux/arch and checks its SHA-256
+// against the one listed.
+func (c *Client) AgentBinary(ctx context.Context, arch string) ([]byte, string, error) {
+	agents, err := c.Agents(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	a, ok := agents["linux/"+arch]
+	if !ok {
+		var have []string
+		for k := range agents {
+			have = append(have, k)
+		}
+		sort.Strings(have)
+		return nil, "", &Error{Code: "not_found", Message: fmt.Sprintf("the coordinator serves no agent for linux/%s (it has: %s); build them with make build, or give slipc serve -agent-dir", arch, strings.Join(have, ", ")), Status: 404}
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(c.BaseURL, "/")+"/v1/agent/linux/"+url.PathEscape(arch), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := c.http().Do(req)
+	if err != nil {
+		return nil, "", &Error{Code: "network", Message: "cannot reach the coordinator: " + err.Error()}
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, "", &Error{Code: "http", Message: "downloading the agent: coordinator answered " + res.Status, Status: res.StatusCode}
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, 512<<20))
+	if err != nil {
+		return nil, "", &Error{Code: "network", Message: "downloading the agent: " + err.Error()}
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); got != a.SHA256 {
+		return nil, "", &Error{Code: "invalid", Message: fmt.Sprintf("the agent for linux/%s downloaded with sha256 %s, but the coordinator lists %s", arch, got, a.SHA256)}
+	}
+	return b, a.SHA256, nil
 }

@@ -63,6 +63,9 @@ func (e *AbortError) Error() string { return "run aborted: " + e.Message }
 type Deployment struct {
 	ID    string           `json:"id"`
 	Nodes map[string]*Node `json:"nodes"`
+	// Meta is kept for the provider as it is given (its own description of
+	// the deployment, so an import can rebuild the resource).
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
 // Node is one node: how many instances, its parameters, the values its
@@ -494,6 +497,10 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 			switch {
 			case u.reread:
 				reread = true
+				if u.rewatch {
+					w.release()
+					w = nil // the next read registers with a new watch
+				}
 			case u.rev <= readRev:
 				reread = false // already seen by the last read
 			case u.abort != "" && !ignoreAbort:

@@ -63,11 +63,34 @@ func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, st
 		if _, ok := nextState[state]; !ok {
 			return fmt.Errorf("%w: %s does not end by a barrier", ErrState, state)
 		}
-		tx.Put(pkey(Key{inst.String(), "complete"}), state)
+		flag := pkey(Key{inst.String(), "complete"})
+		if kv, ok := tx.Get(flag); !ok || kv.Value != state {
+			tx.Put(flag, state)
+			tx.Put(completedKey, strconv.Itoa(completed(tx)+1))
+		}
 		now = settle(d, tx)
 		return nil
 	})
 	return now, err
+}
+
+// completedKey counts the instances whose complete flag holds the current
+// state, so a completion costs O(1) instead of reading every instance's
+// flag (10,000 completions were 10^8 reads).
+const completedKey = "n/completed"
+
+func completed(tx store.Tx) int {
+	kv, _ := tx.Get(completedKey)
+	n, _ := strconv.Atoi(kv.Value)
+	return n
+}
+
+func instances(d *Deployment) int {
+	n := 0
+	for _, node := range d.Nodes {
+		n += node.Multiplicity
+	}
+	return n
 }
 
 // settle moves the run on through every state all live instances have
@@ -78,37 +101,26 @@ func settle(d *Deployment, tx store.Tx) string {
 	stateKey := pkey(Key{"ss", "state"})
 	cur, _ := tx.Get(stateKey)
 	state := cur.Value
+	total := instances(d)
 	for {
 		next, ok := nextState[state]
-		if !ok {
+		if !ok || completed(tx) < total {
 			return state
 		}
-		var flags []string
-		for name, n := range d.Nodes {
-			for i := 1; i <= n.Multiplicity; i++ {
-				f := pkey(Key{Instance{name, i}.String(), "complete"})
-				if kv, ok := tx.Get(f); !ok || kv.Value != state {
-					return state // someone is still working
-				}
-				flags = append(flags, f)
-			}
-		}
-		for _, f := range flags {
-			tx.Delete(f)
-		}
+		clearFlags(d, tx)
 		tx.Put(stateKey, next)
 		state = next
 	}
 }
 
-// clearFlags forgets every completion: the run is entering a state by a
-// route other than the barrier (finalize, scale).
+// clearFlags forgets every completion: the run moves to another state.
 func clearFlags(d *Deployment, tx store.Tx) {
 	for name, n := range d.Nodes {
 		for i := 1; i <= n.Multiplicity; i++ {
 			tx.Delete(pkey(Key{Instance{name, i}.String(), "complete"}))
 		}
 	}
+	tx.Put(completedKey, "0")
 }
 
 // Finalize ends a run: it moves to Finalizing, whatever state it is in
@@ -182,7 +194,9 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 			return err
 		}
 		tx.Put(specKey, string(spec))
-		clearFlags(d, tx)
+		if now == Ready {
+			clearFlags(d, tx) // the run goes back to Provisioning below
+		}
 
 		var changed []string
 		for i := old + 1; i <= multiplicity; i++ { // added
@@ -240,6 +254,19 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 			tx.Put(pkey(Key{"ss", "scaling.node"}), node)
 			tx.Put(pkey(Key{"ss", "scaling.vms"}), strings.Join(changed, " "))
 			tx.Put(pkey(Key{"ss", "state"}), Provisioning)
+		}
+		if now == Initializing {
+			// Instances that completed Initializing keep their flag; the
+			// removed ones' went with their parameters.
+			n := 0
+			for name, nd := range scaled.Nodes {
+				for i := 1; i <= nd.Multiplicity; i++ {
+					if kv, ok := tx.Get(pkey(Key{Instance{name, i}.String(), "complete"})); ok && kv.Value == Initializing {
+						n++
+					}
+				}
+			}
+			tx.Put(completedKey, strconv.Itoa(n))
 		}
 		now = settle(&scaled, tx)
 		return nil

@@ -242,3 +242,51 @@ func TestCreate_scriptsValidated(t *testing.T) {
 		t.Fatal("an option as a package name accepted")
 	}
 }
+
+// TestWatch_closedWhenIdle: a deployment's store watch is closed once
+// nobody has waited on it for a while, and a later get starts a new one.
+func TestWatch_closedWhenIdle(t *testing.T) {
+	idleWatch = 10 * time.Millisecond
+	defer func() { idleWatch = 30 * time.Second }()
+	c := newCoordinator(t)
+	c.CreateDeployment(bg(t), lamp(), nil)
+	if _, err := c.Get(bg(t), "lamp", nil, "db.1:password", 20*time.Millisecond, false); !errors.Is(err, ErrTimeout) {
+		t.Fatal(err)
+	}
+	watches := func() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.watches) }
+	deadline := time.Now().Add(5 * time.Second)
+	for watches() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle watch was never closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Set(bg(t), "lamp", inst("db", 1), "password", "p", false)
+	}()
+	if v, err := c.Get(bg(t), "lamp", nil, "db.1:password", 10*time.Second, false); err != nil || v != "p" {
+		t.Fatalf("after the watch was closed: %q %v", v, err)
+	}
+}
+
+// TestScale_inInitializingKeepsCompletions: instances that completed
+// Initializing before a node was resized are not asked again, and removing
+// the last instance that had not completed passes the barrier.
+func TestScale_inInitializingKeepsCompletions(t *testing.T) {
+	c := newCoordinator(t)
+	c.CreateDeployment(bg(t), lamp(), nil)
+	for _, in := range []Instance{{"db", 1}, {"web", 1}, {"web", 2}} {
+		c.Complete(bg(t), "lamp", in, Initializing)
+	}
+	if now, _ := c.Scale(bg(t), "lamp", "web", 4, nil); now != Initializing {
+		t.Fatalf("after growing: %s", now)
+	}
+	if now, _ := c.Complete(bg(t), "lamp", Instance{"web", 4}, Initializing); now != Initializing {
+		t.Fatalf("web.3 has not completed, yet the run is %s", now)
+	}
+	// Removing web.3 and web.4 leaves db.1, web.1 and web.2, all done.
+	if now, _ := c.Scale(bg(t), "lamp", "web", 2, nil); now != Provisioning {
+		t.Fatalf("after shrinking to the instances that completed: %s, want Provisioning", now)
+	}
+}

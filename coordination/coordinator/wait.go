@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
 )
@@ -13,9 +14,18 @@ import (
 // so 1,000 blocked gets cost one store watch, not 1,000 polls.
 type depWatch struct {
 	cancel  context.CancelFunc
+	id      string
+	c       *Coordinator
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]bool // by storage key
 }
+
+// idleWatch is how long a deployment's watch outlives its last waiter:
+// agents ask again right after an answer, so closing at once would
+// restart the watch constantly; never closing it kept a goroutine and a
+// store watch (on etcd, a live etcd watch) for every deployment ever
+// waited on, deleted ones included.
+var idleWatch = 30 * time.Second
 
 // waiter is one blocked get. Its channel holds at most one pending
 // wake-up, the latest.
@@ -34,6 +44,8 @@ type wakeup struct {
 	value  string
 	abort  string // the run was aborted with this message
 	reread bool
+	// rewatch: the deployment's watch ended; register with a new one.
+	rewatch bool
 }
 
 // deliver replaces a pending wake-up with u. Two values merge into the
@@ -50,7 +62,7 @@ func (w *waiter) deliver(u wakeup) {
 		select {
 		case old := <-w.ch:
 			if old.reread || old.abort != "" || u.abort != "" {
-				u = wakeup{reread: true}
+				u = wakeup{reread: true, rewatch: u.rewatch || old.rewatch}
 			}
 		default:
 		}
@@ -58,12 +70,31 @@ func (w *waiter) deliver(u wakeup) {
 }
 
 func (w *waiter) release() {
-	w.dw.mu.Lock()
-	delete(w.dw.waiters[w.key], w)
-	if len(w.dw.waiters[w.key]) == 0 {
-		delete(w.dw.waiters, w.key)
+	dw := w.dw
+	dw.mu.Lock()
+	delete(dw.waiters[w.key], w)
+	if len(dw.waiters[w.key]) == 0 {
+		delete(dw.waiters, w.key)
 	}
-	w.dw.mu.Unlock()
+	idle := len(dw.waiters) == 0
+	dw.mu.Unlock()
+	if idle {
+		time.AfterFunc(idleWatch, dw.closeIfIdle)
+	}
+}
+
+// closeIfIdle stops the watch if nobody waits on the deployment any more.
+// Both locks are held, in the order wait takes them, so a waiter is never
+// registered on a watch being closed.
+func (dw *depWatch) closeIfIdle() {
+	dw.c.mu.Lock()
+	defer dw.c.mu.Unlock()
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	if len(dw.waiters) == 0 && dw.c.watches[dw.id] == dw {
+		delete(dw.c.watches, dw.id)
+		dw.cancel()
+	}
 }
 
 // abortKey wakes every waiter of a deployment: gets fail at once on abort.
@@ -87,11 +118,11 @@ func (c *Coordinator) wait(id, key string) (*waiter, error) {
 			return nil, err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		dw = &depWatch{cancel: cancel, waiters: map[string]map[*waiter]bool{}}
+		dw = &depWatch{cancel: cancel, id: id, c: c, waiters: map[string]map[*waiter]bool{}}
 		c.watches[id] = dw
 		go c.follow(ctx, id, dw, rev)
 	}
-	c.mu.Unlock()
+	defer c.mu.Unlock()
 	w := &waiter{ch: make(chan wakeup, 1), key: key, dw: dw}
 	dw.mu.Lock()
 	if dw.waiters[key] == nil {
@@ -106,18 +137,30 @@ func (c *Coordinator) wait(id, key string) (*waiter, error) {
 // When the store no longer has the changes it needs (ErrCompacted), it
 // wakes everyone, since each re-reads anyway, and watches again from now.
 func (c *Coordinator) follow(ctx context.Context, id string, dw *depWatch, rev int64) {
+	defer func() {
+		if ctx.Err() != nil {
+			return // closed while idle, or the coordinator closed
+		}
+		// The store ended the watch (closed, failing): forget it, and send
+		// every waiter to register with a new one.
+		c.mu.Lock()
+		if c.watches[id] == dw {
+			delete(c.watches, id)
+		}
+		c.mu.Unlock()
+		dw.deliverAll(wakeup{reread: true, rewatch: true})
+	}()
 	for ctx.Err() == nil {
 		events, err := c.st.Watch(ctx, ns(id), rev)
 		if err != nil {
-			dw.wakeAll()
 			return
 		}
 		for ev := range events {
 			if ev.Err != nil {
-				dw.wakeAll()
 				if !errors.Is(ev.Err, store.ErrCompacted) {
 					return
 				}
+				dw.wakeAll()
 				if now, err := c.st.Revision(ctx); err == nil {
 					rev = now
 				}

@@ -5,6 +5,7 @@
 package tlsutil
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,4 +174,34 @@ func PinnedConfig(fingerprint string) *tls.Config {
 			return err
 		},
 	}
+}
+
+// PinnedCAPEM connects to the coordinator at baseURL, checks its chain
+// against the pinned CA as PinnedConfig does, and returns that CA
+// certificate as PEM: what a machine's bootstrap needs to trust the
+// coordinator with curl or wget, which cannot pin a fingerprint.
+func PinnedCAPEM(ctx context.Context, baseURL, fingerprint string) (string, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Scheme != "https" {
+		return "", fmt.Errorf("a CA fingerprint needs an https coordinator URL, not %q", baseURL)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	cfg := PinnedConfig(fingerprint)
+	cfg.ServerName = u.Hostname()
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	want := normalize(fingerprint)
+	for _, c := range conn.(*tls.Conn).ConnectionState().PeerCertificates {
+		if Fingerprint(c) == want {
+			return string(pemBytes("CERTIFICATE", c.Raw)), nil
+		}
+	}
+	return "", fmt.Errorf("the coordinator's chain does not include the CA %s", want)
 }
