@@ -6,8 +6,10 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -18,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
 var _ provider.Provider = (*slipstreamProvider)(nil)
@@ -28,6 +31,7 @@ const (
 	EnvCoordinatorURL = "SLIPSTREAM_COORDINATOR_URL"
 	EnvToken          = "SLIPSTREAM_TOKEN"
 	EnvCAFingerprint  = "SLIPSTREAM_CA_FINGERPRINT"
+	EnvAgentURL       = "SLIPSTREAM_AGENT_COORDINATOR_URL"
 )
 
 // New returns a constructor for the provider at the given version.
@@ -37,6 +41,14 @@ func New(version string) func() provider.Provider {
 
 type slipstreamProvider struct {
 	version string
+	hooks   *hooks
+}
+
+// hooks let tests see what the provider does (to start agents for the
+// instances it registers); nil in production.
+type hooks struct {
+	// instancesIssued is called with a deployment's new instance tokens.
+	instancesIssued func(deployment string, tokens map[string]string)
 }
 
 // Config is the provider configuration resources receive: the coordinator
@@ -46,10 +58,21 @@ type Config struct {
 	CoordinatorURL string
 	Token          string
 	CAFingerprint  string
+	// AgentURL is the coordinator's URL as machines reach it.
+	AgentURL string
 	// Connector names the cloud's connector ("" when none is configured);
 	// Settings holds its settings by name, as strings.
 	Connector string
 	Settings  map[string]attr.Value
+
+	// HTTP reaches the coordinator (the CA pinned when a fingerprint is
+	// set). Tests swap it.
+	HTTP *http.Client
+	// Now is the clock (tests may swap it).
+	Now func() time.Time
+
+	agents *agentCache
+	hooks  *hooks
 }
 
 func (p *slipstreamProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -71,6 +94,10 @@ func (p *slipstreamProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 		"ca_fingerprint": schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: "SHA-256 fingerprint of the coordinator's CA certificate, pinned instead of the system roots (for `slipc serve --tls-self-signed`). Falls back on `" + EnvCAFingerprint + "`.",
+		},
+		"agent_coordinator_url": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "The coordinator's URL as the machines reach it, when it differs from `coordinator_url` (say, the provider reaches it on `127.0.0.1` and the machines on a private address). Falls back on `" + EnvAgentURL + "`, then on `coordinator_url`.",
 		},
 	}
 	// One nested attribute per connector, built from the catalog the recipe
@@ -114,7 +141,7 @@ func settingAttribute(s catalog.Setting) schema.Attribute {
 
 func (p *slipstreamProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	var cfg Config
-	for attrName, dst := range map[string]*string{"coordinator_url": &cfg.CoordinatorURL, "token": &cfg.Token, "ca_fingerprint": &cfg.CAFingerprint} {
+	for attrName, dst := range map[string]*string{"coordinator_url": &cfg.CoordinatorURL, "token": &cfg.Token, "ca_fingerprint": &cfg.CAFingerprint, "agent_coordinator_url": &cfg.AgentURL} {
 		var v types.String
 		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(attrName), &v)...)
 		if v.IsUnknown() {
@@ -133,6 +160,19 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	if cfg.CAFingerprint == "" {
 		cfg.CAFingerprint = os.Getenv(EnvCAFingerprint)
 	}
+	if cfg.AgentURL == "" {
+		cfg.AgentURL = os.Getenv(EnvAgentURL)
+	}
+	if cfg.AgentURL == "" {
+		cfg.AgentURL = cfg.CoordinatorURL
+	}
+	cfg.HTTP = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute}}
+	if cfg.CAFingerprint != "" {
+		cfg.HTTP.Transport.(*http.Transport).TLSClientConfig = tlsutil.PinnedConfig(cfg.CAFingerprint)
+	}
+	cfg.Now = time.Now
+	cfg.agents = &agentCache{}
+	cfg.hooks = p.hooks
 	var configured []string
 	for _, name := range catalog.Names() {
 		var obj types.Object
@@ -155,7 +195,11 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 }
 
 func (p *slipstreamProvider) Resources(context.Context) []func() resource.Resource {
-	return nil
+	return []func() resource.Resource{
+		NewDeploymentResource,
+		NewDeploymentReadyResource,
+		NewFixedHostResource,
+	}
 }
 
 func (p *slipstreamProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -1,0 +1,350 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+)
+
+var (
+	_ resource.Resource                = (*deploymentReadyResource)(nil)
+	_ resource.ResourceWithConfigure   = (*deploymentReadyResource)(nil)
+	_ resource.ResourceWithImportState = (*deploymentReadyResource)(nil)
+)
+
+// NewDeploymentReadyResource is slipstream_deployment_ready: it waits
+// until a deployment's machines are ready and exposes what they published.
+func NewDeploymentReadyResource() resource.Resource { return &deploymentReadyResource{} }
+
+type deploymentReadyResource struct{ cfg *Config }
+
+type deploymentReadyModel struct {
+	ID                  types.String   `tfsdk:"id"`
+	DeploymentID        types.String   `tfsdk:"deployment_id"`
+	WaitFor             types.List     `tfsdk:"wait_for"`
+	State               types.String   `tfsdk:"state"`
+	Parameters          types.Map      `tfsdk:"parameters"`
+	SensitiveParameters types.Map      `tfsdk:"sensitive_parameters"`
+	Outputs             types.Map      `tfsdk:"outputs"`
+	SensitiveOutputs    types.Map      `tfsdk:"sensitive_outputs"`
+	Timeouts            timeouts.Value `tfsdk:"timeouts"`
+}
+
+// outputsType is node → parameter → one value per instance.
+var outputsType = types.MapType{ElemType: types.MapType{ElemType: types.ListType{ElemType: types.StringType}}}
+
+func (r *deploymentReadyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_deployment_ready"
+}
+
+func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Waits until every instance of a deployment is Ready (or until named runtime parameters are set) and exposes every runtime parameter the machines published, so outputs and other resources can use them. " +
+			"If any machine aborts the run (a failing script, `ss-abort`), creation fails at once with the instance, its message and the state the run was in.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The deployment id.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"deployment_id": schema.StringAttribute{
+				Required: true, MarkdownDescription: "The `id` of the `slipstream_deployment` to wait for.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"wait_for": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Runtime parameters to wait for (`\"db.1:password\"`, `\"web:url\"`) instead of the whole run reaching Ready.",
+				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"state": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The run's state when the wait ended (`Ready`, or the state it was in when the named parameters were set).",
+			},
+			"parameters": schema.MapAttribute{
+				Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Every runtime parameter that has a value and is not sensitive, by key (`\"web.1:url\"`, `\"ss:state\"`).",
+			},
+			"sensitive_parameters": schema.MapAttribute{
+				Computed: true, Sensitive: true, ElementType: types.StringType,
+				MarkdownDescription: "The sensitive runtime parameters, by key.",
+			},
+			"outputs": schema.MapAttribute{
+				Computed: true, ElementType: outputsType.ElemType,
+				MarkdownDescription: "Non-sensitive instance parameters by node, then parameter, as lists with one value per instance (`outputs[\"web\"][\"hostname\"][0]` is `web.1`'s).",
+			},
+			"sensitive_outputs": schema.MapAttribute{
+				Computed: true, Sensitive: true, ElementType: outputsType.ElemType,
+				MarkdownDescription: "The same for sensitive parameters.",
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
+		},
+	}
+}
+
+func (r *deploymentReadyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.cfg = configure(req.ProviderData, &resp.Diagnostics)
+}
+
+// AbortedError is a run aborted while the provider waited.
+type AbortedError struct {
+	Deployment, Message, State string
+}
+
+func (e *AbortedError) Error() string {
+	return fmt.Sprintf("deployment %s was aborted while %s: %s", e.Deployment, e.State, e.Message)
+}
+
+func (r *deploymentReadyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m deploymentReadyModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := m.Timeouts.Create(ctx, 30*time.Minute)
+	resp.Diagnostics.Append(d...)
+	cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)
+	if cl == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	var waitFor []string
+	resp.Diagnostics.Append(m.WaitFor.ElementsAs(ctx, &waitFor, false)...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	start := time.Now()
+	state, err := wait(ctx, cl, waitFor)
+	if err != nil {
+		var ab *AbortedError
+		switch {
+		case errors.As(err, &ab):
+			resp.Diagnostics.AddError("Deployment aborted",
+				fmt.Sprintf("Deployment %s was aborted while it was %s:\n\n  %s\n\nThe instance's reports are at the coordinator (GET /v1/deployments/%s/reports).", ab.Deployment, ab.State, ab.Message, ab.Deployment))
+		case ctx.Err() != nil:
+			resp.Diagnostics.AddError("Deployment not ready in time",
+				fmt.Sprintf("Deployment %s was still %s after %s (the create timeout). Instances that have not completed it: %s.", m.DeploymentID.ValueString(), state, limit, r.lagging(context.Background(), cl, state)))
+		default:
+			resp.Diagnostics.AddError("Cannot wait for the deployment", err.Error())
+		}
+		return
+	}
+	tflog.Info(ctx, "deployment ready", map[string]any{"id": m.DeploymentID.ValueString(), "state": state, "waited": time.Since(start).String()})
+	m.ID, m.State = m.DeploymentID, types.StringValue(state)
+	resp.Diagnostics.Append(r.fill(ctx, cl, &m)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// wait follows the run with long-polls until it is Ready (or the keys in
+// waitFor are all set), failing at once on an abort. It returns the run's
+// state when it stopped.
+func wait(ctx context.Context, cl *client.Client, waitFor []string) (string, error) {
+	run, err := cl.Run(ctx)
+	if err != nil {
+		return "", err
+	}
+	state := run.State
+	if run.Abort != "" {
+		return state, &AbortedError{cl.Deployment, run.Abort, state}
+	}
+	if len(waitFor) > 0 {
+		for _, key := range waitFor {
+			if _, err := cl.Get(ctx, key, 100*365*24*time.Hour, false, nil); err != nil {
+				return currentState(cl, state), abortOr(cl, err, state)
+			}
+		}
+		return currentState(cl, state), nil
+	}
+	for state != coordinator.Ready && state != coordinator.Done {
+		if state == coordinator.Finalizing {
+			return state, fmt.Errorf("deployment %s is being finalized; it will not become Ready", cl.Deployment)
+		}
+		tflog.Info(ctx, "waiting for the run to leave "+state, map[string]any{"deployment": cl.Deployment})
+		next, err := cl.WaitChange(ctx, "ss:state", state, 0, false)
+		if err != nil {
+			return state, abortOr(cl, err, state)
+		}
+		state = next
+	}
+	return state, nil
+}
+
+func currentState(cl *client.Client, fallback string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if run, err := cl.Run(ctx); err == nil {
+		return run.State
+	}
+	return fallback
+}
+
+// abortOr turns an "aborted" answer into an AbortedError with the run's
+// first abort message (which names the instance).
+func abortOr(cl *client.Client, err error, state string) error {
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != "aborted" {
+		return err
+	}
+	return &AbortedError{cl.Deployment, e.Message, state}
+}
+
+// lagging names the instances that have not completed state, for a
+// timeout's message.
+func (r *deploymentReadyResource) lagging(ctx context.Context, cl *client.Client, state string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	run, err := cl.Run(ctx)
+	if err != nil {
+		return "(unknown: " + err.Error() + ")"
+	}
+	values, _, err := cl.Parameters(ctx)
+	if err != nil {
+		return "(unknown: " + err.Error() + ")"
+	}
+	var late []string
+	for name, n := range run.Deployment.Nodes {
+		for i := 1; i <= n.Multiplicity; i++ {
+			inst := name + "." + strconv.Itoa(i)
+			if values[inst+":complete"] != run.State {
+				late = append(late, inst)
+			}
+		}
+	}
+	sort.Strings(late)
+	if len(late) > 20 {
+		late = append(late[:20], fmt.Sprintf("and %d more", len(late)-20))
+	}
+	if len(late) == 0 {
+		return "none"
+	}
+	return strings.Join(late, ", ")
+}
+
+// fill reads every runtime parameter into the computed attributes.
+func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m *deploymentReadyModel) (diags diag.Diagnostics) {
+	run, err := cl.Run(ctx)
+	if err != nil {
+		diags.AddError("Cannot read the deployment", err.Error())
+		return diags
+	}
+	values, sensitive, err := cl.Parameters(ctx)
+	if err != nil {
+		diags.AddError("Cannot read the runtime parameters", err.Error())
+		return diags
+	}
+	plain, secret := map[string]string{}, map[string]string{}
+	outs, souts := map[string]map[string][]string{}, map[string]map[string][]string{}
+	for name, n := range run.Deployment.Nodes {
+		outs[name], souts[name] = map[string][]string{}, map[string][]string{}
+		for p, decl := range n.Params {
+			if decl.Sensitive {
+				souts[name][p] = make([]string, n.Multiplicity)
+			} else {
+				outs[name][p] = make([]string, n.Multiplicity)
+			}
+		}
+		for _, b := range []string{"hostname", "instanceid", "addresses", "url.ssh", "url.service", "statecustom"} {
+			if _, declared := n.Params[b]; !declared {
+				outs[name][b] = make([]string, n.Multiplicity)
+			}
+		}
+	}
+	for key, v := range values {
+		if sensitive[key] {
+			secret[key] = v
+		} else {
+			plain[key] = v
+		}
+		scope, param, _ := strings.Cut(key, ":")
+		node, idx, ok := strings.Cut(scope, ".")
+		i := atoi(idx)
+		if !ok || i < 1 {
+			continue
+		}
+		target := outs
+		if sensitive[key] {
+			target = souts
+		}
+		if list, ok := target[node][param]; ok && i <= len(list) {
+			list[i-1] = v
+		}
+	}
+	var d diag.Diagnostics
+	m.Parameters, d = types.MapValueFrom(ctx, types.StringType, plain)
+	diags.Append(d...)
+	m.SensitiveParameters, d = types.MapValueFrom(ctx, types.StringType, secret)
+	diags.Append(d...)
+	m.Outputs, d = types.MapValueFrom(ctx, outputsType.ElemType, outs)
+	diags.Append(d...)
+	m.SensitiveOutputs, d = types.MapValueFrom(ctx, outputsType.ElemType, souts)
+	diags.Append(d...)
+	return diags
+}
+
+func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m deploymentReadyModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.DeploymentID.IsNull() { // an import
+		m.DeploymentID = m.ID
+		m.WaitFor = types.ListNull(types.StringType)
+		m.Timeouts = timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType})}
+	}
+	cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	run, err := cl.Run(ctx)
+	if isNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the deployment", err.Error())
+		return
+	}
+	if m.State.IsNull() {
+		m.State = types.StringValue(run.State)
+	}
+	resp.Diagnostics.Append(r.fill(ctx, cl, &m)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update has nothing to do: every argument forces a replacement except the
+// timeouts.
+func (r *deploymentReadyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m deploymentReadyModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	var state deploymentReadyModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	m.ID, m.State = state.ID, state.State
+	m.Parameters, m.SensitiveParameters, m.Outputs, m.SensitiveOutputs = state.Parameters, state.SensitiveParameters, state.Outputs, state.SensitiveOutputs
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Delete forgets the wait; the deployment itself is slipstream_deployment's.
+func (r *deploymentReadyResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
+
+func (r *deploymentReadyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}

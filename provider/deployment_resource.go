@@ -1,0 +1,723 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+)
+
+var (
+	_ resource.Resource                   = (*deploymentResource)(nil)
+	_ resource.ResourceWithConfigure      = (*deploymentResource)(nil)
+	_ resource.ResourceWithImportState    = (*deploymentResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*deploymentResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*deploymentResource)(nil)
+)
+
+// AgentUploadPath is where slipstream_fixed_host uploads the agent before
+// running the SSH bootstrap, which checks and installs it from there.
+const AgentUploadPath = "/var/tmp/slipstream-agent.upload"
+
+// NewDeploymentResource is slipstream_deployment: a deployment registered
+// with the coordinator.
+func NewDeploymentResource() resource.Resource { return &deploymentResource{} }
+
+type deploymentResource struct{ cfg *Config }
+
+type deploymentModel struct {
+	ID           types.String              `tfsdk:"id"`
+	Name         types.String              `tfsdk:"name"`
+	KeepRunning  types.String              `tfsdk:"keep_running"`
+	Components   map[string]componentModel `tfsdk:"components"`
+	Nodes        map[string]nodeModel      `tfsdk:"nodes"`
+	Tokens       types.Map                 `tfsdk:"tokens"`
+	UserData     types.Map                 `tfsdk:"user_data"`
+	SSHBootstrap types.Map                 `tfsdk:"ssh_bootstrap"`
+}
+
+type componentModel struct {
+	Image      *imageModel               `tfsdk:"image"`
+	Parameters map[string]parameterModel `tfsdk:"parameters"`
+	Scripts    map[string][]types.String `tfsdk:"scripts"`
+}
+
+type imageModel struct {
+	Chain     []types.String `tfsdk:"chain"`
+	LoginUser types.String   `tfsdk:"login_user"`
+	Packages  []types.String `tfsdk:"packages"`
+	Platform  types.String   `tfsdk:"platform"`
+}
+
+type parameterModel struct {
+	Description types.String `tfsdk:"description"`
+	Output      types.Bool   `tfsdk:"output"`
+	Sensitive   types.Bool   `tfsdk:"sensitive"`
+}
+
+type nodeModel struct {
+	Cloud                   types.String            `tfsdk:"cloud"`
+	Component               types.String            `tfsdk:"component"`
+	Connector               types.String            `tfsdk:"connector"`
+	Multiplicity            types.Int64             `tfsdk:"multiplicity"`
+	MaxProvisioningFailures types.Int64             `tfsdk:"max_provisioning_failures"`
+	Inputs                  map[string]types.String `tfsdk:"inputs"`
+	Mappings                map[string]types.String `tfsdk:"mappings"`
+}
+
+func (r *deploymentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_deployment"
+}
+
+func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A deployment registered with the SlipStream coordinator: its nodes, their scripts, parameters and mappings. " +
+			"It issues one token per node instance and exports each instance's bootstrap, which the machine resources " +
+			"(`slipstream_fixed_host`, …) run so the machine's agent joins the run. `slipc compile` writes this resource from a recipe.\n\n" +
+			"Changing a node's `multiplicity` scales the running deployment (new instances run their whole workflow, the others their " +
+			"`on_vm_add`/`on_vm_remove` hooks); any other change replaces the deployment. Destroying it finalizes the run and deletes it.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The deployment's id at the coordinator: `name` followed by a random suffix.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "The recipe's deployment name (letters, digits and `_`, `.`, `-`).",
+				Validators:          []validator.String{stringvalidator.RegexMatches(nameRE, "must start with a letter, digit or _ and hold only letters, digits, _, . and -")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"keep_running": schema.StringAttribute{
+				Optional: true, Computed: true,
+				Default:             stringdefault.StaticString("on-success"),
+				MarkdownDescription: "SlipStream's keep-running policy, recorded with the deployment: `always`, `on-success` (the default), `on-error` or `never`.",
+				Validators:          []validator.String{stringvalidator.OneOf("always", "on-success", "on-error", "never")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"components": schema.MapNestedAttribute{
+				Required:            true,
+				MarkdownDescription: "The components the nodes run, by name.",
+				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"image": schema.SingleNestedAttribute{
+						Optional:            true,
+						MarkdownDescription: "The component's image, its chain flattened by the compiler.",
+						Attributes: map[string]schema.Attribute{
+							"chain":      schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "The image's ancestry, root first."},
+							"login_user": str("The user to log in as."),
+							"packages":   schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Packages installed between `pre_install` and `post_install`, with the machine's package manager."},
+							"platform":   str("The image's platform (`debian`, `ubuntu`, …)."),
+						},
+					},
+					"parameters": schema.MapNestedAttribute{
+						Optional:            true,
+						MarkdownDescription: "The component's input and output parameters, by name.",
+						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+							"description": str("What the parameter means."),
+							"output":      schema.BoolAttribute{Optional: true, MarkdownDescription: "An output, published by the machine; otherwise an input."},
+							"sensitive":   schema.BoolAttribute{Optional: true, MarkdownDescription: "A secret: exported only through sensitive attributes and never shown in event streams."},
+						}},
+					},
+					"scripts": schema.MapAttribute{
+						Optional:            true,
+						ElementType:         types.ListType{ElemType: types.StringType},
+						MarkdownDescription: "Scripts by phase (`pre_install`, `post_install`, `deploy`, `report`, `on_vm_add`, `on_vm_remove`), each phase's in the order they run.",
+					},
+				}},
+			},
+			"nodes": schema.MapNestedAttribute{
+				Required:            true,
+				MarkdownDescription: "The deployment's nodes, by name. Only `multiplicity` can change without replacing the deployment.",
+				PlanModifiers:       []planmodifier.Map{nodesPlanModifier{}},
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"cloud":     str("The recipe cloud the node runs on."),
+					"component": schema.StringAttribute{Required: true, MarkdownDescription: "The component the node runs (a key of `components`)."},
+					"connector": str("The cloud's connector."),
+					"multiplicity": schema.Int64Attribute{
+						Required: true, MarkdownDescription: "How many instances the node has (0 or more).",
+					},
+					"max_provisioning_failures": schema.Int64Attribute{Optional: true, MarkdownDescription: "Instances that may fail to start without failing the deployment (recorded)."},
+					"inputs":                    schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Starting values of the node's inputs."},
+					"mappings":                  schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
+				}},
+			},
+			"tokens": schema.MapAttribute{
+				Computed: true, Sensitive: true, ElementType: types.StringType,
+				MarkdownDescription: "Each instance's token, by `\"node.i\"`. A token may only set its own instance's parameters and read its own deployment.",
+			},
+			"user_data": schema.MapAttribute{
+				Computed: true, Sensitive: true, ElementType: types.StringType,
+				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's token and starts it. At most 16 KB.",
+			},
+			"ssh_bootstrap": schema.MapAttribute{
+				Computed: true, Sensitive: true, ElementType: types.StringType,
+				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `" + AgentUploadPath + "`.",
+			},
+		},
+	}
+}
+
+func (r *deploymentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.cfg = configure(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig checks what refers to what, so mistakes show at plan
+// with the attribute they are in.
+func (r *deploymentResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m deploymentModel
+	if diags := req.Config.Get(ctx, &m); diags.HasError() {
+		return // unknown values (from other resources): checked at apply
+	}
+	for name, n := range m.Nodes {
+		at := path.Root("nodes").AtMapKey(name)
+		if !n.Component.IsUnknown() {
+			if _, ok := m.Components[n.Component.ValueString()]; !ok {
+				resp.Diagnostics.AddAttributeError(at.AtName("component"), "Unknown component",
+					fmt.Sprintf("Node %q runs component %q, which is not a key of components.", name, n.Component.ValueString()))
+			}
+		}
+		if !n.Multiplicity.IsUnknown() && n.Multiplicity.ValueInt64() < 0 {
+			resp.Diagnostics.AddAttributeError(at.AtName("multiplicity"), "Negative multiplicity",
+				fmt.Sprintf("Node %q has multiplicity %d; it must be 0 or more.", name, n.Multiplicity.ValueInt64()))
+		}
+		for in, from := range n.Mappings {
+			if from.IsUnknown() {
+				continue
+			}
+			src, _, ok := strings.Cut(from.ValueString(), ":")
+			if _, exists := m.Nodes[src]; !ok || !exists {
+				resp.Diagnostics.AddAttributeError(at.AtName("mappings").AtMapKey(in), "Invalid mapping",
+					fmt.Sprintf("Input %q of node %q is mapped from %q; a mapping is \"node:output\" naming a node of this deployment.", in, name, from.ValueString()))
+			}
+		}
+	}
+}
+
+// ModifyPlan keeps the tokens and bootstraps when nothing they depend on
+// changes, and marks them unknown when a node is scaled.
+func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	var state, plan deploymentModel
+	if req.State.Get(ctx, &state).HasError() || req.Plan.Get(ctx, &plan).HasError() {
+		return
+	}
+	if multiplicities(state.Nodes) == multiplicities(plan.Nodes) {
+		plan.Tokens, plan.UserData, plan.SSHBootstrap = state.Tokens, state.UserData, state.SSHBootstrap
+	} else {
+		plan.Tokens = types.MapUnknown(types.StringType)
+		plan.UserData = types.MapUnknown(types.StringType)
+		plan.SSHBootstrap = types.MapUnknown(types.StringType)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func multiplicities(nodes map[string]nodeModel) string {
+	var parts []string
+	for name, n := range nodes {
+		parts = append(parts, fmt.Sprintf("%s=%s", name, n.Multiplicity.String()))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// spec turns the model into what the coordinator registers.
+func (m *deploymentModel) spec(id string) (*coordinator.Deployment, error) {
+	d := &coordinator.Deployment{ID: id, Nodes: map[string]*coordinator.Node{}}
+	for name, n := range m.Nodes {
+		comp, ok := m.Components[n.Component.ValueString()]
+		if !ok {
+			return nil, fmt.Errorf("node %q runs component %q, which is not a key of components", name, n.Component.ValueString())
+		}
+		node := &coordinator.Node{
+			Multiplicity: int(n.Multiplicity.ValueInt64()),
+			Params:       map[string]coordinator.Param{},
+			Inputs:       map[string]string{},
+			Mappings:     map[string]string{},
+			Cloud:        n.Cloud.ValueString(),
+			Scripts:      map[string][]string{},
+		}
+		for p, pm := range comp.Parameters {
+			node.Params[p] = coordinator.Param{Output: pm.Output.ValueBool(), Sensitive: pm.Sensitive.ValueBool()}
+		}
+		for k, v := range n.Inputs {
+			if !v.IsNull() {
+				node.Inputs[k] = v.ValueString()
+			}
+		}
+		for k, v := range n.Mappings {
+			node.Mappings[k] = v.ValueString()
+		}
+		if comp.Image != nil {
+			for _, p := range comp.Image.Packages {
+				node.Packages = append(node.Packages, p.ValueString())
+			}
+		}
+		for phase, bodies := range comp.Scripts {
+			for _, b := range bodies {
+				node.Scripts[phase] = append(node.Scripts[phase], b.ValueString())
+			}
+		}
+		d.Nodes[name] = node
+	}
+	meta, err := json.Marshal(m.meta())
+	if err != nil {
+		return nil, err
+	}
+	d.Meta = meta
+	return d, nil
+}
+
+// deploymentMeta is what the provider keeps with the deployment at the
+// coordinator, so an import rebuilds the resource as it was configured.
+// Null values are kept as JSON nulls.
+type deploymentMeta struct {
+	Name        string                   `json:"name"`
+	KeepRunning string                   `json:"keep_running"`
+	Components  map[string]componentMeta `json:"components"`
+	Nodes       map[string]nodeMeta      `json:"nodes"`
+}
+
+type componentMeta struct {
+	Image      *imageMeta               `json:"image,omitempty"`
+	Parameters map[string]parameterMeta `json:"parameters,omitempty"`
+	Scripts    map[string][]string      `json:"scripts,omitempty"`
+}
+
+type imageMeta struct {
+	Chain     []string `json:"chain"`
+	LoginUser *string  `json:"login_user"`
+	Packages  []string `json:"packages"`
+	Platform  *string  `json:"platform"`
+}
+
+type parameterMeta struct {
+	Description *string `json:"description"`
+	Output      *bool   `json:"output"`
+	Sensitive   *bool   `json:"sensitive"`
+}
+
+type nodeMeta struct {
+	Cloud                   *string           `json:"cloud"`
+	Component               string            `json:"component"`
+	Connector               *string           `json:"connector"`
+	Multiplicity            int64             `json:"multiplicity"`
+	MaxProvisioningFailures *int64            `json:"max_provisioning_failures"`
+	Inputs                  map[string]string `json:"inputs"`
+	Mappings                map[string]string `json:"mappings"`
+}
+
+func strs(in []types.String) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = v.ValueString()
+	}
+	return out
+}
+
+func tstrs(in []string) []types.String {
+	if in == nil {
+		return nil
+	}
+	out := make([]types.String, len(in))
+	for i, v := range in {
+		out[i] = types.StringValue(v)
+	}
+	return out
+}
+
+func smap(in map[string]types.String) map[string]string {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = v.ValueString()
+	}
+	return out
+}
+
+func tsmap(in map[string]string) map[string]types.String {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]types.String, len(in))
+	for k, v := range in {
+		out[k] = types.StringValue(v)
+	}
+	return out
+}
+
+func (n nodeModel) meta() nodeMeta {
+	return nodeMeta{
+		Cloud: n.Cloud.ValueStringPointer(), Component: n.Component.ValueString(), Connector: n.Connector.ValueStringPointer(),
+		Multiplicity: n.Multiplicity.ValueInt64(), MaxProvisioningFailures: n.MaxProvisioningFailures.ValueInt64Pointer(),
+		Inputs: smap(n.Inputs), Mappings: smap(n.Mappings),
+	}
+}
+
+func (n nodeMeta) model() nodeModel {
+	return nodeModel{
+		Cloud: types.StringPointerValue(n.Cloud), Component: types.StringValue(n.Component), Connector: types.StringPointerValue(n.Connector),
+		Multiplicity: types.Int64Value(n.Multiplicity), MaxProvisioningFailures: types.Int64PointerValue(n.MaxProvisioningFailures),
+		Inputs: tsmap(n.Inputs), Mappings: tsmap(n.Mappings),
+	}
+}
+
+func (m *deploymentModel) meta() deploymentMeta {
+	out := deploymentMeta{Name: m.Name.ValueString(), KeepRunning: m.KeepRunning.ValueString(),
+		Components: map[string]componentMeta{}, Nodes: map[string]nodeMeta{}}
+	for name, c := range m.Components {
+		cm := componentMeta{}
+		if c.Image != nil {
+			cm.Image = &imageMeta{Chain: strs(c.Image.Chain), LoginUser: c.Image.LoginUser.ValueStringPointer(),
+				Packages: strs(c.Image.Packages), Platform: c.Image.Platform.ValueStringPointer()}
+		}
+		if c.Parameters != nil {
+			cm.Parameters = map[string]parameterMeta{}
+			for p, pm := range c.Parameters {
+				cm.Parameters[p] = parameterMeta{pm.Description.ValueStringPointer(), pm.Output.ValueBoolPointer(), pm.Sensitive.ValueBoolPointer()}
+			}
+		}
+		if c.Scripts != nil {
+			cm.Scripts = map[string][]string{}
+			for phase, bodies := range c.Scripts {
+				cm.Scripts[phase] = strs(bodies)
+			}
+		}
+		out.Components[name] = cm
+	}
+	for name, n := range m.Nodes {
+		out.Nodes[name] = n.meta()
+	}
+	return out
+}
+
+// fromMeta fills the configured attributes from an import description.
+func (m *deploymentModel) fromMeta(meta deploymentMeta) {
+	m.Name, m.KeepRunning = types.StringValue(meta.Name), types.StringValue(meta.KeepRunning)
+	m.Components, m.Nodes = map[string]componentModel{}, map[string]nodeModel{}
+	for name, cm := range meta.Components {
+		c := componentModel{}
+		if cm.Image != nil {
+			c.Image = &imageModel{Chain: tstrs(cm.Image.Chain), LoginUser: types.StringPointerValue(cm.Image.LoginUser),
+				Packages: tstrs(cm.Image.Packages), Platform: types.StringPointerValue(cm.Image.Platform)}
+		}
+		if cm.Parameters != nil {
+			c.Parameters = map[string]parameterModel{}
+			for p, pm := range cm.Parameters {
+				c.Parameters[p] = parameterModel{types.StringPointerValue(pm.Description), types.BoolPointerValue(pm.Output), types.BoolPointerValue(pm.Sensitive)}
+			}
+		}
+		if cm.Scripts != nil {
+			c.Scripts = map[string][]types.String{}
+			for phase, bodies := range cm.Scripts {
+				c.Scripts[phase] = tstrs(bodies)
+			}
+		}
+		m.Components[name] = c
+	}
+	for name, n := range meta.Nodes {
+		m.Nodes[name] = n.model()
+	}
+}
+
+// nameRE is the coordinator's rule for ids (the name plus a suffix).
+var nameRE = regexp.MustCompile(`^\w[\w.-]*$`)
+
+// nodesPlanModifier replaces the deployment when nodes change in any way
+// other than their multiplicities, which are scaled in place.
+type nodesPlanModifier struct{}
+
+func (nodesPlanModifier) Description(context.Context) string {
+	return "Replaces the deployment unless only multiplicities change."
+}
+
+func (m nodesPlanModifier) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+
+func (nodesPlanModifier) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
+	if req.StateValue.IsNull() || req.PlanValue.IsUnknown() || req.StateValue.Equal(req.PlanValue) {
+		return
+	}
+	var state, plan map[string]nodeModel
+	if req.StateValue.ElementsAs(ctx, &state, false).HasError() || req.PlanValue.ElementsAs(ctx, &plan, false).HasError() {
+		resp.RequiresReplace = true
+		return
+	}
+	if len(state) != len(plan) {
+		resp.RequiresReplace = true
+		return
+	}
+	for name, p := range plan {
+		s, ok := state[name]
+		if !ok {
+			resp.RequiresReplace = true
+			return
+		}
+		if p.Multiplicity.IsUnknown() {
+			continue
+		}
+		s.Multiplicity = p.Multiplicity
+		a, _ := json.Marshal(s.meta())
+		b, _ := json.Marshal(p.meta())
+		if string(a) != string(b) {
+			resp.RequiresReplace = true
+			return
+		}
+	}
+}
+
+func newDeploymentID(name string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return name + "-" + hex.EncodeToString(b)
+}
+
+func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m deploymentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := newDeploymentID(m.Name.ValueString())
+	cl := r.cfg.coordinator(id, &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	spec, err := m.spec(id)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("nodes"), "Invalid deployment", err.Error())
+		return
+	}
+	// What the bootstraps need is fetched first: failing here leaves
+	// nothing registered.
+	boot, err := r.cfg.bootstrapBase(ctx, cl)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
+		return
+	}
+	tokens, err := cl.CreateDeployment(ctx, spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot register the deployment", fmt.Sprintf("The coordinator at %s refused deployment %s: %v", r.cfg.CoordinatorURL, id, err))
+		return
+	}
+	tflog.Info(ctx, "registered deployment", map[string]any{"id": id, "instances": len(tokens)})
+	r.cfg.issued(id, tokens)
+	m.ID = types.StringValue(id)
+	resp.Diagnostics.Append(m.setSecrets(ctx, boot, tokens)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (c *Config) issued(id string, tokens map[string]string) {
+	if c.hooks != nil && c.hooks.instancesIssued != nil && len(tokens) > 0 {
+		c.hooks.instancesIssued(id, tokens)
+	}
+}
+
+// bootstrapBase is the part of every instance's bootstrap that does not
+// depend on the instance.
+func (c *Config) bootstrapBase(ctx context.Context, cl *client.Client) (bootstrap.Config, error) {
+	sums, err := c.agentSums(ctx, cl)
+	if err != nil {
+		return bootstrap.Config{}, err
+	}
+	ca, err := c.caPEM(ctx)
+	if err != nil {
+		return bootstrap.Config{}, err
+	}
+	return bootstrap.Config{ServiceURL: c.AgentURL, CAFingerprint: c.CAFingerprint, CAPEM: ca, AgentSHA256: sums}, nil
+}
+
+// setSecrets fills tokens, user_data and ssh_bootstrap from the tokens.
+func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config, tokens map[string]string) (diags diag.Diagnostics) {
+	userData, ssh := map[string]string{}, map[string]string{}
+	for inst, tok := range tokens {
+		node, _, _ := strings.Cut(inst, ".")
+		c := base
+		c.Deployment, c.Instance, c.Token = m.ID.ValueString(), inst, tok
+		if n, ok := m.Nodes[node]; ok {
+			c.Cloud = n.Cloud.ValueString()
+		}
+		ud, err := bootstrap.UserData(c)
+		if err != nil {
+			diags.AddError("Cannot render the user-data of "+inst, err.Error())
+			continue
+		}
+		c.AgentPath = AgentUploadPath
+		script, err := bootstrap.Script(c)
+		if err != nil {
+			diags.AddError("Cannot render the SSH bootstrap of "+inst, err.Error())
+			continue
+		}
+		userData[inst], ssh[inst] = ud, script
+	}
+	var d diag.Diagnostics
+	m.Tokens, d = types.MapValueFrom(ctx, types.StringType, tokens)
+	diags.Append(d...)
+	m.UserData, d = types.MapValueFrom(ctx, types.StringType, userData)
+	diags.Append(d...)
+	m.SSHBootstrap, d = types.MapValueFrom(ctx, types.StringType, ssh)
+	diags.Append(d...)
+	return diags
+}
+
+func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m deploymentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cl := r.cfg.coordinator(m.ID.ValueString(), &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	run, err := cl.Run(ctx)
+	if isNotFound(err) {
+		tflog.Warn(ctx, "deployment no longer exists at the coordinator; removing it from the state", map[string]any{"id": m.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the deployment", fmt.Sprintf("Reading deployment %s from %s: %v", m.ID.ValueString(), r.cfg.CoordinatorURL, err))
+		return
+	}
+	if m.Nodes == nil { // an import: rebuild from what was kept at creation
+		var meta deploymentMeta
+		if err := json.Unmarshal(run.Deployment.Meta, &meta); err != nil || meta.Name == "" {
+			resp.Diagnostics.AddError("Cannot import the deployment", fmt.Sprintf("Deployment %s was not registered by this provider (it carries no description to import from).", m.ID.ValueString()))
+			return
+		}
+		m.fromMeta(meta)
+		empty := types.MapValueMust(types.StringType, nil)
+		m.Tokens, m.UserData, m.SSHBootstrap = empty, empty, empty
+		resp.Diagnostics.AddWarning("Instance tokens not imported",
+			"The coordinator keeps only hashes of the instances' tokens, so an imported deployment has no tokens, user_data or ssh_bootstrap. Machines already running keep working; to start new ones, replace the deployment.")
+	}
+	// The multiplicities at the coordinator are the truth (drift shows as
+	// a scale in the next plan).
+	for name, n := range m.Nodes {
+		if spec, ok := run.Deployment.Nodes[name]; ok {
+			n.Multiplicity = types.Int64Value(int64(spec.Multiplicity))
+			m.Nodes[name] = n
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state deploymentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.ID = state.ID
+	cl := r.cfg.coordinator(state.ID.ValueString(), &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	boot, err := r.cfg.bootstrapBase(ctx, cl)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
+		return
+	}
+	tokens := map[string]string{}
+	resp.Diagnostics.Append(state.Tokens.ElementsAs(ctx, &tokens, false)...)
+	names := make([]string, 0, len(plan.Nodes))
+	for name := range plan.Nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		want, had := plan.Nodes[name].Multiplicity.ValueInt64(), state.Nodes[name].Multiplicity.ValueInt64()
+		if want == had {
+			continue
+		}
+		now, added, err := cl.Scale(ctx, name, int(want))
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("nodes").AtMapKey(name).AtName("multiplicity"), "Cannot scale the node",
+				fmt.Sprintf("Scaling node %s of deployment %s from %d to %d: %v", name, state.ID.ValueString(), had, want, err))
+			// What did change is kept, so the state matches the coordinator.
+			plan.Nodes[name] = state.Nodes[name]
+			continue
+		}
+		tflog.Info(ctx, "scaled node", map[string]any{"node": name, "from": had, "to": want, "state": now})
+		for inst := range tokens {
+			if n, i, _ := strings.Cut(inst, "."); n == name && atoi(i) > int(want) {
+				delete(tokens, inst)
+			}
+		}
+		for inst, tok := range added {
+			tokens[inst] = tok
+		}
+		r.cfg.issued(state.ID.ValueString(), added)
+	}
+	resp.Diagnostics.Append(plan.setSecrets(ctx, boot, tokens)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m deploymentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cl := r.cfg.coordinator(m.ID.ValueString(), &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	// Finalize first, so agents still running stop their scripts and
+	// exit; then delete. The machines themselves are Terraform resources
+	// that depend on this one, so they are gone (or going) already.
+	if _, err := cl.Finalize(ctx); err != nil && !isNotFound(err) {
+		resp.Diagnostics.AddError("Cannot finalize the deployment", fmt.Sprintf("Finalizing deployment %s: %v", m.ID.ValueString(), err))
+		return
+	}
+	if err := cl.Delete(ctx); err != nil && !isNotFound(err) {
+		resp.Diagnostics.AddError("Cannot delete the deployment", fmt.Sprintf("Deleting deployment %s: %v", m.ID.ValueString(), err))
+	}
+}
+
+func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}

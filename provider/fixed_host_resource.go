@@ -1,0 +1,433 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fixed/sshconn"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
+)
+
+var (
+	_ resource.Resource                = (*fixedHostResource)(nil)
+	_ resource.ResourceWithConfigure   = (*fixedHostResource)(nil)
+	_ resource.ResourceWithImportState = (*fixedHostResource)(nil)
+)
+
+// NewFixedHostResource is slipstream_fixed_host: an existing machine
+// adopted over SSH as one instance of a deployment's node.
+func NewFixedHostResource() resource.Resource { return &fixedHostResource{} }
+
+type fixedHostResource struct{ cfg *Config }
+
+type fixedHostModel struct {
+	ID                 types.String   `tfsdk:"id"`
+	DeploymentID       types.String   `tfsdk:"deployment_id"`
+	Node               types.String   `tfsdk:"node"`
+	Index              types.Int64    `tfsdk:"index"`
+	Host               types.String   `tfsdk:"host"`
+	HostKey            types.String   `tfsdk:"host_key"`
+	Bootstrap          types.String   `tfsdk:"bootstrap"`
+	HostKeyFingerprint types.String   `tfsdk:"host_key_fingerprint"`
+	Arch               types.String   `tfsdk:"arch"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *fixedHostResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_fixed_host"
+}
+
+func (r *fixedHostResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An existing machine adopted over SSH as one instance of a deployment's node (SlipStream's Physical/Fixed connector). " +
+			"Creating it uploads the agent (fetched from the coordinator, checksum verified), runs the instance's SSH bootstrap as root and returns; " +
+			"the agent then runs the node's scripts. Reading it detects a host that is unreachable (a warning) or was reinstalled (its host key changed, " +
+			"or the agent is gone: the resource is planned again). Deleting it stops the agent and removes what it installed.\n\n" +
+			"SSH settings (user, port, keys, `known_hosts`, bastion) come from the provider's `fixed` block; keys may also come from the SSH agent " +
+			"(`SSH_AUTH_SOCK`). The host's key must be pinned, by the provider's `known_hosts` or this resource's `host_key`: a host presenting another key is refused.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "`<deployment_id>/<node>.<index>/<host>`, the import id.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"deployment_id": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "The `id` of the `slipstream_deployment`."},
+			"node":          schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "The node this host is an instance of."},
+			"index": schema.Int64Attribute{
+				Required: true, MarkdownDescription: "The instance number, from 1 (`count.index + 1`).",
+				Validators:    []validator.Int64{int64validator.AtLeast(1)},
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"host": schema.StringAttribute{Required: true, PlanModifiers: replace, MarkdownDescription: "The host's address, `host` or `host:port`."},
+			"host_key": schema.StringAttribute{
+				Optional: true, PlanModifiers: replace,
+				MarkdownDescription: "The host's SSH key, pinned: a public key (`ssh-ed25519 AAAA…`) or its fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints). Optional when the provider's `known_hosts` covers the host.",
+			},
+			"bootstrap": schema.StringAttribute{
+				Required: true, Sensitive: true,
+				MarkdownDescription: "The instance's SSH bootstrap: `slipstream_deployment.<name>.ssh_bootstrap[\"<node>.<index>\"]`. A change runs it again (the agent picks up a new token or binary and resumes).",
+			},
+			"host_key_fingerprint": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The fingerprint of the key the host presented when adopted; a different key later means the host was reinstalled.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"arch": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "The host's architecture as the agent was chosen for it (`amd64`, `arm64`).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *fixedHostResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.cfg = configure(req.ProviderData, &resp.Diagnostics)
+}
+
+// setting reads one of the provider's fixed settings as a string.
+func (c *Config) setting(name string) string {
+	if c == nil || c.Connector != "fixed" {
+		return ""
+	}
+	switch v := c.Settings[name].(type) {
+	case types.String:
+		return v.ValueString()
+	case types.Number:
+		if v.IsNull() || v.IsUnknown() {
+			return ""
+		}
+		f, _ := v.ValueBigFloat().Int(new(big.Int))
+		return f.String()
+	}
+	return ""
+}
+
+// target is how to reach host: the provider's SSH settings, the pinned
+// keys, and the bastion.
+func (r *fixedHostResource) target(host, hostKey string, diags *diag.Diagnostics) *sshconn.Target {
+	if r.cfg == nil {
+		diags.AddError("Provider not configured", "The slipstream provider was not configured before this resource was used. This is a bug in the provider; please report it.")
+		return nil
+	}
+	if r.cfg.Connector != "" && r.cfg.Connector != "fixed" {
+		diags.AddError("Wrong provider configuration",
+			fmt.Sprintf("slipstream_fixed_host needs a provider configuration with a `fixed` block; this one configures %q. Set `provider = slipstream.<alias>` to the fixed cloud's alias.", r.cfg.Connector))
+		return nil
+	}
+	t := &sshconn.Target{
+		Host: host, User: r.cfg.setting("user"), PrivateKey: r.cfg.setting("private_key"),
+		KnownHosts: r.cfg.setting("known_hosts"), HostKey: hostKey, UseAgent: os.Getenv("SSH_AUTH_SOCK") != "",
+	}
+	if p := r.cfg.setting("port"); p != "" {
+		t.Port, _ = strconv.Atoi(p)
+	}
+	if f := r.cfg.setting("private_key_file"); f != "" && t.PrivateKey == "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			diags.AddAttributeError(path.Root("host"), "Cannot read the SSH key", fmt.Sprintf("The provider's fixed.private_key_file: %v", err))
+			return nil
+		}
+		t.PrivateKey = string(b)
+	}
+	if b := r.cfg.setting("bastion_host"); b != "" {
+		bastion := *t
+		bastion.Host, bastion.HostKey, bastion.Bastion = b, "", nil
+		if u := r.cfg.setting("bastion_user"); u != "" {
+			bastion.User = u
+		}
+		t.Bastion = &bastion
+	}
+	return t
+}
+
+// sshDiag turns an SSH failure into a diagnostic on the host attribute.
+func sshDiag(diags *diag.Diagnostics, action string, err error) {
+	var (
+		unreachable *sshconn.UnreachableError
+		mismatch    *sshconn.HostKeyMismatchError
+		unknown     *sshconn.HostKeyUnknownError
+		auth        *sshconn.AuthError
+	)
+	summary := "Cannot " + action
+	switch {
+	case errors.As(err, &unreachable):
+		summary = "Host unreachable"
+	case errors.As(err, &mismatch):
+		summary = "Host key mismatch"
+	case errors.As(err, &unknown):
+		summary = "Host key not pinned"
+	case errors.As(err, &auth):
+		summary = "SSH authentication failed"
+	}
+	diags.AddAttributeError(path.Root("host"), summary, fmt.Sprintf("While trying to %s: %v", action, err))
+}
+
+func (r *fixedHostResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m fixedHostModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := m.Timeouts.Create(ctx, 20*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	m.ID = types.StringValue(fmt.Sprintf("%s/%s.%d/%s", m.DeploymentID.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), m.Host.ValueString()))
+	if !r.install(ctx, &m, &resp.Diagnostics) {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// install uploads the agent and runs the bootstrap. On failure after
+// something was written to the host, it removes it again, so a host is
+// either adopted (and in the state) or left as it was.
+func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diags *diag.Diagnostics) bool {
+	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), diags)
+	if t == nil {
+		return false
+	}
+	if fp := m.HostKeyFingerprint.ValueString(); fp != "" && t.HostKey == "" && t.KnownHosts == "" {
+		t.HostKey = fp
+	}
+	cl := r.cfg.coordinator(m.DeploymentID.ValueString(), diags)
+	if cl == nil {
+		return false
+	}
+	conn, err := sshconn.Dial(ctx, *t)
+	if err != nil {
+		sshDiag(diags, "adopt host "+m.Host.ValueString(), err)
+		return false
+	}
+	defer conn.Close()
+	arch, err := remoteArch(ctx, conn)
+	if err != nil {
+		diags.AddAttributeError(path.Root("host"), "Unsupported host", err.Error())
+		return false
+	}
+	agentBin, err := r.cfg.agentBinary(ctx, cl, arch)
+	if err != nil {
+		diags.AddError("Cannot get the agent", fmt.Sprintf("Fetching the agent for linux/%s from %s: %v", arch, r.cfg.CoordinatorURL, err))
+		return false
+	}
+	tflog.Info(ctx, "uploading the agent", map[string]any{"host": m.Host.ValueString(), "arch": arch, "bytes": len(agentBin)})
+	if err := conn.Upload(ctx, AgentUploadPath, 0o700, bytes.NewReader(agentBin)); err != nil {
+		sshDiag(diags, "upload the agent to "+m.Host.ValueString(), err)
+		return false
+	}
+	res, err := conn.RunRoot(ctx, m.Bootstrap.ValueString())
+	conn.RunRoot(context.Background(), "rm -f "+AgentUploadPath)
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("the bootstrap exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
+	}
+	if err != nil {
+		// Leave the host as it was: nothing half-installed outside the state.
+		if un, uerr := bootstrap.UninstallScript(bootstrap.Config{}); uerr == nil {
+			conn.RunRoot(context.Background(), un)
+		}
+		diags.AddAttributeError(path.Root("bootstrap"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s.%d: %v", m.Host.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), err))
+		return false
+	}
+	m.HostKeyFingerprint = types.StringValue(sshconn.Fingerprint(conn.HostKey()))
+	m.Arch = types.StringValue(arch)
+	tflog.Info(ctx, "host adopted", map[string]any{"host": m.Host.ValueString(), "instance": fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())})
+	return true
+}
+
+// remoteArch maps the host's `uname -m` to a Go architecture.
+func remoteArch(ctx context.Context, conn *sshconn.Conn) (string, error) {
+	res, err := conn.Run(ctx, "uname -sm", nil)
+	if err != nil {
+		return "", err
+	}
+	fields := strings.Fields(string(res.Stdout))
+	if res.ExitCode != 0 || len(fields) != 2 {
+		return "", fmt.Errorf("`uname -sm` on the host printed %q (exit %d); the agent runs on Linux", res.Stdout, res.ExitCode)
+	}
+	if fields[0] != "Linux" {
+		return "", fmt.Errorf("the host runs %s; the agent runs on Linux", fields[0])
+	}
+	switch fields[1] {
+	case "x86_64", "amd64":
+		return "amd64", nil
+	case "aarch64", "arm64":
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("the host is a %s machine; agents exist for x86_64 (amd64) and aarch64 (arm64)", fields[1])
+}
+
+func tail(b []byte, n int) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m fixedHostModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), &resp.Diagnostics)
+	if t == nil {
+		return
+	}
+	recorded := m.HostKeyFingerprint.ValueString()
+	if t.HostKey == "" && t.KnownHosts == "" && recorded != "" {
+		t.HostKey = recorded
+	}
+	conn, err := sshconn.Dial(ctx, *t)
+	var unreachable *sshconn.UnreachableError
+	var mismatch *sshconn.HostKeyMismatchError
+	switch {
+	case errors.As(err, &unreachable):
+		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Host unreachable",
+			fmt.Sprintf("%v\n\nThe host stays in the state as it was; if it is gone for good, remove it from the configuration or with `terraform state rm`.", err))
+		return
+	case errors.As(err, &mismatch):
+		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Host reinstalled",
+			fmt.Sprintf("%v\n\nThe host is treated as a new machine: the next apply adopts it again (pin its new key first).", err))
+		resp.State.RemoveResource(ctx)
+		return
+	case err != nil:
+		sshDiag(&resp.Diagnostics, "check host "+m.Host.ValueString(), err)
+		return
+	}
+	defer conn.Close()
+	if fp := sshconn.Fingerprint(conn.HostKey()); recorded != "" && fp != recorded {
+		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Host reinstalled",
+			fmt.Sprintf("Host %s now presents key %s, not %s as when it was adopted: the next apply adopts it again.", m.Host.ValueString(), fp, recorded))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	instance := fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())
+	check := fmt.Sprintf(`f=/etc/slipstream/agent.json; [ -x /usr/local/bin/slipstream-agent ] && grep -q %s "$f" && grep -q %s "$f"`,
+		shellQuote(`"deployment":"`+m.DeploymentID.ValueString()+`"`), shellQuote(`"instance":"`+instance+`"`))
+	res, err := conn.RunRoot(ctx, check)
+	if err != nil {
+		sshDiag(&resp.Diagnostics, "check the agent on "+m.Host.ValueString(), err)
+		return
+	}
+	if res.ExitCode != 0 {
+		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Agent gone",
+			fmt.Sprintf("The agent for %s of deployment %s is no longer installed on %s; the next apply installs it again.", instance, m.DeploymentID.ValueString(), m.Host.ValueString()))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if m.HostKeyFingerprint.IsNull() {
+		m.HostKeyFingerprint = types.StringValue(sshconn.Fingerprint(conn.HostKey()))
+	}
+	if m.Arch.IsNull() {
+		if arch, err := remoteArch(ctx, conn); err == nil {
+			m.Arch = types.StringValue(arch)
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Update runs a changed bootstrap again: the agent picks up its new
+// configuration and resumes from its progress.
+func (r *fixedHostResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state fixedHostModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := plan.Timeouts.Update(ctx, 20*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	plan.ID, plan.HostKeyFingerprint, plan.Arch = state.ID, state.HostKeyFingerprint, state.Arch
+	if !plan.Bootstrap.Equal(state.Bootstrap) && !r.install(ctx, &plan, &resp.Diagnostics) {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *fixedHostResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m fixedHostModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := m.Timeouts.Delete(ctx, 5*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), &resp.Diagnostics)
+	if t == nil {
+		return
+	}
+	if t.HostKey == "" && t.KnownHosts == "" {
+		t.HostKey = m.HostKeyFingerprint.ValueString()
+	}
+	conn, err := sshconn.Dial(ctx, *t)
+	if err != nil {
+		sshDiag(&resp.Diagnostics, "remove the agent from "+m.Host.ValueString(), err)
+		resp.Diagnostics.AddAttributeError(path.Root("host"), "Host not released",
+			"The agent could not be removed, so the host stays in the state. Fix the access and destroy again, or, if the host is gone for good, `terraform state rm` it.")
+		return
+	}
+	defer conn.Close()
+	script, err := bootstrap.UninstallScript(bootstrap.Config{})
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot render the uninstall script", err.Error())
+		return
+	}
+	res, err := conn.RunRoot(ctx, script+"\nrm -f "+AgentUploadPath+"\n")
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("the uninstall script exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("host"), "Cannot remove the agent", fmt.Sprintf("On %s: %v", m.Host.ValueString(), err))
+	}
+}
+
+// ImportState takes `<deployment_id>/<node>.<index>/<host>`.
+func (r *fixedHostResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts := strings.SplitN(req.ID, "/", 3)
+	var node, idx string
+	var ok bool
+	if len(parts) == 3 {
+		node, idx, ok = strings.Cut(parts[1], ".")
+	}
+	index, err := strconv.Atoi(idx)
+	if !ok || err != nil || index < 1 || parts[0] == "" || parts[2] == "" {
+		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("Import a fixed host as <deployment_id>/<node>.<index>/<host>, e.g. lamp-1a2b3c4d/web.2/10.0.0.5; got %q.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deployment_id"), parts[0])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("node"), node)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("index"), int64(index))...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host"), parts[2])...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("timeouts"), types.ObjectNull(map[string]attr.Type{
+		"create": types.StringType, "update": types.StringType, "delete": types.StringType,
+	}))...)
+}
