@@ -111,23 +111,34 @@ func TestProgress(t *testing.T) {
 	}
 }
 
-// TestPackagesScript: the script is valid sh, quotes names, and uses the
-// package manager it finds (a fake apt-get here).
+// TestPackagesScript: the script is valid sh, quotes names, installs only
+// what is missing with the package manager it finds (a fake apt-get and
+// dpkg-query here), and does nothing when everything is installed.
 func TestPackagesScript(t *testing.T) {
-	script := packagesScript([]string{"nginx", "python3-pip=3.11*"})
+	script := packagesScript([]string{"nginx", "curl", "python3-pip=3.11*"})
 	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("sh -n: %v %s", err, out)
 	}
 	dir := t.TempDir()
 	record := filepath.Join(dir, "args")
 	os.WriteFile(filepath.Join(dir, "apt-get"), []byte("#!/bin/sh\necho \"$@\" >> "+record+"\n"), 0o755)
-	cmd := exec.Command("sh", "-c", script)
-	cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin"}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
+	// curl is installed, nginx is not.
+	os.WriteFile(filepath.Join(dir, "dpkg-query"), []byte("#!/bin/sh\n[ \"$3\" = curl ] && echo 'install ok installed'\nexit 0\n"), 0o755)
+	run := func(script string) {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
 	}
+	run(script)
 	b, _ := os.ReadFile(record)
 	if want := "update -q\ninstall -y -q --no-install-recommends nginx python3-pip=3.11*\n"; string(b) != want {
 		t.Fatalf("apt-get ran with %q, want %q", b, want)
+	}
+	os.Remove(record)
+	run(packagesScript([]string{"curl"}))
+	if _, err := os.Stat(record); err == nil {
+		t.Fatal("apt-get ran although every package was installed")
 	}
 }
