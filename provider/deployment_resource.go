@@ -36,9 +36,13 @@ var (
 	_ resource.ResourceWithValidateConfig = (*deploymentResource)(nil)
 )
 
-// AgentUploadPath is where slipstream_fixed_host uploads the agent before
-// running the SSH bootstrap, which checks and installs it from there.
-const AgentUploadPath = "/var/tmp/slipstream-agent.upload"
+// agentUploadPath is where slipstream_fixed_host uploads the agent before
+// running the SSH bootstrap, which checks and installs it from there. It
+// names the deployment and instance, so adoptions of one host by two
+// deployments (or of hosts sharing /var/tmp) never take each other's file.
+func agentUploadPath(deployment, instance string) string {
+	return "/var/tmp/slipstream-agent-" + deployment + "-" + instance + ".upload"
+}
 
 // NewDeploymentResource is slipstream_deployment: a deployment registered
 // with the coordinator.
@@ -176,7 +180,7 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			},
 			"ssh_bootstrap": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `" + AgentUploadPath + "`.",
+				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `/var/tmp/slipstream-agent-<deployment>-<node.i>.upload`.",
 			},
 		},
 	}
@@ -572,7 +576,7 @@ func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config,
 			diags.AddError("Cannot render the user-data of "+inst, err.Error())
 			continue
 		}
-		c.AgentPath = AgentUploadPath
+		c.AgentPath = agentUploadPath(c.Deployment, inst)
 		script, err := bootstrap.Script(c)
 		if err != nil {
 			diags.AddError("Cannot render the SSH bootstrap of "+inst, err.Error())

@@ -232,12 +232,13 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 		return false
 	}
 	tflog.Info(ctx, "uploading the agent", map[string]any{"host": m.Host.ValueString(), "arch": arch, "bytes": len(agentBin)})
-	if err := conn.Upload(ctx, AgentUploadPath, 0o700, bytes.NewReader(agentBin)); err != nil {
+	upload := agentUploadPath(m.DeploymentID.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64()))
+	if err := conn.Upload(ctx, upload, 0o700, bytes.NewReader(agentBin)); err != nil {
 		sshDiag(diags, "upload the agent to "+m.Host.ValueString(), err)
 		return false
 	}
 	res, err := conn.RunRoot(ctx, m.Bootstrap.ValueString())
-	conn.RunRoot(context.Background(), "rm -f "+AgentUploadPath)
+	conn.RunRoot(context.Background(), "rm -f "+shellQuote(upload))
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("the bootstrap exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
 	}
@@ -400,7 +401,8 @@ func (r *fixedHostResource) Delete(ctx context.Context, req resource.DeleteReque
 		resp.Diagnostics.AddError("Cannot render the uninstall script", err.Error())
 		return
 	}
-	res, err := conn.RunRoot(ctx, script+"\nrm -f "+AgentUploadPath+"\n")
+	upload := agentUploadPath(m.DeploymentID.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64()))
+	res, err := conn.RunRoot(ctx, script+"\nrm -f "+shellQuote(upload)+"\n")
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("the uninstall script exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
 	}

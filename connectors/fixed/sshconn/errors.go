@@ -109,8 +109,8 @@ func (e *HostKeyUnknownError) Error() string {
 	}
 	return fmt.Sprintf("no host key is pinned for %s, so its identity cannot be verified. "+
 		"The host presented %s %s; after checking it on the machine itself (ssh-keygen -lf %s), set %s to %q (or to %q), "+
-		"or set %s = true to skip the check",
-		e.Endpoint, keyType(e.Key), e.Got, hostKeyFile(e.Key), e.setting("host_key"), e.Key, e.Got, e.setting("insecure_ignore_host_key"))
+		"or add the host to %s",
+		e.Endpoint, keyType(e.Key), e.Got, hostKeyFile(e.Key), e.setting("host_key"), e.Key, e.Got, e.setting("known_hosts"))
 }
 
 // AuthError means the machine answered but accepted none of the credentials

@@ -734,7 +734,7 @@ func TestHostKeyUnknown(t *testing.T) {
 	if e.Key != f.host.line || e.Got != Fingerprint(f.host.signer.PublicKey()) {
 		t.Errorf("fields: %+v", e)
 	}
-	mustContain(t, e.Error(), f.srv.addr, "no host key is pinned", f.host.line, e.Got, "insecure_ignore_host_key")
+	mustContain(t, e.Error(), f.srv.addr, "no host key is pinned", f.host.line, e.Got, "known_hosts")
 
 	// known_hosts with an entry for port 22 only does not cover another port.
 	tg.KnownHosts = "127.0.0.1 " + f.host.line

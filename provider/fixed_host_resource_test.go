@@ -1,0 +1,459 @@
+package provider
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/slipstream/terraform-provider-slipstream/compiler"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
+	"github.com/slipstream/terraform-provider-slipstream/internal/nshost"
+)
+
+// hostPool makes n real hosts (network namespaces running sshd) for the
+// test. Without the means (root, sshd) the test is skipped, except on CI,
+// where make deps installs them and a skip would hide a broken set-up.
+func hostPool(t *testing.T, n int) *nshost.Pool {
+	t.Helper()
+	if err := nshost.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("namespace hosts unavailable on CI: %v", err)
+		}
+		t.Skipf("namespace hosts unavailable: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool, err := nshost.NewPool(ctx, n, nshost.Options{Prefix: "tfa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	return pool
+}
+
+// tlsCoordinator is a real coordinator serving TLS from a private CA on
+// the pool's gateway address, where the hosts' agents reach it. The
+// provider is pointed at it through the environment, as in CI set-ups.
+func tlsCoordinator(t *testing.T, pool *nshost.Pool) (url, fingerprint string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := boltstore.Open(filepath.Join(dir, "coordinator.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := coordinator.New(st, coordinator.Options{})
+	h, err := api.New(c, api.Options{AdminToken: testAdminToken, AgentDir: agentDir(t), ReportDir: filepath.Join(dir, "reports")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, fp, err := tlsutil.SelfSigned(dir, []string{pool.GatewayIP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(pool.GatewayIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { c.Close(); srv.Close(); st.Close() })
+	url = "https://" + ln.Addr().String()
+	t.Setenv(EnvCoordinatorURL, url)
+	t.Setenv(EnvToken, testAdminToken)
+	t.Setenv(EnvCAFingerprint, fp)
+	return url, fp
+}
+
+func plainFactories() map[string]func() (tfprotov6.ProviderServer, error) {
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"slipstream": providerserver.NewProtocol6WithError(New("test")()),
+	}
+}
+
+// labProvider is the provider alias of a fixed cloud made of the pool.
+func labProvider(t *testing.T, pool *nshost.Pool) string {
+	known, err := os.ReadFile(pool.KnownHostsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := fmt.Sprintf(`
+  fixed = {
+    user             = "root"
+    private_key_file = %q
+    known_hosts      = %s
+  }`, pool.PrivateKeyPath, hclString(string(known)))
+	return sharedServerWorkaround(fixed) + "\nprovider \"slipstream\" {\n  alias = \"lab\"" + fixed + "\n}\n"
+}
+
+// sharedServerWorkaround is the default provider block for tests. The
+// test harness serves every provider configuration from one in-process
+// server, so the last one configured wins for all resources (a real
+// Terraform run starts one plugin per configuration). Giving the default
+// configuration the lab's settings too makes the order irrelevant.
+func sharedServerWorkaround(fixed string) string {
+	return "provider \"slipstream\" {" + fixed + "\n}\n"
+}
+
+// compiledLamp compiles examples/recipes/lamp with its lab cloud moved onto
+// the pool, and returns the Terraform as one configuration. Only the
+// recipe's host list and SSH settings change; the compiled Terraform is
+// used as slipc wrote it, except the required_providers block (the test
+// serves the provider in-process) and script paths made absolute.
+func compiledLamp(t *testing.T, pool *nshost.Pool) string {
+	t.Helper()
+	src, err := os.ReadFile("../examples/recipes/lamp/lamp.slip.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../examples/recipes/lamp")); err != nil {
+		t.Fatal(err)
+	}
+	var ips []string
+	for _, h := range pool.Hosts {
+		ips = append(ips, fmt.Sprintf("%q", h.IP))
+	}
+	known, _ := os.ReadFile(pool.KnownHostsPath)
+	hostsRE := regexp.MustCompile(`(?m)^  hosts\s*=.*$`)
+	recipe := hostsRE.ReplaceAllString(string(src), fmt.Sprintf("  hosts = [%s]\n  private_key_file = %q\n  known_hosts = %s", strings.Join(ips, ", "), pool.PrivateKeyPath, hclString(string(known))))
+	if recipe == string(src) {
+		t.Fatal("the lamp recipe has no hosts line to point at the pool")
+	}
+	os.WriteFile(filepath.Join(dir, "lamp.slip.hcl"), []byte(recipe), 0o644)
+	out, _, diags := compiler.Compile(dir, compiler.CompileOptions{Emit: compiler.EmitOptions{Source: "examples/recipes/lamp"}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	outDir := t.TempDir()
+	var config strings.Builder
+	for rel, content := range out.Files {
+		p := filepath.Join(outDir, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, content, 0o644)
+	}
+	for _, name := range []string{"main.tf", "variables.tf", "outputs.tf"} {
+		f, diags := hclwrite.ParseConfig(out.Files[name], name, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		for _, b := range f.Body().Blocks() {
+			if b.Type() == "terraform" {
+				f.Body().RemoveBlock(b)
+			}
+		}
+		config.Write(f.Bytes())
+	}
+	lab := regexp.MustCompile(`(?s)provider "slipstream" \{\s*alias\s*= "lab"(\s*fixed = \{.*?\n  \})`).FindStringSubmatch(config.String())
+	if lab == nil {
+		t.Fatalf("no lab provider alias in the compiled lamp:\n%s", config.String())
+	}
+	text := strings.Replace(config.String(), "provider \"slipstream\" {\n}\n", sharedServerWorkaround(lab[1]), 1)
+	return strings.ReplaceAll(text, "${path.module}", outDir)
+}
+
+// hostsClean checks that destroy left every host as it was.
+func hostsClean(pool *nshost.Pool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, h := range pool.Hosts {
+			out, err := h.Run(context.Background(), "ls -d /usr/local/bin/slipstream-agent /usr/local/bin/ss-get /etc/slipstream /var/lib/slipstream /run/slipstream-agent.pid /var/tmp/slipstream-agent-* 2>/dev/null; true")
+			if err != nil {
+				return fmt.Errorf("%s: %v", h.Name, err)
+			}
+			if strings.TrimSpace(out) != "" {
+				return fmt.Errorf("destroy left on %s (%s):\n%s", h.Name, h.IP, out)
+			}
+		}
+		return nil
+	}
+}
+
+// TestAccFixedHost_lamp: the lamp example, compiled by slipc, applies
+// unchanged onto four real SSH hosts: the database's generated password
+// reaches the three web servers and the Terraform outputs; a second plan
+// is empty; destroy leaves the hosts as they were.
+func TestAccFixedHost_lamp(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 4)
+	tlsCoordinator(t, pool)
+	config := compiledLamp(t, pool)
+	password := knownvalue.StringRegexp(regexp.MustCompile(`^[A-Za-z0-9]{24}$`))
+	var urls []knownvalue.Check
+	for _, h := range pool.Hosts[1:] {
+		urls = append(urls, knownvalue.StringExact("http://"+h.IP+"/"))
+	}
+	var same passwordsMatch
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("state"), knownvalue.StringExact("Ready")),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("sensitive_outputs").AtMapKey("db").AtMapKey("password"),
+						knownvalue.ListExact([]knownvalue.Check{same.record(password)})),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("sensitive_outputs").AtMapKey("web").AtMapKey("db_password"),
+						knownvalue.ListExact([]knownvalue.Check{same.check(), same.check(), same.check()})),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("outputs").AtMapKey("web").AtMapKey("url.service"), knownvalue.ListExact(urls)),
+					statecheck.ExpectKnownOutputValue("web_url_service", knownvalue.ListExact(urls)),
+					statecheck.ExpectKnownOutputValue("db_hostname", knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(pool.Hosts[0].IP)})),
+					statecheck.ExpectKnownValue("slipstream_fixed_host.web[2]", tfjsonpath.New("arch"), knownvalue.StringExact("amd64")),
+				},
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// passwordsMatch checks that several values equal the first one seen.
+type passwordsMatch struct{ value *string }
+
+func (p *passwordsMatch) record(inner knownvalue.Check) knownvalue.Check {
+	p.value = new(string)
+	return recordCheck{inner, p.value}
+}
+
+func (p *passwordsMatch) check() knownvalue.Check { return sameAs{p.value} }
+
+type recordCheck struct {
+	inner knownvalue.Check
+	into  *string
+}
+
+func (r recordCheck) CheckValue(v any) error {
+	if err := r.inner.CheckValue(v); err != nil {
+		return err
+	}
+	*r.into, _ = v.(string)
+	return nil
+}
+
+func (r recordCheck) String() string { return r.inner.String() }
+
+type sameAs struct{ want *string }
+
+func (s sameAs) CheckValue(v any) error {
+	if got, _ := v.(string); got != *s.want || got == "" {
+		return fmt.Errorf("value differs from the database's password")
+	}
+	return nil
+}
+
+func (s sameAs) String() string { return "the database's password" }
+
+// ringHosts is ringConfig with each node on one of the pool's hosts.
+func ringHosts(t *testing.T, pool *nshost.Pool, failing string) string {
+	var b strings.Builder
+	b.WriteString(labProvider(t, pool))
+	var nodes []string
+	for i := 1; i <= len(pool.Hosts); i++ {
+		nodes = append(nodes, fmt.Sprintf(`    n%d = { component = "peer", multiplicity = 1, mappings = { neighbour = "n%d:value" } }`, i, i%len(pool.Hosts)+1))
+	}
+	deploy := "set -e\nss-set value \"v-$SLIPSTREAM_NODE_NAME\"\nss-set seen \"$(ss-get neighbour)\""
+	if failing != "" {
+		deploy = "set -e\nif [ \"$SLIPSTREAM_NODE_NAME\" = n3 ]; then echo " + failing + " >&2; exit 2; fi\n" + deploy
+	}
+	fmt.Fprintf(&b, `
+resource "slipstream_deployment" "ring" {
+  name = "ring"
+  components = {
+    peer = {
+      parameters = {
+        value     = { output = true }
+        neighbour = {}
+        seen      = { output = true }
+      }
+      scripts = { deploy = [%s] }
+    }
+  }
+  nodes = {
+%s
+  }
+}
+`, hclString(deploy), strings.Join(nodes, "\n"))
+	var deps []string
+	for i, h := range pool.Hosts {
+		fmt.Fprintf(&b, `
+resource "slipstream_fixed_host" "n%d" {
+  provider      = slipstream.lab
+  deployment_id = slipstream_deployment.ring.id
+  node          = "n%d"
+  index         = 1
+  host          = %q
+  bootstrap     = slipstream_deployment.ring.ssh_bootstrap["n%d.1"]
+}
+`, i+1, i+1, h.IP, i+1)
+		deps = append(deps, fmt.Sprintf("slipstream_fixed_host.n%d", i+1))
+	}
+	fmt.Fprintf(&b, `
+resource "slipstream_deployment_ready" "ring" {
+  deployment_id = slipstream_deployment.ring.id
+  depends_on    = [%s]
+}
+`, strings.Join(deps, ", "))
+	return b.String()
+}
+
+// TestAccFixedHost_ring: five hosts in a ring, each waiting on its
+// neighbour's value after publishing its own (a cycle plain Terraform
+// cannot express), complete; a host imports; destroy leaves them clean.
+func TestAccFixedHost_ring(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 5)
+	tlsCoordinator(t, pool)
+	var checks []statecheck.StateCheck
+	for i := 1; i <= 5; i++ {
+		checks = append(checks, statecheck.ExpectKnownValue("slipstream_deployment_ready.ring",
+			tfjsonpath.New("outputs").AtMapKey(fmt.Sprintf("n%d", i)).AtMapKey("seen"),
+			knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(fmt.Sprintf("v-n%d", i%5+1))})))
+	}
+	checks = append(checks, statecheck.ExpectKnownValue("slipstream_fixed_host.n2", tfjsonpath.New("host_key_fingerprint"),
+		knownvalue.StringRegexp(regexp.MustCompile(`^SHA256:`))))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{Config: ringHosts(t, pool, ""), ConfigStateChecks: checks},
+			{
+				ResourceName: "slipstream_fixed_host.n2", ImportState: true, ImportStateVerify: true,
+				ImportStateVerifyIgnore: []string{"bootstrap", "timeouts"},
+			},
+		},
+	})
+}
+
+// TestAccFixedHost_abort: one host's script fails; apply fails within
+// seconds naming the node and the message, and destroy still cleans every
+// host (no agent left blocked).
+func TestAccFixedHost_abort(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 5)
+	tlsCoordinator(t, pool)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{{
+			Config:      ringHosts(t, pool, "'no space left on device'"),
+			ExpectError: regexp.MustCompile(`(?s)Deployment aborted.*n3\.1: deploy exited with status 2: no space left\s+on device`),
+		}},
+	})
+}
+
+// TestAccFixedHost_sshErrors: an unreachable host, a wrong host key and a
+// wrong SSH key each give a clear diagnostic, and leave nothing in the
+// state or on the host.
+func TestAccFixedHost_sshErrors(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 2)
+	tlsCoordinator(t, pool)
+	one := func(extra, hostKey string, h *nshost.Host) string {
+		hk := ""
+		if hostKey != "" {
+			hk = fmt.Sprintf("  host_key = %q\n", hostKey)
+		}
+		return extra + fmt.Sprintf(`
+resource "slipstream_deployment" "d" {
+  name       = "d"
+  components = { c = { scripts = { deploy = ["true"] } } }
+  nodes      = { n = { component = "c", multiplicity = 1 } }
+}
+
+resource "slipstream_fixed_host" "n" {
+  provider      = slipstream.lab
+  deployment_id = slipstream_deployment.d.id
+  node          = "n"
+  index         = 1
+  host          = %q
+%s  bootstrap     = slipstream_deployment.d.ssh_bootstrap["n.1"]
+}
+`, h.IP, hk)
+	}
+	wrongKey := filepath.Join(t.TempDir(), "wrong")
+	otherPool := pool.Hosts[1]
+	lab := func(keyFile, known string) string {
+		fixed := fmt.Sprintf(`
+  fixed = {
+    private_key_file = %q
+%s  }`, keyFile, known)
+		return sharedServerWorkaround(fixed) + "\nprovider \"slipstream\" {\n  alias = \"lab\"" + fixed + "\n}\n"
+	}
+	known, _ := os.ReadFile(pool.KnownHostsPath)
+	knownLine := fmt.Sprintf("    known_hosts = %s\n", hclString(string(known)))
+	// A key that is not authorized anywhere.
+	if err := os.WriteFile(wrongKey, mustNewKey(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noState := func(s *terraform.State) error {
+		if _, ok := s.RootModule().Resources["slipstream_fixed_host.n"]; ok {
+			return fmt.Errorf("a host that was not adopted is in the state")
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{
+				PreConfig:   func() { pool.Hosts[0].Stop() },
+				Config:      one(lab(pool.PrivateKeyPath, knownLine), "", pool.Hosts[0]),
+				ExpectError: regexp.MustCompile(`(?s)Host unreachable.*` + regexp.QuoteMeta(pool.Hosts[0].IP)),
+			},
+			{
+				PreConfig:   func() { pool.Hosts[0].Start() },
+				Config:      one(lab(pool.PrivateKeyPath, ""), otherPool.HostKey, pool.Hosts[0]),
+				ExpectError: regexp.MustCompile(`(?s)Host key mismatch`),
+			},
+			{
+				Config:      one(lab(wrongKey, knownLine), "", pool.Hosts[0]),
+				ExpectError: regexp.MustCompile(`(?s)SSH authentication failed`),
+			},
+			{
+				Config:      one(lab(pool.PrivateKeyPath, ""), "", pool.Hosts[0]),
+				ExpectError: regexp.MustCompile(`(?s)Host key not pinned.*ssh-ed25519`),
+				Check:       noState,
+			},
+		},
+	})
+}
+
+// mustNewKey is a fresh ed25519 private key in OpenSSH form.
+func mustNewKey(t *testing.T) []byte {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(block)
+}
