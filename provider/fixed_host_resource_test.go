@@ -95,18 +95,16 @@ func plainFactories() map[string]func() (tfprotov6.ProviderServer, error) {
 	}
 }
 
-// labProvider is the provider alias of a fixed cloud made of the pool.
+// labProvider is the provider alias of a fixed cloud made of the pool. The
+// host keys are read from the pool's known_hosts file when Terraform runs,
+// so a reinstalled host's new key is picked up.
 func labProvider(t *testing.T, pool *nshost.Pool) string {
-	known, err := os.ReadFile(pool.KnownHostsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fixed := fmt.Sprintf(`
   fixed = {
     user             = "root"
     private_key_file = %q
-    known_hosts      = %s
-  }`, pool.PrivateKeyPath, hclString(string(known)))
+    known_hosts      = file(%q)
+  }`, pool.PrivateKeyPath, pool.KnownHostsPath)
 	return sharedServerWorkaround(fixed) + "\nprovider \"slipstream\" {\n  alias = \"lab\"" + fixed + "\n}\n"
 }
 
@@ -456,4 +454,68 @@ func mustNewKey(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(block)
+}
+
+// TestAccFixedHost_reinstalledHostIsAdoptedAgain: a host that comes back
+// with a new host key (reinstalled) is dropped from the state by refresh,
+// with a warning, and adopted again by the next apply.
+func TestAccFixedHost_reinstalledHostIsAdoptedAgain(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 1)
+	tlsCoordinator(t, pool)
+	host := pool.Hosts[0]
+	configFor := func() string {
+		return labProvider(t, pool) + fmt.Sprintf(`
+resource "slipstream_deployment" "d" {
+  name       = "d"
+  components = { c = { scripts = { deploy = ["ss-set statecustom adopted"] } } }
+  nodes      = { n = { component = "c", multiplicity = 1 } }
+}
+
+resource "slipstream_fixed_host" "n" {
+  provider      = slipstream.lab
+  deployment_id = slipstream_deployment.d.id
+  node          = "n"
+  index         = 1
+  host          = %q
+  bootstrap     = slipstream_deployment.d.ssh_bootstrap["n.1"]
+}
+`, host.IP)
+	}
+	config := configFor()
+	var firstFingerprint string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: func(s *terraform.State) error {
+					firstFingerprint = s.RootModule().Resources["slipstream_fixed_host.n"].Primary.Attributes["host_key_fingerprint"]
+					return nil
+				},
+			},
+			{
+				// The machine is reinstalled: new host key, nothing of ours on it.
+				PreConfig: func() {
+					if err := host.Reinstall(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("slipstream_fixed_host.n", plancheck.ResourceActionCreate),
+				}},
+				Check: func(s *terraform.State) error {
+					if fp := s.RootModule().Resources["slipstream_fixed_host.n"].Primary.Attributes["host_key_fingerprint"]; fp == firstFingerprint || fp == "" {
+						return fmt.Errorf("host_key_fingerprint %q after the reinstall, %q before", fp, firstFingerprint)
+					}
+					if out, err := host.Run(context.Background(), "test -x /usr/local/bin/slipstream-agent && echo installed"); err != nil || !strings.Contains(out, "installed") {
+						return fmt.Errorf("the agent is not installed on the reinstalled host: %q %v", out, err)
+					}
+					return nil
+				},
+			},
+		},
+	})
 }
