@@ -45,6 +45,9 @@ commands:
   down -state DIR [-prefix sl]
         remove DIR's pool (processes, namespaces, links, files), then the
         stale pools with the prefix left by interrupted runs
+  env -state DIR
+        DIR's pool as shell assignments, for scripts: NSHOSTS_GATEWAY,
+        NSHOSTS_HOSTS (the IPs, space-separated), NSHOSTS_KEY, NSHOSTS_KNOWN_HOSTS
   stop -state DIR HOST...       kill the hosts' sshd (unreachable hosts)
   start -state DIR HOST...      start it again
   reinstall -state DIR HOST...  fresh machine: kill everything on it, wipe
@@ -101,14 +104,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	switch cmd {
-	case "up", "ls", "down", "stop", "start", "reinstall":
+	case "up", "ls", "down", "env", "stop", "start", "reinstall":
 	default:
 		return fail(fmt.Errorf("unknown command %q (run nshosts -help)", cmd))
 	}
 	if *state == "" {
 		return fail(errors.New("-state DIR is required"))
 	}
-	if cmd == "up" || cmd == "ls" || cmd == "down" {
+	if cmd == "up" || cmd == "ls" || cmd == "down" || cmd == "env" {
 		if fs.NArg() > 0 {
 			return fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 		}
@@ -128,6 +131,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = ls(poolFile, *prefix, stdout)
 	case "down":
 		err = down(poolFile, *prefix, stderr)
+	case "env":
+		err = env(poolFile, stdout)
 	default:
 		err = hostCommand(cmd, poolFile, fs.Args(), stderr)
 	}
@@ -161,6 +166,22 @@ func up(n int, state, prefix, subnet, isolation, poolFile string, stdout, stderr
 	fmt.Fprintf(stderr, "nshosts: %d hosts up on %s (gateway %s) in %v; nshosts down -state %s removes them\n",
 		n, p.Bridge, p.GatewayIP, p.SetupTime().Round(time.Millisecond), state)
 	return printJSON(stdout, summarize(p, poolFile, false))
+}
+
+// env prints the pool for a shell to eval; every value is single-quoted.
+func env(poolFile string, stdout io.Writer) error {
+	p, err := nshost.LoadPool(poolFile)
+	if err != nil {
+		return err
+	}
+	var ips []string
+	for _, h := range p.Hosts {
+		ips = append(ips, h.IP)
+	}
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	fmt.Fprintf(stdout, "NSHOSTS_GATEWAY=%s\nNSHOSTS_HOSTS=%s\nNSHOSTS_KEY=%s\nNSHOSTS_KNOWN_HOSTS=%s\n",
+		q(p.GatewayIP), q(strings.Join(ips, " ")), q(p.PrivateKeyPath), q(p.KnownHostsPath))
+	return nil
 }
 
 func ls(poolFile, prefix string, stdout io.Writer) error {

@@ -141,7 +141,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		switch state {
 		case coordinator.Ready:
-			r.display(ctx, "Ready")
 			// Wait for a scale action (Provisioning) or the end (Finalizing).
 			if _, err := r.Client.WaitChange(ctx, "ss:state", state, 0, false); err != nil && !isAbort(err) {
 				return r.gone(err)
@@ -200,8 +199,6 @@ func (r *Runner) work(ctx context.Context, state string, node *coordinator.Node)
 			}
 		}
 		return r.Client.Set(ctx, "scale.state", "operational", false)
-	case coordinator.Finalizing:
-		r.display(ctx, "Finalizing")
 	}
 	return nil
 }
@@ -284,7 +281,6 @@ func (r *Runner) executing(ctx context.Context, node *coordinator.Node) error {
 // script runs one script, stopping it if the run is aborted or leaves the
 // state meanwhile (finalized).
 func (r *Runner) script(ctx context.Context, state, phase string, index, count int, body string, extra []string) error {
-	r.display(ctx, fmt.Sprintf("%s (%d of %d)", phase, index, count))
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	interrupt := make(chan struct{})
@@ -434,12 +430,6 @@ func (r *Runner) aborted(ctx context.Context, message, state string) error {
 		woke <- err
 	}()
 	return <-woke
-}
-
-func (r *Runner) display(ctx context.Context, msg string) {
-	if err := r.Client.Set(ctx, "statecustom", msg, true); err != nil && ctx.Err() == nil {
-		r.logf("cannot show %q: %v", msg, err)
-	}
 }
 
 // gone turns "this deployment or instance does not exist any more" into
