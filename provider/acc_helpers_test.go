@@ -58,7 +58,10 @@ func agentDir(t *testing.T) string {
 			return
 		}
 		bin := filepath.Join(dir, "slipstream-agent-linux-amd64")
-		out, err := exec.Command("go", "build", "-o", bin, "github.com/slipstream/terraform-provider-slipstream/cmd/slipstream-agent").CombinedOutput()
+		// As make build builds the agents it ships.
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/slipstream/terraform-provider-slipstream/cmd/slipstream-agent")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			agentBuild.err = fmt.Errorf("building the agent: %v\n%s", err, out)
 			return

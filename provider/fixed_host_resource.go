@@ -237,8 +237,8 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 		sshDiag(diags, "upload the agent to "+m.Host.ValueString(), err)
 		return false
 	}
-	res, err := conn.RunRoot(ctx, m.Bootstrap.ValueString())
-	conn.RunRoot(context.Background(), "rm -f "+shellQuote(upload))
+	// One session: the bootstrap, then the upload removed whatever it did.
+	res, err := conn.RunRoot(ctx, "(\n"+m.Bootstrap.ValueString()+"\n)\nstatus=$?\nrm -f "+shellQuote(upload)+"\nexit $status\n")
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("the bootstrap exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
 	}

@@ -61,6 +61,12 @@ func hostPool(t *testing.T, n int) *nshost.Pool {
 // provider is pointed at it through the environment, as in CI set-ups.
 func tlsCoordinator(t *testing.T, pool *nshost.Pool) (url, fingerprint string) {
 	t.Helper()
+	return tlsCoordinatorWith(t, pool, func(h http.Handler) http.Handler { return h })
+}
+
+// tlsCoordinatorWith is tlsCoordinator with the API wrapped by wrap.
+func tlsCoordinatorWith(t *testing.T, pool *nshost.Pool, wrap func(http.Handler) http.Handler) (url, fingerprint string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "coordinator.db"))
 	if err != nil {
@@ -79,7 +85,7 @@ func tlsCoordinator(t *testing.T, pool *nshost.Pool) (url, fingerprint string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	srv := &http.Server{Handler: wrap(h), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { c.Close(); srv.Close(); st.Close() })
 	url = "https://" + ln.Addr().String()
@@ -515,6 +521,64 @@ resource "slipstream_fixed_host" "n" {
 					}
 					return nil
 				},
+			},
+		},
+	})
+}
+
+// TestAccFixedHost_bastion: hosts reached through a jump host. The first
+// apply adopts a host through another; the second proves the traffic goes
+// through the jump host: with it stopped, the host is unreachable "via"
+// it, although the host itself is up.
+func TestAccFixedHost_bastion(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 2)
+	tlsCoordinator(t, pool)
+	jump, target := pool.Hosts[0], pool.Hosts[1]
+	fixed := fmt.Sprintf(`
+  fixed = {
+    user             = "root"
+    private_key_file = %q
+    known_hosts      = file(%q)
+    bastion_host     = %q
+    bastion_user     = "root"
+  }`, pool.PrivateKeyPath, pool.KnownHostsPath, jump.IP)
+	config := func(name string) string {
+		return sharedServerWorkaround(fixed) + "\nprovider \"slipstream\" {\n  alias = \"lab\"" + fixed + "\n}\n" + fmt.Sprintf(`
+resource "slipstream_deployment" "%[1]s" {
+  name       = %[1]q
+  components = { c = { scripts = { deploy = ["ss-set statecustom \"via $SSH_CLIENT\""] } } }
+  nodes      = { n = { component = "c", multiplicity = 1 } }
+}
+
+resource "slipstream_fixed_host" "%[1]s" {
+  provider      = slipstream.lab
+  deployment_id = slipstream_deployment.%[1]s.id
+  node          = "n"
+  index         = 1
+  host          = %[2]q
+  bootstrap     = slipstream_deployment.%[1]s.ssh_bootstrap["n.1"]
+}
+`, name, target.IP)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{
+				Config: config("first"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("slipstream_fixed_host.first", tfjsonpath.New("arch"), knownvalue.StringExact("amd64")),
+				},
+			},
+			{
+				PreConfig:   func() { jump.Stop() },
+				Config:      config("first") + strings.Replace(config("second"), sharedServerWorkaround(fixed)+"\nprovider \"slipstream\" {\n  alias = \"lab\""+fixed+"\n}\n", "", 1),
+				ExpectError: regexp.MustCompile(`(?s)Host unreachable.*` + regexp.QuoteMeta(jump.IP)),
+			},
+			{
+				PreConfig: func() { jump.Start() },
+				Config:    config("first"),
 			},
 		},
 	})
