@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 )
@@ -73,5 +75,46 @@ func TestProviderMetadata(t *testing.T) {
 	New("1.2.3")().Metadata(context.Background(), provider.MetadataRequest{}, &resp)
 	if resp.TypeName != "slipstream" || resp.Version != "1.2.3" {
 		t.Errorf("metadata %+v", resp)
+	}
+}
+
+// TestResourceSchemas: every resource's schema is valid for the framework
+// and documents every attribute, nested ones included (tfplugindocs
+// renders these descriptions into docs/).
+func TestResourceSchemas(t *testing.T) {
+	ctx := context.Background()
+	for _, newResource := range New("test")().Resources(ctx) {
+		r := newResource()
+		var meta resource.MetadataResponse
+		r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "slipstream"}, &meta)
+		var resp resource.SchemaResponse
+		r.Schema(ctx, resource.SchemaRequest{}, &resp)
+		if resp.Diagnostics.HasError() {
+			t.Fatalf("%s: %v", meta.TypeName, resp.Diagnostics)
+		}
+		if diags := resp.Schema.ValidateImplementation(ctx); diags.HasError() {
+			t.Errorf("%s: %v", meta.TypeName, diags)
+		}
+		if resp.Schema.MarkdownDescription == "" {
+			t.Errorf("%s has no description", meta.TypeName)
+		}
+		checkDescribed(t, meta.TypeName, resp.Schema.Attributes)
+	}
+}
+
+func checkDescribed(t *testing.T, where string, attrs map[string]rschema.Attribute) {
+	for name, a := range attrs {
+		if name == "timeouts" {
+			continue // described by terraform-plugin-framework-timeouts
+		}
+		if a.GetMarkdownDescription() == "" {
+			t.Errorf("%s.%s has no description", where, name)
+		}
+		switch n := a.(type) {
+		case rschema.SingleNestedAttribute:
+			checkDescribed(t, where+"."+name, n.Attributes)
+		case rschema.MapNestedAttribute:
+			checkDescribed(t, where+"."+name, n.NestedObject.Attributes)
+		}
 	}
 }
