@@ -210,3 +210,27 @@ resource "slipstream_deployment" "x" {
 		},
 	})
 }
+
+// TestAccDeploymentReady_waitFor: with wait_for, the wait ends when the
+// named parameters are set, although the run is still working (the web
+// servers here never finish); destroy then finalizes the run and the
+// agents' scripts are stopped.
+func TestAccDeploymentReady_waitFor(t *testing.T) {
+	accPreCheck(t)
+	coord := startTestCoordinator(t)
+	agents := newLocalAgents(t, coord.URL)
+	forever := "ss-get db_password >/dev/null\nsleep 3600"
+	config := strings.Replace(lampConfig(coord.URL, 2, forever),
+		"deployment_id = slipstream_deployment.lamp.id\n}", "deployment_id = slipstream_deployment.lamp.id\n  wait_for      = [\"db.1:password\"]\n}", 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories(agents),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("state"), knownvalue.StringExact("Executing")),
+				statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("sensitive_parameters").AtMapKey("db.1:password"),
+					knownvalue.StringRegexp(regexp.MustCompile(`^[A-Za-z0-9]{20}$`))),
+			},
+		}},
+	})
+}
