@@ -337,6 +337,9 @@ func (e *emitter) emitMain(body *tfFile) {
 
 	ready := body.block("resource", []string{"slipstream_deployment_ready", ident(dep.Name)})
 	ready.SetAttributeTraversal("deployment_id", traversal("slipstream_deployment", ident(dep.Name), "id"))
+	// The instance list changes when a node is scaled, which makes the
+	// ready resource wait again for the new machines.
+	ready.SetAttributeTraversal("instances", traversal("slipstream_deployment", ident(dep.Name), "instances"))
 	if len(instanceRefs) > 0 {
 		ready.AppendNewline()
 		ready.SetAttributeRaw("depends_on", hclwrite.TokensForTuple(instanceRefs))

@@ -41,6 +41,7 @@ type deploymentReadyModel struct {
 	ID                  types.String   `tfsdk:"id"`
 	DeploymentID        types.String   `tfsdk:"deployment_id"`
 	WaitFor             types.List     `tfsdk:"wait_for"`
+	Instances           types.List     `tfsdk:"instances"`
 	State               types.String   `tfsdk:"state"`
 	Parameters          types.Map      `tfsdk:"parameters"`
 	SensitiveParameters types.Map      `tfsdk:"sensitive_parameters"`
@@ -72,6 +73,11 @@ func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaR
 			"wait_for": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Runtime parameters to wait for (`\"db.1:password\"`, `\"web:url\"`) instead of the whole run reaching Ready.",
+				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"instances": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "`slipstream_deployment.<name>.instances`: when a node is scaled the list changes, and the wait starts again for the new machines (`slipc` sets it).",
 				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
 			},
 			"state": schema.StringAttribute{
@@ -304,6 +310,7 @@ func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadReq
 	if m.DeploymentID.IsNull() { // an import
 		m.DeploymentID = m.ID
 		m.WaitFor = types.ListNull(types.StringType)
+		m.Instances = types.ListNull(types.StringType)
 		m.Timeouts = timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType})}
 	}
 	cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)

@@ -56,6 +56,7 @@ type deploymentModel struct {
 	KeepRunning  types.String              `tfsdk:"keep_running"`
 	Components   map[string]componentModel `tfsdk:"components"`
 	Nodes        map[string]nodeModel      `tfsdk:"nodes"`
+	Instances    types.List                `tfsdk:"instances"`
 	Tokens       types.Map                 `tfsdk:"tokens"`
 	UserData     types.Map                 `tfsdk:"user_data"`
 	SSHBootstrap types.Map                 `tfsdk:"ssh_bootstrap"`
@@ -170,6 +171,10 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 					"mappings":                  schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
 				}},
 			},
+			"instances": schema.ListAttribute{
+				Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Every instance, `\"node.i\"`, sorted. It changes when a node is scaled: give it to `slipstream_deployment_ready.instances` so the wait starts again for the new machines.",
+			},
 			"tokens": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
 				MarkdownDescription: "Each instance's token, by `\"node.i\"`. A token may only set its own instance's parameters and read its own deployment.",
@@ -233,8 +238,9 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	if multiplicities(state.Nodes) == multiplicities(plan.Nodes) {
-		plan.Tokens, plan.UserData, plan.SSHBootstrap = state.Tokens, state.UserData, state.SSHBootstrap
+		plan.Tokens, plan.UserData, plan.SSHBootstrap, plan.Instances = state.Tokens, state.UserData, state.SSHBootstrap, state.Instances
 	} else {
+		plan.Instances = types.ListUnknown(types.StringType)
 		plan.Tokens = types.MapUnknown(types.StringType)
 		plan.UserData = types.MapUnknown(types.StringType)
 		plan.SSHBootstrap = types.MapUnknown(types.StringType)
@@ -585,6 +591,8 @@ func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config,
 		userData[inst], ssh[inst] = ud, script
 	}
 	var d diag.Diagnostics
+	m.Instances, d = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))
+	diags.Append(d...)
 	m.Tokens, d = types.MapValueFrom(ctx, types.StringType, tokens)
 	diags.Append(d...)
 	m.UserData, d = types.MapValueFrom(ctx, types.StringType, userData)
@@ -623,6 +631,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		m.fromMeta(meta)
 		empty := types.MapValueMust(types.StringType, nil)
 		m.Tokens, m.UserData, m.SSHBootstrap = empty, empty, empty
+		m.Instances = types.ListNull(types.StringType)
 		resp.Diagnostics.AddWarning("Instance tokens not imported",
 			"The coordinator keeps only hashes of the instances' tokens, so an imported deployment has no tokens, user_data or ssh_bootstrap. Machines already running keep working; to start new ones, replace the deployment.")
 	}
@@ -634,6 +643,9 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 			m.Nodes[name] = n
 		}
 	}
+	var d diag.Diagnostics
+	m.Instances, d = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))
+	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -687,6 +699,23 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	resp.Diagnostics.Append(plan.setSecrets(ctx, boot, tokens)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// instanceNames lists every instance of the nodes, sorted by node and
+// index.
+func instanceNames(nodes map[string]nodeModel) []string {
+	names := make([]string, 0, len(nodes))
+	for name := range nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := []string{}
+	for _, name := range names {
+		for i := 1; i <= int(nodes[name].Multiplicity.ValueInt64()); i++ {
+			out = append(out, fmt.Sprintf("%s.%d", name, i))
+		}
+	}
+	return out
 }
 
 func atoi(s string) int {

@@ -49,6 +49,7 @@ resource "slipstream_deployment" "lamp" {
 
 resource "slipstream_deployment_ready" "lamp" {
   deployment_id = slipstream_deployment.lamp.id
+  instances     = slipstream_deployment.lamp.instances
 }
 `, hclString(webDeploy), webs)
 }
@@ -100,16 +101,23 @@ func TestAccDeployment_lamp(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"tokens", "user_data", "ssh_bootstrap"},
 			},
 			{
-				ResourceName:      "slipstream_deployment_ready.lamp",
-				ImportState:       true,
-				ImportStateVerify: true,
+				ResourceName:            "slipstream_deployment_ready.lamp",
+				ImportState:             true,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"instances"},
 			},
 			{
 				Config: lampConfig(coord.URL, 3, webDeploy),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("slipstream_deployment.lamp", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("slipstream_deployment_ready.lamp", plancheck.ResourceActionReplace),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("instances"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("db.1"), knownvalue.StringExact("web.1"), knownvalue.StringExact("web.2"), knownvalue.StringExact("web.3")})),
+					// The ready resource waited again: the new web server's URL is there.
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("outputs").AtMapKey("web").AtMapKey("url"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringRegexp(urlRE), knownvalue.StringRegexp(urlRE), knownvalue.StringRegexp(urlRE)})),
 					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("tokens"), knownvalue.MapSizeExact(4)),
 					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("nodes").AtMapKey("web").AtMapKey("multiplicity"), knownvalue.Int64Exact(3)),
 				},

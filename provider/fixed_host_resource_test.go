@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	tfconfig "github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -232,6 +233,23 @@ func TestAccFixedHost_lamp(t *testing.T) {
 			{
 				Config:           config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				// Scale the web servers down to two: the third host is
+				// released, the run goes through its states again and the
+				// outputs follow.
+				Config:          config,
+				ConfigVariables: tfconfig.Variables{"web_multiplicity": tfconfig.IntegerVariable(2)},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("slipstream_deployment.lamp", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction("slipstream_fixed_host.web[2]", plancheck.ResourceActionDestroy),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownOutputValue("web_url_service", knownvalue.ListExact(urls[:2])),
+				},
+				Check: func(*terraform.State) error {
+					return hostsClean(&nshost.Pool{Hosts: pool.Hosts[3:]})(nil)
+				},
 			},
 		},
 	})

@@ -125,6 +125,7 @@ resource "slipstream_fixed_host" "tester" {
 
 resource "slipstream_deployment_ready" "certify" {
   deployment_id = slipstream_deployment.certify.id
+  instances     = slipstream_deployment.certify.instances
 
   depends_on = [slipstream_fixed_host.app, slipstream_fixed_host.tester]
 }

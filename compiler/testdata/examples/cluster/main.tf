@@ -120,6 +120,7 @@ resource "slipstream_fixed_host" "worker" {
 
 resource "slipstream_deployment_ready" "cluster" {
   deployment_id = slipstream_deployment.cluster.id
+  instances     = slipstream_deployment.cluster.instances
 
   depends_on = [slipstream_fixed_host.master, slipstream_fixed_host.worker]
 }

@@ -141,6 +141,7 @@ resource "slipstream_fixed_host" "web" {
 
 resource "slipstream_deployment_ready" "lamp" {
   deployment_id = slipstream_deployment.lamp.id
+  instances     = slipstream_deployment.lamp.instances
 
   depends_on = [slipstream_fixed_host.db, slipstream_fixed_host.web]
 }

@@ -119,6 +119,7 @@ resource "slipstream_ec2_instance" "web" {
 
 resource "slipstream_deployment_ready" "shop" {
   deployment_id = slipstream_deployment.shop.id
+  instances     = slipstream_deployment.shop.instances
 
   depends_on = [slipstream_openstack_instance.db, slipstream_ec2_instance.web]
 }

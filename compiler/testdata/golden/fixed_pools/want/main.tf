@@ -168,6 +168,7 @@ resource "slipstream_fixed_host" "gamma" {
 
 resource "slipstream_deployment_ready" "pools" {
   deployment_id = slipstream_deployment.pools.id
+  instances     = slipstream_deployment.pools.instances
 
   depends_on = [slipstream_fixed_host.alpha, slipstream_fixed_host.beta, slipstream_fixed_host.delta, slipstream_fixed_host.gamma]
 }

@@ -106,6 +106,7 @@ resource "slipstream_fixed_host" "cache" {
 
 resource "slipstream_deployment_ready" "svc" {
   deployment_id = slipstream_deployment.svc.id
+  instances     = slipstream_deployment.svc.instances
 
   depends_on = [slipstream_fixed_host.api, slipstream_fixed_host.cache]
 }

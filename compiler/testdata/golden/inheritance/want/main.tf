@@ -110,6 +110,7 @@ resource "slipstream_openstack_instance" "on_os" {
 
 resource "slipstream_deployment_ready" "chain" {
   deployment_id = slipstream_deployment.chain.id
+  instances     = slipstream_deployment.chain.instances
 
   depends_on = [slipstream_ec2_instance.on_aws, slipstream_openstack_instance.on_os]
 }
