@@ -229,7 +229,10 @@ func TestAccDeploymentReady_waitFor(t *testing.T) {
 	agents := newLocalAgents(t, coord.URL)
 	forever := "ss-get db_password >/dev/null\nsleep 3600"
 	config := strings.Replace(lampConfig(coord.URL, 2, forever),
-		"deployment_id = slipstream_deployment.lamp.id\n}", "deployment_id = slipstream_deployment.lamp.id\n  wait_for      = [\"db.1:password\"]\n}", 1)
+		"deployment_id = slipstream_deployment.lamp.id\n", "deployment_id = slipstream_deployment.lamp.id\n  wait_for      = [\"db.1:password\"]\n", 1)
+	if !strings.Contains(config, "wait_for") {
+		t.Fatal("the configuration has no wait_for")
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories(agents),
 		Steps: []resource.TestStep{{

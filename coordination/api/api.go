@@ -52,6 +52,9 @@ import (
 
 // Options configure the API.
 type Options struct {
+	// NoParking serves blocking gets on the HTTP server's goroutines
+	// instead of parking them (parked.go); for comparison in benchmarks.
+	NoParking bool
 	// AdminToken is the provider's token. Required.
 	AdminToken string
 	// MaxBody bounds request bodies in bytes (default 1 MiB).
@@ -377,18 +380,21 @@ func (s *Server) getParameter(w http.ResponseWriter, r *http.Request, who caller
 		wait = min(d, s.opts.MaxWait)
 	}
 	ignore, _ := strconv.ParseBool(r.URL.Query().Get("ignoreabort"))
-	var v string
-	var err error
-	if q := r.URL.Query(); q.Has("changed_from") {
-		v, err = s.c.WaitChange(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), q.Get("changed_from"), wait, ignore)
-	} else {
-		v, err = s.c.Get(r.Context(), r.PathValue("id"), who.instance, r.PathValue("key"), wait, ignore)
+	id, key := r.PathValue("id"), r.PathValue("key")
+	get := func(ctx context.Context, wait time.Duration) (string, error) {
+		return s.c.Get(ctx, id, who.instance, key, wait, ignore)
 	}
-	if err != nil {
-		fail(w, err)
+	if q := r.URL.Query(); q.Has("changed_from") {
+		old := q.Get("changed_from")
+		get = func(ctx context.Context, wait time.Duration) (string, error) {
+			return s.c.WaitChange(ctx, id, who.instance, key, old, wait, ignore)
+		}
+	}
+	if wait > 0 && !s.opts.NoParking && s.park(w, r, who, wait, get) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"value": v})
+	v, err := get(r.Context(), wait)
+	answer(w, v, err)
 }
 
 func (s *Server) setParameter(w http.ResponseWriter, r *http.Request, who caller) {

@@ -33,6 +33,10 @@ type waiter struct {
 	ch  chan wakeup
 	key string
 	dw  *depWatch
+	// fn, for a parked wait (Park), replaces ch: called on the first
+	// wake-up, from the watch's goroutine.
+	fn   func()
+	once sync.Once
 }
 
 // wakeup tells a waiter what changed. A set hands over the value itself,
@@ -53,6 +57,10 @@ type wakeup struct {
 // so an abort committed before a set is still seen by a get that does not
 // ignore aborts, and a get that does is not left without the value.
 func (w *waiter) deliver(u wakeup) {
+	if w.fn != nil {
+		w.once.Do(w.fn)
+		return
+	}
 	for {
 		select {
 		case w.ch <- u:
@@ -103,6 +111,10 @@ var abortKey = pkey(Key{"ss", "abort"})
 // wait registers a waiter for a storage key of a deployment, starting the
 // deployment's watch if needed.
 func (c *Coordinator) wait(id, key string) (*waiter, error) {
+	return c.waitFunc(id, key, nil)
+}
+
+func (c *Coordinator) waitFunc(id, key string, fn func()) (*waiter, error) {
 	c.mu.Lock()
 	select {
 	case <-c.closed:
@@ -123,7 +135,10 @@ func (c *Coordinator) wait(id, key string) (*waiter, error) {
 		go c.follow(ctx, id, dw, rev)
 	}
 	defer c.mu.Unlock()
-	w := &waiter{ch: make(chan wakeup, 1), key: key, dw: dw}
+	w := &waiter{key: key, dw: dw, fn: fn}
+	if fn == nil {
+		w.ch = make(chan wakeup, 1)
+	}
 	dw.mu.Lock()
 	if dw.waiters[key] == nil {
 		dw.waiters[key] = map[*waiter]bool{}
@@ -131,6 +146,25 @@ func (c *Coordinator) wait(id, key string) (*waiter, error) {
 	dw.waiters[key][w] = true
 	dw.mu.Unlock()
 	return w, nil
+}
+
+// Park registers fn to be called when the parameter raw (as caller names
+// it) may have changed, or the run was aborted: a wait that holds no
+// goroutine, for the API's parked long-polls. fn is called at most once,
+// from the deployment watch's goroutine, so it must not block; it then
+// reads the value with Get. cancel removes the registration (call it in
+// every case, fired or not).
+func (c *Coordinator) Park(id string, caller *Instance, raw string, fn func()) (cancel func(), err error) {
+	k, err := Qualify(raw, caller)
+	if err != nil {
+		return nil, err
+	}
+	w, err := c.waitFunc(id, pkey(k), fn)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(w.release) }, nil
 }
 
 // follow watches a deployment's namespace from rev on and wakes waiters.
