@@ -667,6 +667,15 @@ func TestBindIsolation(t *testing.T) {
 	if os.Getenv("CI") != "true" && os.Getenv("NSHOST_TEST_BIND") != "1" {
 		t.Skip("creates /etc/slipstream and /var/lib/slipstream on this machine: set NSHOST_TEST_BIND=1 (CI=true runs it)")
 	}
+	// The mount points this test creates on the machine go when it ends
+	// (registered first, so it runs after the pool is closed): an empty
+	// /etc/slipstream left behind would show in every overlay host of
+	// later tests as if an agent had been installed.
+	for _, dir := range []string{"/etc/slipstream", "/var/lib/slipstream"} {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			t.Cleanup(func() { os.Remove(dir) })
+		}
+	}
 	p := newTestPool(t, 2, Options{Isolation: IsolationBind})
 	h1, h2 := p.Hosts[0], p.Hosts[1]
 	for _, path := range []string{"/etc/slipstream/x", "/var/lib/slipstream/x", "/usr/local/bin/x", "/run/x", "/var/log/x", "/tmp/x"} {
