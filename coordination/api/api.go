@@ -311,12 +311,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 	}
 	tokens, hashes := map[string]string{}, map[string]string{}
 	for name, n := range d.Nodes {
-		for i := 1; i <= n.Multiplicity; i++ {
-			inst := coordinator.Instance{Node: name, Index: i}.String()
-			tok := newToken()
-			sum := sha256.Sum256([]byte(tok))
-			tokens[inst], hashes[inst] = tok, hex.EncodeToString(sum[:])
-		}
+		issueTokens(name, 1, n.Multiplicity, tokens, hashes)
 	}
 	if err := s.c.CreateDeployment(r.Context(), d, hashes); err != nil {
 		if errors.Is(err, coordinator.ErrExists) {
@@ -327,6 +322,17 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 		return
 	}
 	writeJSON(w, http.StatusCreated, createResponse{ID: d.ID, Tokens: tokens})
+}
+
+// issueTokens makes tokens for instances from..to of node, adding each to
+// tokens and its hex SHA-256 (all the coordinator keeps) to hashes.
+func issueTokens(node string, from, to int, tokens, hashes map[string]string) {
+	for i := from; i <= to; i++ {
+		inst := coordinator.Instance{Node: node, Index: i}.String()
+		tok := newToken()
+		sum := sha256.Sum256([]byte(tok))
+		tokens[inst], hashes[inst] = tok, hex.EncodeToString(sum[:])
+	}
 }
 
 func newToken() string {

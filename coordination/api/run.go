@@ -1,12 +1,8 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-
-	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
 type scaleResponse struct {
@@ -51,12 +47,7 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	tokens, hashes := map[string]string{}, map[string]string{}
-	for i := n.Multiplicity + 1; i <= *body.Multiplicity; i++ {
-		inst := coordinator.Instance{Node: body.Node, Index: i}.String()
-		tok := newToken()
-		sum := sha256.Sum256([]byte(tok))
-		tokens[inst], hashes[inst] = tok, hex.EncodeToString(sum[:])
-	}
+	issueTokens(body.Node, n.Multiplicity+1, *body.Multiplicity, tokens, hashes)
 	now, err := s.c.Scale(r.Context(), id, body.Node, *body.Multiplicity, hashes)
 	if err != nil {
 		fail(w, err)
