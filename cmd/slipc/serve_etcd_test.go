@@ -6,39 +6,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore/etcdtest"
 )
-
-// startEtcd runs a single-member etcd in the test's temporary folder and
-// returns its client endpoint.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "error"
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*local}, []url.URL{*local}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*local}, []url.URL{*local}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("etcd not ready within 30s")
-	}
-	return "http://" + e.Clients[0].Addr().String()
-}
 
 // serveReplica runs slipc serve in-process until the test ends and
 // returns its URL.
@@ -69,7 +44,7 @@ func serveReplica(t *testing.T, args ...string) string {
 // second, and a get blocked on the first is woken by a set made through
 // the second (through etcd's watch, not by polling).
 func TestServe_replicasShareEtcd(t *testing.T) {
-	endpoint := startEtcd(t)
+	endpoint := "http://" + etcdtest.Start(t)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	const token = "shared-admin-token-0123456789abcdef"
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)

@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore/etcdtest"
 )
 
 // The sizes of coordination/coordinator/bench_test.go, so the figures
@@ -29,41 +27,6 @@ const (
 	// (which makes etcd's wake-up a little slower) or 1,000 connections.
 	clients = 10
 )
-
-// startEtcd runs a single-member etcd with its data in the benchmark's
-// temporary directory and returns its client endpoint; it stops when the
-// benchmark ends. The configuration is etcd's default apart from the
-// addresses and logging: in particular the WAL is fsynced before a write
-// is acknowledged (once per raft batch), so etcd's puts are as durable as
-// the coordinator's sets.
-func startEtcd(b *testing.B) string {
-	b.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = b.TempDir()
-	// etcd logs at error level when it is closed; keep its log out of the
-	// benchmark output, beside its data.
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(cfg.Dir, "etcd.log")}
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls = []url.URL{*local}
-	cfg.AdvertiseClientUrls = []url.URL{*local}
-	cfg.ListenPeerUrls = []url.URL{*local}
-	cfg.AdvertisePeerUrls = []url.URL{*local}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		b.Fatalf("start etcd: %v", err)
-	}
-	b.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		b.Fatalf("etcd: %v", err)
-	case <-time.After(30 * time.Second):
-		b.Fatal("etcd not ready within 30s")
-	}
-	return e.Clients[0].Addr().String()
-}
 
 // newClients connects n clients to endpoint; they are closed when the
 // benchmark ends.
@@ -98,7 +61,7 @@ func reportLatency(b *testing.B, all []time.Duration) {
 // has created every one (WithCreatedNotify), as each round of
 // BenchmarkWakeup starts new gets.
 func BenchmarkEtcdWatchWakeup(b *testing.B) {
-	cs := newClients(b, startEtcd(b), clients)
+	cs := newClients(b, etcdtest.Start(b), clients)
 	const key = "/bench/v"
 	var all []time.Duration
 	for i := 0; b.Loop(); i++ {
@@ -154,7 +117,7 @@ func BenchmarkEtcdWatchWakeup(b *testing.B) {
 // (fsynced) puts per second with 1,000 concurrent writers, each putting its
 // own key, spread over the clients.
 func BenchmarkEtcdPuts(b *testing.B) {
-	cs := newClients(b, startEtcd(b), clients)
+	cs := newClients(b, etcdtest.Start(b), clients)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -180,7 +143,7 @@ func BenchmarkEtcdPuts(b *testing.B) {
 // replica would run it: one client, one Store.
 func etcdCoordinator(b *testing.B) *coordinator.Coordinator {
 	b.Helper()
-	st := etcdstore.New(newClients(b, startEtcd(b), 1)[0], "/slipstream")
+	st := etcdstore.New(newClients(b, etcdtest.Start(b), 1)[0], "/slipstream")
 	c := coordinator.New(st, coordinator.Options{})
 	b.Cleanup(func() { c.Close(); st.Close() })
 	return c

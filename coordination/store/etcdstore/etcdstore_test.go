@@ -3,54 +3,18 @@ package etcdstore_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore/etcdtest"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/storetest"
 )
-
-// startEtcd runs a single-member etcd in the test's temporary directory and
-// returns its client endpoint. It stops when the test ends.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "error"
-	// Port 0 lets the kernel pick free ports, so parallel test binaries
-	// never collide; the real client address is read back from the
-	// listener below. A single member never dials its peer URL.
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls = []url.URL{*local}
-	cfg.AdvertiseClientUrls = []url.URL{*local}
-	cfg.ListenPeerUrls = []url.URL{*local}
-	cfg.AdvertisePeerUrls = []url.URL{*local}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	// The conformance suite stores 1 MiB values; leave room for the rest
-	// of the request above etcd's 1.5 MiB default.
-	cfg.MaxRequestBytes = 4 << 20
-
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		t.Fatalf("etcd: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("etcd not ready within 30s")
-	}
-	return e.Clients[0].Addr().String()
-}
 
 // newClient connects to the etcd at endpoint; the client is closed when the
 // test ends, after any Store using it (cleanups run last-registered first).
@@ -73,7 +37,7 @@ func newClient(t *testing.T, endpoint string) *clientv3.Client {
 // and Store on the same server, as a restarted replica would.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		endpoint := startEtcd(t)
+		endpoint := etcdtest.Start(t)
 		return func(t *testing.T) store.Store {
 			return etcdstore.New(newClient(t, endpoint), "/slipstream")
 		}
@@ -105,7 +69,7 @@ func next(t *testing.T, ch <-chan store.Event) store.Event {
 // learn about each other's writes through Watch, and their Updates stay
 // serializable across replicas.
 func TestReplicasSeeEachOther(t *testing.T) {
-	endpoint := startEtcd(t)
+	endpoint := etcdtest.Start(t)
 	a := etcdstore.New(newClient(t, endpoint), "/slipstream")
 	defer a.Close()
 	b := etcdstore.New(newClient(t, endpoint), "/slipstream")
@@ -170,7 +134,7 @@ func TestReplicasSeeEachOther(t *testing.T) {
 // TestListConflictOnDelete checks the part of List's conflict detection a
 // range compare cannot do: another replica deleting a listed key.
 func TestListConflictOnDelete(t *testing.T) {
-	endpoint := startEtcd(t)
+	endpoint := etcdtest.Start(t)
 	a := etcdstore.New(newClient(t, endpoint), "p")
 	defer a.Close()
 	b := etcdstore.New(newClient(t, endpoint), "p")
@@ -202,7 +166,7 @@ func TestListConflictOnDelete(t *testing.T) {
 // TestViewRejectsWrites checks that a write inside View is an error rather
 // than silently dropped.
 func TestViewRejectsWrites(t *testing.T) {
-	s := etcdstore.New(newClient(t, startEtcd(t)), "p")
+	s := etcdstore.New(newClient(t, etcdtest.Start(t)), "p")
 	defer s.Close()
 	if _, err := s.View(ctx(t), "d", func(tx store.Tx) error { tx.Put("k", "v"); return nil }); err == nil {
 		t.Fatal("View with a Put succeeded")
@@ -212,7 +176,7 @@ func TestViewRejectsWrites(t *testing.T) {
 // TestCloseEndsWatch checks that Close ends watchers with ErrClosed and
 // that a closed store refuses new calls.
 func TestCloseEndsWatch(t *testing.T) {
-	s := etcdstore.New(newClient(t, startEtcd(t)), "p")
+	s := etcdstore.New(newClient(t, etcdtest.Start(t)), "p")
 	ch, err := s.Watch(ctx(t), "d", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +196,7 @@ func TestCloseEndsWatch(t *testing.T) {
 // TestWatchCompacted checks that asking for compacted history yields
 // ErrCompacted, telling the watcher to re-read and watch again.
 func TestWatchCompacted(t *testing.T) {
-	c := newClient(t, startEtcd(t))
+	c := newClient(t, etcdtest.Start(t))
 	s := etcdstore.New(c, "p")
 	defer s.Close()
 	var last int64
@@ -261,7 +225,7 @@ func TestWatchCompacted(t *testing.T) {
 // TestOddNamespaceNames checks the escaping: names with the separator and
 // the escape character stay distinct and round-trip through Namespaces.
 func TestOddNamespaceNames(t *testing.T) {
-	s := etcdstore.New(newClient(t, startEtcd(t)), "p")
+	s := etcdstore.New(newClient(t, etcdtest.Start(t)), "p")
 	defer s.Close()
 	names := []string{"a/b", "a", "a%2Fb", "", "a/"}
 	for i, ns := range names {
@@ -296,7 +260,7 @@ func TestOddNamespaceNames(t *testing.T) {
 // conformance suite's concurrency test never conflicts in etcd; across
 // replicas they do, and only the Txn conditions prevent lost updates.
 func TestConcurrentReplicas(t *testing.T) {
-	endpoint := startEtcd(t)
+	endpoint := etcdtest.Start(t)
 	const replicas, workers, each = 3, 4, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, replicas*workers)
