@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/connlimit"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
@@ -50,12 +51,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	etcdCA := fs.String("etcd-cacert", "", "verify etcd's certificate with this CA `file` (PEM); implies TLS")
 	etcdCert := fs.String("etcd-cert", "", "client certificate `file` for etcd (PEM)")
 	etcdKey := fs.String("etcd-key", "", "the client certificate's key `file` (PEM)")
+	maxConns := fs.Int("max-connections", 1024, "work on at most `n` connections at once; more are accepted and wait their turn (parked long-polls and event streams do not count). Bounds memory: about 35 KB each")
 	agentDir := fs.String("agent-dir", "", "`folder` of the agent binaries served at /v1/agent (default: the agent folder next to slipc if there is one, else DATA/agent)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "slipc serve: unexpected arguments %v\n", fs.Args())
+		return exitUsage
+	}
+	if *maxConns < 1 {
+		fmt.Fprintf(stderr, "slipc serve: -max-connections must be at least 1, not %d\n", *maxConns)
 		return exitUsage
 	}
 	useTLS := *selfSigned || *certFile != ""
@@ -115,7 +121,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
 		return exitDiags
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln = connlimit.NewListener(ln, *maxConns)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnContext: connlimit.ConnContext}
 	scheme := "http"
 	if useTLS {
 		var cert tls.Certificate

@@ -23,9 +23,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
 var rssProfile = flag.String("serve-rss.profile", "", "BenchmarkServeRSS: build slipc with a test-only hook and write the server's heap profiles, goroutine counts and memory statistics into this `folder`")
+
+var rssServeFlags = flag.String("serve-rss.flags", "", "BenchmarkServeRSS: more `flags` for slipc serve, space-separated (say, -max-connections 100000 to compare without the default limit)")
 
 // rssInstances is the size of BenchmarkServeRSS's deployment: db.1 and
 // web.1 to web.9999.
@@ -35,7 +39,9 @@ const rssInstances = 10000
 // (built from this package, run as its own process, with the GC setting
 // slipc itself uses unless GOGC is set) through a run of one deployment of
 // 10,000 instances over the HTTP API, as the machines of a real run would
-// use it:
+// use it, once over plain HTTP (http) and once over TLS (tls: slipc serve
+// -tls-self-signed, the client pinning the CA it prints, with the agent's
+// TLS configuration and its session cache):
 //
 //  1. the provider creates the deployment: db (1 instance, output
 //     password) and web (9,999 instances, input password mapped from
@@ -52,7 +58,10 @@ const rssInstances = 10000
 // as rss-MB (target: under 300), its resident memory while the 9,999
 // long-polls are parked as parked-rss-MB, and the wake-up of the 9,999
 // long-polls over HTTP (from the set's acknowledgement to each response) as
-// wake-p50-ms and wake-p99-ms; it logs the phases' timings and memory.
+// wake-p50-ms and wake-p99-ms, and how long step 4 took as burst-s; it logs
+// the phases' timings and memory. -serve-rss.flags passes more flags to
+// slipc serve (-max-connections 100000 shows the burst without the
+// default limit).
 //
 // With -serve-rss.profile DIR (go test -run '^$' -bench ServeRSS
 // -benchtime 1x ./cmd/slipc/ -args -serve-rss.profile DIR) the server is
@@ -72,8 +81,13 @@ func BenchmarkServeRSS(b *testing.B) {
 	b.StopTimer()
 	bin := buildSlipc(b)
 	b.StartTimer()
-	for i := 0; i < b.N; i++ {
-		rssRun(b, bin)
+	for _, useTLS := range []bool{false, true} {
+		name := map[bool]string{false: "http", true: "tls"}[useTLS]
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				rssRun(b, bin, useTLS)
+			}
+		})
 	}
 }
 
@@ -110,14 +124,37 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"time"
 )
+
+// peak is the largest of each memory figure since the last profile,
+// sampled every 10 ms: the profiles are taken after a GC, when a burst is
+// over, so this is what shows what the burst held.
+var peak struct {
+	sync.Mutex
+	heapInuse, stackInuse, sys uint64
+	goroutines                 int
+}
 
 func init() {
 	dir := os.Getenv("SLIPSTREAM_BENCH_PROFILE_DIR")
 	if dir == "" {
 		return
 	}
+	go func() {
+		var ms runtime.MemStats
+		for range time.Tick(10 * time.Millisecond) {
+			runtime.ReadMemStats(&ms)
+			g := runtime.NumGoroutine()
+			peak.Lock()
+			peak.heapInuse = max(peak.heapInuse, ms.HeapInuse)
+			peak.stackInuse = max(peak.stackInuse, ms.StackInuse)
+			peak.sys = max(peak.sys, ms.Sys-ms.HeapReleased)
+			peak.goroutines = max(peak.goroutines, g)
+			peak.Unlock()
+		}
+	}()
 	go func() {
 		for n := 1; ; {
 			name := func(f string) string { return filepath.Join(dir, fmt.Sprintf(f, n)) }
@@ -127,6 +164,11 @@ func init() {
 			}
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
+			peak.Lock()
+			high := fmt.Sprintf("peak since the last profile: HeapInuse %.1f MiB, StackInuse %.1f MiB, Sys-HeapReleased %.1f MiB, goroutines %d\n",
+				float64(peak.heapInuse)/(1<<20), float64(peak.stackInuse)/(1<<20), float64(peak.sys)/(1<<20), peak.goroutines)
+			peak.heapInuse, peak.stackInuse, peak.sys, peak.goroutines = 0, 0, 0, 0
+			peak.Unlock()
 			runtime.GC()
 			if f, err := os.Create(name("heap-%d.pprof")); err == nil {
 				pprof.Lookup("heap").WriteTo(f, 0)
@@ -139,7 +181,7 @@ func init() {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			mb := func(v uint64) float64 { return float64(v) / (1 << 20) }
-			os.WriteFile(name("memstats-%d.txt"), []byte(fmt.Sprintf(
+			os.WriteFile(name("memstats-%d.txt"), []byte(high+fmt.Sprintf(
 				"before the GC: HeapAlloc %.1f MiB, HeapInuse %.1f MiB, HeapSys %.1f MiB, NextGC %.1f MiB\n"+
 					"after the GC:  HeapAlloc %.1f MiB, HeapInuse %.1f MiB, HeapIdle %.1f MiB, HeapReleased %.1f MiB, HeapSys %.1f MiB\n"+
 					"StackInuse %.1f MiB, StackSys %.1f MiB, MSpanSys %.1f MiB, GCSys %.1f MiB, OtherSys %.1f MiB, Sys %.1f MiB\n"+
@@ -200,16 +242,27 @@ type rssServer struct {
 
 // startRSSServer starts slipc serve on a free loopback port with a fresh
 // data folder; it is stopped when the benchmark ends.
-func startRSSServer(b *testing.B, bin string) *rssServer {
+func startRSSServer(b *testing.B, bin string, useTLS bool) *rssServer {
 	b.Helper()
 	tok := make([]byte, 16)
 	rand.Read(tok)
 	s := &rssServer{token: hex.EncodeToString(tok)}
-	cmd := exec.Command(bin, "serve", "-listen", "127.0.0.1:0", "-data", b.TempDir())
+	args := []string{"serve", "-listen", "127.0.0.1:0", "-data", b.TempDir()}
+	if useTLS {
+		args = append(args, "-tls-self-signed")
+	}
+	cmd := exec.Command(bin, append(args, strings.Fields(*rssServeFlags)...)...)
 	cmd.Env = append(os.Environ(), "SLIPSTREAM_ADMIN_TOKEN="+s.token)
 	if *rssProfile != "" {
 		if err := os.MkdirAll(*rssProfile, 0o755); err != nil {
 			b.Fatal(err)
+		}
+		// The hand-shake files of an earlier run would answer at once.
+		for _, pattern := range []string{"want-*", "done-*"} {
+			old, _ := filepath.Glob(filepath.Join(*rssProfile, pattern))
+			for _, f := range old {
+				os.Remove(f)
+			}
 		}
 		dir, _ := filepath.Abs(*rssProfile)
 		cmd.Env = append(cmd.Env, "SLIPSTREAM_BENCH_PROFILE_DIR="+dir)
@@ -224,7 +277,11 @@ func startRSSServer(b *testing.B, bin string) *rssServer {
 	}
 	exited := make(chan struct{})
 	sc := bufio.NewScanner(out)
+	var fingerprint string
 	for sc.Scan() {
+		if _, after, ok := strings.Cut(sc.Text(), "SLIPSTREAM_CA_FINGERPRINT): "); ok {
+			fingerprint = strings.TrimSpace(after)
+		}
 		if _, after, ok := strings.Cut(sc.Text(), "listening on "); ok {
 			s.url = strings.Fields(after)[0]
 			break
@@ -258,6 +315,12 @@ func startRSSServer(b *testing.B, bin string) *rssServer {
 		IdleConnTimeout:     5 * time.Minute,
 		DisableCompression:  true,
 	}}
+	if useTLS {
+		if fingerprint == "" {
+			b.Fatal("slipc serve -tls-self-signed printed no CA fingerprint")
+		}
+		s.client.Transport.(*http.Transport).TLSClientConfig = tlsutil.PinnedConfig(fingerprint)
+	}
 	return s
 }
 
@@ -381,10 +444,10 @@ func (s *rssServer) profile(b *testing.B, phase string) {
 }
 
 // rssRun is one run of BenchmarkServeRSS against a new server.
-func rssRun(b *testing.B, bin string) {
-	s := startRSSServer(b, bin)
+func rssRun(b *testing.B, bin string, useTLS bool) {
+	s := startRSSServer(b, bin, useTLS)
 	const id = "rss"
-	b.Logf("slipc serve pid %d, GOGC=%q (slipc's default when empty), at start: %v", s.pid, os.Getenv("GOGC"), s.mem(b))
+	b.Logf("slipc serve pid %d (flags %q, TLS %v), GOGC=%q (slipc's default when empty), at start: %v", s.pid, *rssServeFlags, useTLS, os.Getenv("GOGC"), s.mem(b))
 	phase := func(name string, start time.Time) {
 		b.Logf("%-44s %6.2f s   %v", name, time.Since(start).Seconds(), s.mem(b))
 		s.profile(b, name)
@@ -492,6 +555,7 @@ func rssRun(b *testing.B, bin string) {
 		}()
 	}
 	work.Wait()
+	burst := time.Since(start)
 	phase("9,999 url sets and 10,000 completes", start)
 	b.Logf("mean latency: set %.1f ms, complete %.1f ms", ms(time.Duration(setTime.Load()/int64(webs))), ms(time.Duration(completeTime.Load()/rssInstances)))
 	var dep struct{ State string }
@@ -507,6 +571,7 @@ func rssRun(b *testing.B, bin string) {
 	b.ReportMetric(mib(parked.rss), "parked-rss-MB")
 	b.ReportMetric(ms(p50), "wake-p50-ms")
 	b.ReportMetric(ms(p99), "wake-p99-ms")
+	b.ReportMetric(burst.Seconds(), "burst-s")
 	s.client.CloseIdleConnections()
 }
 

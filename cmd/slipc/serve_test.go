@@ -118,3 +118,11 @@ func TestServe_refusesPlainHTTPOffLoopback(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, stderr.String())
 	}
 }
+
+func TestServe_maxConnectionsMustBePositive(t *testing.T) {
+	var stderr strings.Builder
+	code := serve(context.Background(), []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-max-connections", "0"}, io.Discard, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "-max-connections must be at least 1, not 0") {
+		t.Fatalf("code %d, stderr %q", code, stderr.String())
+	}
+}

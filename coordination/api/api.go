@@ -47,6 +47,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipstream/terraform-provider-slipstream/coordination/connlimit"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
@@ -147,6 +148,12 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if connlimit.Busy(connlimit.FromContext(r.Context())) {
+		// Most of the connections slipc serve works on at once are taken:
+		// this one is closed after its answer rather than kept idle in a
+		// slot others wait for (coordination/connlimit).
+		w.Header().Set("Connection", "close")
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
 	s.mux.ServeHTTP(w, r)
 }
@@ -474,6 +481,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) {
 		fail(w, err)
 		return
 	}
+	// A stream may stay open for hours with little to send: it does not
+	// count against the connections served at once, and so its connection
+	// is not used again after it, uncounted.
+	connlimit.Release(connlimit.FromContext(r.Context()))
+	w.Header().Set("Connection", "close")
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

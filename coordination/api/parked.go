@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slipstream/terraform-provider-slipstream/coordination/connlimit"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
@@ -66,7 +67,9 @@ func (s *Server) park(w http.ResponseWriter, r *http.Request, who caller, wait t
 		return false
 	}
 	// A request pipelined after this one is dropped with the connection
-	// (the answer says Connection: close).
+	// (the answer says Connection: close). While parked, the connection
+	// does not count against the connections served at once.
+	connlimit.Release(conn)
 	p.timer = time.AfterFunc(wait, p.fire)
 	p.ready <- conn
 	return true

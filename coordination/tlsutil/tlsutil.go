@@ -151,6 +151,11 @@ func PinnedConfig(fingerprint string) *tls.Config {
 	want := normalize(fingerprint)
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
+		// Every parked long-poll's answer closes its connection, so an
+		// agent reconnects often: resuming the session skips the
+		// certificate signature and its check, most of a handshake's
+		// cost to both sides. VerifyConnection still runs on resumption.
+		ClientSessionCache: tls.NewLRUClientSessionCache(16),
 		// The standard verification would consult the system roots, which
 		// do not hold our private CA; VerifyConnection checks the chain
 		// against the pinned CA instead.

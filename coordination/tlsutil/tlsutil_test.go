@@ -2,6 +2,8 @@ package tlsutil
 
 import (
 	"crypto/tls"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,5 +54,51 @@ func TestSelfSignedAndPinning(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: PinnedConfig(fp)}}
 	if _, err := c.Get(srv2.URL); err == nil {
 		t.Fatal("another CA's server passed the pin")
+	}
+}
+
+// TestPinnedConfig_resumesSessions: a reconnecting client (every parked
+// long-poll's answer closes its connection) resumes its TLS session, and
+// the pin is still checked when it does.
+func TestPinnedConfig_resumesSessions(t *testing.T) {
+	cert, fp, err := SelfSigned(t.TempDir(), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		if r.TLS.DidResume {
+			w.Write([]byte("resumed"))
+		}
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	srv.StartTLS()
+	defer srv.Close()
+
+	connect := func(cfg *tls.Config) (string, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+		res, err := c.Get(srv.URL)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		var b strings.Builder
+		_, err = io.Copy(&b, res.Body)
+		return b.String(), err
+	}
+	cfg := PinnedConfig(fp)
+	if got, err := connect(cfg); err != nil || got != "" {
+		t.Fatalf("first connection: %q, %v", got, err)
+	}
+	if got, err := connect(cfg); err != nil || got != "resumed" {
+		t.Fatalf("second connection did not resume its session: %q, %v", got, err)
+	}
+	// A session cached under the right pin does not let a client with a
+	// wrong pin through: the pin is checked on resumption too.
+	wrong := PinnedConfig(strings.Repeat("ab", 32))
+	wrong.ClientSessionCache = cfg.ClientSessionCache
+	if _, err := connect(wrong); err == nil || !strings.Contains(err.Error(), "not signed by the pinned CA") {
+		t.Fatalf("a wrong pin with a resumable session: %v", err)
 	}
 }
