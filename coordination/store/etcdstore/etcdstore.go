@@ -22,23 +22,49 @@
 //
 // # Transactions
 //
-// Update is optimistic: fn runs against a snapshot at one etcd revision,
-// every key it read (with its ModRevision) and every range it listed is
-// recorded, and the writes are committed in one etcd Txn whose conditions
-// hold only if none of those reads would give a different answer now.
-// Otherwise fn runs again on a fresh snapshot. Updates from one Store on
-// the same namespace are additionally queued in-process, so conflicts (and
-// retries) only happen between replicas.
+// Update is optimistic: functions run against a snapshot at one etcd
+// revision, every key they read (with its ModRevision) and every range they
+// listed is recorded, and their writes are committed in one etcd Txn whose
+// conditions hold only if none of those reads would give a different
+// answer now. Otherwise they run again on a fresh snapshot.
+//
+// Concurrent Updates from one Store on the same namespace are committed
+// together (group commit), since each commit costs etcd a round trip and
+// an fsync however little it writes. They wait in a per-namespace queue;
+// a runner goroutine, which exists only while the queue has work, takes
+// everything waiting and runs the functions one after the other, each on
+// its own transaction layered over the batch: it sees the snapshot plus
+// the writes of the functions before it, so the batch is equivalent to
+// running them in that order. A function that returns an error has its
+// writes dropped and gets its error back, but its reads still count among
+// the conditions, so that its answer holds at the commit too. The rest are
+// merged (a later write of a key replacing an earlier one) into one Txn,
+// and every caller gets that commit's revision, or 0 if its function
+// changed nothing. On a conflict the whole batch runs again, so within one
+// Store conflicts only arise between replicas. The functions run on the
+// runner goroutine; a panic in one is re-raised in its caller's. A
+// function must not itself wait for an Update on the same namespace of the
+// same Store: that Update would wait for the function's batch to end.
+//
+// A caller whose ctx ends while its Update is queued gets ctx's error and
+// its function never runs. Once the function is in a batch the caller
+// still returns when ctx ends, but the batch goes on for the others (its
+// requests use the Store's own context), so that write may or may not
+// commit, as with any etcd request abandoned in flight.
 //
 // # Limits
 //
 // etcd bounds each request: by default a request may be at most 1.5 MiB
-// (--max-request-bytes; a key's value plus everything else in the same
-// Update must fit) and a transaction may hold at most 128 operations
-// (--max-txn-ops), which limits both the number of keys one Update writes
-// and the number of conditions it needs: one per key read with Get, plus
-// one per key returned by List, plus one per List. Raise those server
-// limits if the coordinator needs larger transactions.
+// (--max-request-bytes) and a transaction may hold at most 128 conditions
+// and 128 operations (--max-txn-ops). A batch stays within those defaults
+// (128 conditions, 128 written keys, 1 MiB of keys and values): an Update
+// that would take it over waits for the next batch. An Update that alone
+// exceeds them runs alone, and etcd refuses it unless the server's limits
+// were raised: one Update may write at most 128 keys, of at most 1.5 MiB
+// with the rest of the request, and needs one condition per key read with
+// Get, plus one per key returned by List, plus one per List. Should a
+// server's limits be lower than the defaults, a batch it refuses is split
+// in halves until it fits or holds a single Update.
 package etcdstore
 
 import (
@@ -49,6 +75,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -72,18 +99,18 @@ type Store struct {
 	closeFn  context.CancelFunc
 
 	mu     sync.Mutex
-	locks  map[string]*nsLock // per-namespace Update queues, see lockNS
+	queues map[string]*queue // per-namespace Update queues, see runQueue
 	closed bool
+
+	// runners counts the queues' runner goroutines, so that tests can
+	// wait for them to end.
+	runners sync.WaitGroup
+	// Counters for tests: commit Txns sent, conflicts (Txns that failed
+	// their conditions) and batches etcd refused as too large.
+	txns, conflicts, refused atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
-
-// nsLock serialises this process's Updates on one namespace. It is a
-// channel rather than a sync.Mutex so that waiting respects ctx.
-type nsLock struct {
-	ch   chan struct{}
-	refs int // goroutines holding or waiting; the entry is dropped at 0
-}
 
 // New returns a Store keeping its data under prefix (a trailing "/" is
 // ignored) on client. The caller keeps ownership of client: Close stops the
@@ -96,7 +123,7 @@ func New(client *clientv3.Client, prefix string) *Store {
 		nsRoot:   strings.TrimSuffix(prefix, "/") + "/ns/",
 		closeCtx: ctx,
 		closeFn:  cancel,
-		locks:    make(map[string]*nsLock),
+		queues:   make(map[string]*queue),
 	}
 }
 
@@ -142,72 +169,41 @@ func escape(ns string) string {
 // nsPrefix is the etcd key prefix of the namespace, ending in "/".
 func (s *Store) nsPrefix(ns string) string { return s.nsRoot + escape(ns) + "/" }
 
-// lockNS waits for this process's turn to update ns. Without it, N
-// goroutines of one replica updating the same namespace would all read the
-// same snapshot and all but one would fail and retry, for O(N²) etcd round
-// trips; with it, conflicts only arise between replicas.
-func (s *Store) lockNS(ctx context.Context, ns string) (unlock func(), err error) {
-	s.mu.Lock()
-	l := s.locks[ns]
-	if l == nil {
-		l = &nsLock{ch: make(chan struct{}, 1)}
-		s.locks[ns] = l
-	}
-	l.refs++
-	s.mu.Unlock()
-	release := func() {
-		s.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(s.locks, ns)
-		}
-		s.mu.Unlock()
-	}
-	select {
-	case l.ch <- struct{}{}:
-		return func() { <-l.ch; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
-}
-
-// Update runs fn in a serializable read-write transaction, retrying it on
-// a fresh snapshot when another writer changed something fn read.
+// Update runs fn in a serializable read-write transaction. It queues fn
+// for the namespace's runner, which commits it together with the other
+// Updates waiting (see Transactions in the package comment).
 func (s *Store) Update(ctx context.Context, ns string, fn func(store.Tx) error) (int64, error) {
-	ctx, cancel, err := s.begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer cancel()
-	unlock, err := s.lockNS(ctx, ns)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return 0, s.fail(err)
 	}
-	defer unlock()
-	for {
-		tx := s.newTx(ctx, ns, true)
-		if err := fn(tx); err != nil {
-			return 0, err
-		}
-		if tx.err != nil {
-			if errors.Is(tx.err, rpctypes.ErrCompacted) {
-				// The snapshot was compacted away while fn ran: start over
-				// on a new one.
-				continue
-			}
-			return 0, s.fail(tx.err)
-		}
-		if len(tx.writes) == 0 {
-			return 0, nil
-		}
-		rev, ok, err := tx.commit()
-		if err != nil {
-			return 0, s.fail(err)
-		}
-		if ok {
-			return rev, nil
-		}
+	u := &update{fn: fn, done: make(chan struct{})}
+	if err := s.enqueue(ns, u); err != nil {
+		return 0, err
 	}
+	select {
+	case <-u.done:
+		return u.result()
+	case <-ctx.Done():
+	case <-s.closeCtx.Done():
+	}
+	select {
+	case <-u.done: // the outcome came at the same time
+		return u.result()
+	default:
+	}
+	s.leave(u)
+	if s.closeCtx.Err() != nil {
+		return 0, store.ErrClosed
+	}
+	return 0, ctx.Err()
+}
+
+// result is u's outcome, for its caller once done is closed.
+func (u *update) result() (int64, error) {
+	if u.panicked {
+		panic(u.panicVal)
+	}
+	return u.rev, u.err
 }
 
 // View runs fn against a consistent snapshot of ns and returns its
@@ -218,20 +214,20 @@ func (s *Store) View(ctx context.Context, ns string, fn func(store.Tx) error) (i
 		return 0, err
 	}
 	defer cancel()
-	tx := s.newTx(ctx, ns, false)
-	if err := fn(tx); err != nil {
+	snap := s.newSnapshot(ctx, ns)
+	if err := fn(newTx(snap, nil, false)); err != nil {
 		return 0, err
 	}
-	if tx.err != nil {
-		return 0, s.fail(tx.err)
+	if snap.err != nil {
+		return 0, s.fail(snap.err)
 	}
-	if tx.rev == 0 {
+	if snap.rev == 0 {
 		// fn read nothing; report the revision it would have read at.
-		if err := tx.snapshot(); err != nil {
+		if err := snap.fix(); err != nil {
 			return 0, s.fail(err)
 		}
 	}
-	return tx.rev, nil
+	return snap.rev, nil
 }
 
 // Watch streams the changes to ns after revision after. The goroutine it

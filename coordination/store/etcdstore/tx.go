@@ -10,138 +10,203 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
 )
 
-// tx is the store.Tx of Update and View. Reads go to etcd lazily, all at
-// the revision of the first one, so fn sees one consistent snapshot without
-// the namespace being loaded up front. store.Tx methods cannot return
-// errors, so the first etcd error is kept in err and reported by
-// Update/View after fn returns (reads after an error see nothing).
-type tx struct {
-	s        *Store
-	ctx      context.Context
-	prefix   string // the namespace's etcd prefix
-	writable bool
+// read is one key as the snapshot holds it: its value and ModRevision, the
+// revision 0 meaning the key does not exist.
+type read struct {
+	value string
+	rev   int64
+}
 
-	rev int64 // snapshot revision; 0 until the first read
+// snapshot reads one namespace from etcd lazily, all at the revision of
+// the first read, so the functions it serves see one consistent state
+// without the namespace being loaded up front. It keeps what it read: in a
+// batch, functions after the first usually read the same few keys (the
+// deployment's spec, say), and then cost no round trip at all. store.Tx
+// methods cannot return errors, so the first error is kept in err and
+// reported after fn returns; reads after an error see nothing.
+type snapshot struct {
+	s      *Store
+	ctx    context.Context
+	prefix string // the namespace's etcd prefix
+
+	rev int64 // 0 until the first read
 	err error
 
-	// reads maps each etcd key fn has seen (through Get or List) to its
-	// ModRevision at rev, 0 for a key read as absent. At commit each must
-	// be unchanged.
+	keys  map[string]read     // by full etcd key; every key listed is here too
+	lists map[string][]string // by range start: the full keys in the range, sorted
+}
+
+func (s *Store) newSnapshot(ctx context.Context, ns string) *snapshot {
+	return &snapshot{
+		s:      s,
+		ctx:    ctx,
+		prefix: s.nsPrefix(ns),
+		keys:   make(map[string]read),
+		lists:  make(map[string][]string),
+	}
+}
+
+// fix fixes the snapshot at etcd's current revision, if not yet done.
+func (sn *snapshot) fix() error {
+	if sn.rev != 0 {
+		return nil
+	}
+	resp, err := sn.s.client.Get(sn.ctx, sn.prefix, clientv3.WithCountOnly())
+	if err != nil {
+		return err
+	}
+	sn.rev = resp.Header.Revision
+	return nil
+}
+
+func (sn *snapshot) fail(err error) {
+	if sn.err == nil {
+		sn.err = err
+	}
+}
+
+// fetch reads from etcd at the snapshot revision, fixing the snapshot with
+// the first read (one round trip instead of two).
+func (sn *snapshot) fetch(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, bool) {
+	if sn.err != nil {
+		return nil, false
+	}
+	if sn.rev != 0 {
+		opts = append(opts, clientv3.WithRev(sn.rev))
+	}
+	resp, err := sn.s.client.Get(sn.ctx, key, opts...)
+	if err != nil {
+		sn.fail(err)
+		return nil, false
+	}
+	if sn.rev == 0 {
+		sn.rev = resp.Header.Revision
+	}
+	return resp, true
+}
+
+// get returns the key at the snapshot; ok is false only after an error.
+func (sn *snapshot) get(full string) (r read, ok bool) {
+	if r, ok := sn.keys[full]; ok {
+		return r, sn.err == nil
+	}
+	resp, ok := sn.fetch(full)
+	if !ok {
+		return read{}, false
+	}
+	if len(resp.Kvs) > 0 {
+		r = read{value: string(resp.Kvs[0].Value), rev: resp.Kvs[0].ModRevision}
+	}
+	sn.keys[full] = r
+	return r, true
+}
+
+// list returns the full keys in the prefix range from start, sorted; their
+// values are then in keys. ok is false only after an error.
+func (sn *snapshot) list(start, end string) (keys []string, ok bool) {
+	if keys, ok := sn.lists[start]; ok {
+		return keys, sn.err == nil
+	}
+	resp, ok := sn.fetch(start, clientv3.WithRange(end))
+	if !ok {
+		return nil, false
+	}
+	keys = make([]string, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		keys[i] = string(kv.Key)
+		sn.keys[keys[i]] = read{value: string(kv.Value), rev: kv.ModRevision}
+	}
+	sn.lists[start] = keys
+	return keys, true
+}
+
+// tx is the store.Tx of one function: of View, or of one Update in a
+// batch. It reads through its own writes, then the writes of the functions
+// before it in the batch (below), then the snapshot, and records what it
+// read from the snapshot: those reads are what the commit must check.
+type tx struct {
+	snap     *snapshot
+	below    map[string]*string // by namespace-relative key; nil deletes
+	writable bool
+
+	// reads maps each etcd key fn read from the snapshot (through Get or
+	// List) to its ModRevision there, 0 for a key read as absent. At
+	// commit each must be unchanged.
 	reads map[string]int64
-	// cache holds values of keys in reads, so repeated reads cost nothing.
-	cache map[string]string
 	// ranges are the key ranges fn listed. At commit no key in them may
-	// have changed after rev; together with reads (which catch deletions
-	// of listed keys) that means every List would return the same.
+	// have changed after the snapshot; together with reads (which catch
+	// deletions of listed keys) that means every List would return the
+	// same.
 	ranges map[string]string // start -> end
 	// writes are fn's changes by namespace-relative key; nil deletes.
 	writes map[string]*string
 }
 
-func (s *Store) newTx(ctx context.Context, ns string, writable bool) *tx {
+func newTx(snap *snapshot, below map[string]*string, writable bool) *tx {
 	return &tx{
-		s:        s,
-		ctx:      ctx,
-		prefix:   s.nsPrefix(ns),
+		snap:     snap,
+		below:    below,
 		writable: writable,
 		reads:    make(map[string]int64),
-		cache:    make(map[string]string),
 		ranges:   make(map[string]string),
 		writes:   make(map[string]*string),
 	}
 }
 
-// snapshot fixes the snapshot at etcd's current revision, if not yet done.
-func (t *tx) snapshot() error {
-	if t.rev != 0 {
-		return nil
-	}
-	resp, err := t.s.client.Get(t.ctx, t.prefix, clientv3.WithCountOnly())
-	if err != nil {
-		return err
-	}
-	t.rev = resp.Header.Revision
-	return nil
-}
-
-// get reads from etcd at the snapshot revision, fixing the snapshot with
-// the first read (one round trip instead of two).
-func (t *tx) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, bool) {
-	if t.err != nil {
-		return nil, false
-	}
-	if t.rev != 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
-	resp, err := t.s.client.Get(t.ctx, key, opts...)
-	if err != nil {
-		t.err = err
-		return nil, false
-	}
-	if t.rev == 0 {
-		t.rev = resp.Header.Revision
-	}
-	return resp, true
-}
-
-// Get returns the key's value, from fn's own writes first.
+// Get returns the key's value, from the batch's own writes first.
 func (t *tx) Get(key string) (store.KV, bool) {
-	if v, ok := t.writes[key]; ok {
+	v, ok := t.writes[key]
+	if !ok {
+		v, ok = t.below[key]
+	}
+	if ok {
 		if v == nil {
 			return store.KV{}, false
 		}
 		// Not committed yet, so it has no revision.
 		return store.KV{Key: key, Value: *v}, true
 	}
-	full := t.prefix + key
-	if rev, ok := t.reads[full]; ok {
-		if rev == 0 {
-			return store.KV{}, false
-		}
-		return store.KV{Key: key, Value: t.cache[full], Rev: rev}, true
-	}
-	resp, ok := t.get(full)
+	full := t.snap.prefix + key
+	r, ok := t.snap.get(full)
 	if !ok {
 		return store.KV{}, false
 	}
-	if len(resp.Kvs) == 0 {
-		t.reads[full] = 0
+	t.reads[full] = r.rev
+	if r.rev == 0 {
 		return store.KV{}, false
 	}
-	kv := resp.Kvs[0]
-	t.reads[full] = kv.ModRevision
-	t.cache[full] = string(kv.Value)
-	return store.KV{Key: key, Value: string(kv.Value), Rev: kv.ModRevision}, true
+	return store.KV{Key: key, Value: r.value, Rev: r.rev}, true
 }
 
-// List returns the keys with the prefix at the snapshot, merged with fn's
-// own writes, sorted by key.
+// List returns the keys with the prefix at the snapshot, merged with the
+// batch's own writes, sorted by key.
 func (t *tx) List(prefix string) []store.KV {
-	start := t.prefix + prefix
+	start := t.snap.prefix + prefix
 	// The namespace prefix ends in "/", so start is never empty and its
 	// prefix range end stays inside the namespace.
 	end := clientv3.GetPrefixRangeEnd(start)
-	resp, ok := t.get(start, clientv3.WithRange(end))
+	keys, ok := t.snap.list(start, end)
 	if !ok {
 		return nil
 	}
 	t.ranges[start] = end
-	merged := make(map[string]store.KV, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		full := string(kv.Key)
-		t.reads[full] = kv.ModRevision
-		t.cache[full] = string(kv.Value)
-		key := strings.TrimPrefix(full, t.prefix)
-		merged[key] = store.KV{Key: key, Value: string(kv.Value), Rev: kv.ModRevision}
+	merged := make(map[string]store.KV, len(keys))
+	for _, full := range keys {
+		r := t.snap.keys[full]
+		t.reads[full] = r.rev
+		key := strings.TrimPrefix(full, t.snap.prefix)
+		merged[key] = store.KV{Key: key, Value: r.value, Rev: r.rev}
 	}
-	for key, v := range t.writes {
-		if !strings.HasPrefix(key, prefix) {
-			continue
-		}
-		if v == nil {
-			delete(merged, key)
-		} else {
-			merged[key] = store.KV{Key: key, Value: *v}
+	for _, writes := range []map[string]*string{t.below, t.writes} {
+		for key, v := range writes {
+			if !strings.HasPrefix(key, prefix) {
+				continue
+			}
+			if v == nil {
+				delete(merged, key)
+			} else {
+				merged[key] = store.KV{Key: key, Value: *v}
+			}
 		}
 	}
 	out := make([]store.KV, 0, len(merged))
@@ -155,7 +220,7 @@ func (t *tx) List(prefix string) []store.KV {
 // Put records a write, applied at commit.
 func (t *tx) Put(key, value string) {
 	if !t.writable {
-		t.fail(errReadOnly)
+		t.snap.fail(errReadOnly)
 		return
 	}
 	t.writes[key] = &value
@@ -164,67 +229,8 @@ func (t *tx) Put(key, value string) {
 // Delete records a deletion, applied at commit.
 func (t *tx) Delete(key string) {
 	if !t.writable {
-		t.fail(errReadOnly)
+		t.snap.fail(errReadOnly)
 		return
 	}
 	t.writes[key] = nil
-}
-
-func (t *tx) fail(err error) {
-	if t.err == nil {
-		t.err = err
-	}
-}
-
-// commit applies the writes if nothing fn read has changed since the
-// snapshot. ok is false on such a conflict; the caller then retries.
-func (t *tx) commit() (rev int64, ok bool, err error) {
-	var cmps []clientv3.Cmp
-	for key, modRev := range t.reads {
-		// For a key read as absent, etcd compares ModRevision 0, so this
-		// also fails if the key has been created since.
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", modRev))
-	}
-	for start, end := range t.ranges {
-		// No key in the range was created or modified after the snapshot.
-		// Deletions do not show in a range compare; the per-key compares
-		// above catch those, as List recorded every key it returned.
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(start).WithRange(end), "<", t.rev+1))
-	}
-	keys := make([]string, 0, len(t.writes))
-	for key := range t.writes {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys) // deterministic requests help when debugging
-	ops := make([]clientv3.Op, 0, len(keys))
-	puts := 0
-	for _, key := range keys {
-		if v := t.writes[key]; v != nil {
-			ops = append(ops, clientv3.OpPut(t.prefix+key, *v))
-			puts++
-		} else {
-			ops = append(ops, clientv3.OpDelete(t.prefix+key))
-		}
-	}
-	resp, err := t.s.client.Txn(t.ctx).If(cmps...).Then(ops...).Commit()
-	if err != nil {
-		return 0, false, err
-	}
-	if !resp.Succeeded {
-		return 0, false, nil
-	}
-	if puts == 0 {
-		// Only deletions: when none of the keys existed, etcd committed no
-		// new revision, and the header revision is someone else's.
-		var deleted int64
-		for _, r := range resp.Responses {
-			if d := r.GetResponseDeleteRange(); d != nil {
-				deleted += d.Deleted
-			}
-		}
-		if deleted == 0 {
-			return 0, true, nil
-		}
-	}
-	return resp.Header.Revision, true, nil
 }

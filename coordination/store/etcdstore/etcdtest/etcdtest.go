@@ -18,6 +18,15 @@ import (
 // its default durability: every commit is fsynced to its log.
 func Start(tb testing.TB) string {
 	tb.Helper()
+	return StartConfig(tb, nil)
+}
+
+// StartConfig is Start with configure, when not nil, changing etcd's
+// configuration last, just before etcd starts: the tests of the store's
+// batching use it to run etcd with its default request size limit (which
+// Start raises), or with limits below the defaults.
+func StartConfig(tb testing.TB, configure func(*embed.Config)) string {
+	tb.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = tb.TempDir()
 	// etcd logs at error level even when it is closed normally; its log
@@ -36,6 +45,9 @@ func Start(tb testing.TB) string {
 	// The conformance suite stores 1 MiB values; leave room for the rest
 	// of the request above etcd's 1.5 MiB default.
 	cfg.MaxRequestBytes = 4 << 20
+	if configure != nil {
+		configure(cfg)
+	}
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
