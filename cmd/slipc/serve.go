@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -106,7 +107,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *agentDir == "" {
 		*agentDir = defaultAgentDir(*data)
 	}
-	handler, err := api.New(coord, api.Options{AdminToken: token, AgentDir: *agentDir, ReportDir: filepath.Join(*data, "reports")})
+	// Errors answered as 500 are logged on stderr, with the request's
+	// method and path only (api.Options.Log).
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	handler, err := api.New(coord, api.Options{AdminToken: token, AgentDir: *agentDir, ReportDir: filepath.Join(*data, "reports"), Log: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
 		return exitDiags
@@ -122,7 +126,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitDiags
 	}
 	ln = connlimit.NewListener(ln, *maxConns)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnContext: connlimit.ConnContext}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnContext: connlimit.ConnContext,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	scheme := "http"
 	if useTLS {
 		var cert tls.Certificate

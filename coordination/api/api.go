@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,6 +85,10 @@ type Options struct {
 	MaxTrackedClients int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Log receives the errors answered as 500 "internal", with the
+	// request's method and path, never its headers, body or values
+	// (default: discarded).
+	Log *slog.Logger
 }
 
 // Server serves the API.
@@ -124,6 +129,9 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{c: c, opts: opts, admin: sha256.Sum256([]byte(opts.AdminToken)), mux: http.NewServeMux()}
 	s.ext = newExtras(opts)
 	s.mux.HandleFunc("POST /v1/deployments", s.admin1(s.createDeployment))
@@ -155,7 +163,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(&loggedWriter{ResponseWriter: w, log: s.opts.Log, method: r.Method, path: r.URL.Path}, r)
+}
+
+// loggedWriter lets fail log the internal errors it answers (fail only
+// has the ResponseWriter). Unwrap keeps http.NewResponseController working
+// through it (parked gets take the connection over, event streams flush).
+type loggedWriter struct {
+	http.ResponseWriter
+	log          *slog.Logger
+	method, path string
+	admin        bool // the caller holds the admin token
+}
+
+func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *loggedWriter) internal(err error) (detail bool) {
+	w.log.Error("internal error", "method", w.method, "path", w.path, "error", err)
+	return w.admin
+}
+
+// internalLogger is what fail needs of a ResponseWriter to log an
+// internal error: loggedWriter, or a parked get's rawResponse. internal
+// reports whether the caller may see the error itself: the admin (the
+// operator, through the provider: an etcd limit to raise, say), not a
+// machine.
+type internalLogger interface{ internal(error) (detail bool) }
+
+// asAdmin notes on w that the caller is the admin.
+func asAdmin(w http.ResponseWriter) {
+	if lw, ok := w.(*loggedWriter); ok {
+		lw.admin = true
+	}
 }
 
 // caller is who made a request: the admin (Instance nil) or an instance.
@@ -190,6 +229,7 @@ func (s *Server) admin1(h handler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "this needs the admin token")
 			return
 		}
+		asAdmin(w)
 		h(w, r, caller{admin: true})
 	}
 }
@@ -209,11 +249,19 @@ func (s *Server) anyone(h handler) http.HandlerFunc {
 			return
 		}
 		if s.isAdmin(token) {
+			asAdmin(w)
 			h(w, r, caller{admin: true})
 			return
 		}
 		sum := sha256.Sum256([]byte(token))
 		inst, err := s.c.InstanceForToken(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]))
+		if err != nil && !errors.Is(err, coordinator.ErrNotFound) {
+			// The store failed, not the token: a 500 the agent retries,
+			// rather than a 401 that would count against the client's
+			// address and end its scripts.
+			fail(w, err)
+			return
+		}
 		if err != nil {
 			s.ext.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown token for this deployment")
@@ -269,7 +317,13 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, context.Canceled):
 		writeError(w, 499, "canceled", err.Error())
 	default:
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		// Store failures and bugs: the details go to the coordinator's log,
+		// where its operator looks, not to the client.
+		msg := "internal error (the coordinator's log has the details)"
+		if l, ok := w.(internalLogger); ok && l.internal(err) {
+			msg = "internal error: " + err.Error()
+		}
+		writeError(w, http.StatusInternalServerError, "internal", msg)
 	}
 }
 
@@ -321,10 +375,11 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 		issueTokens(name, 1, n.Multiplicity, tokens, hashes)
 	}
 	if err := s.c.CreateDeployment(r.Context(), d, hashes); err != nil {
-		if errors.Is(err, coordinator.ErrExists) {
-			fail(w, err)
-		} else {
+		var invalid *coordinator.InvalidError
+		if errors.As(err, &invalid) {
 			writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		} else {
+			fail(w, err)
 		}
 		return
 	}
@@ -471,11 +526,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) {
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		after, _ = strconv.ParseInt(last, 10, 64)
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "internal", "streaming unsupported")
-		return
-	}
+	rc := http.NewResponseController(w)
 	evs, streamErr, err := s.c.Events(r.Context(), r.PathValue("id"), after)
 	if err != nil {
 		fail(w, err)
@@ -489,14 +540,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	flusher.Flush()
+	rc.Flush()
 	for ev := range evs {
 		data, _ := json.Marshal(ev)
 		fmt.Fprintf(w, "id: %d\nevent: parameter\ndata: %s\n\n", ev.Rev, data)
-		flusher.Flush()
+		rc.Flush()
 	}
 	if err := streamErr(); err != nil {
 		fmt.Fprintf(w, "event: error\ndata: {\"code\":\"compacted\",\"message\":%q}\n\n", err.Error())
-		flusher.Flush()
+		rc.Flush()
 	}
 }

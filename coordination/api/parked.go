@@ -44,6 +44,7 @@ func (s *Server) park(w http.ResponseWriter, r *http.Request, who caller, wait t
 		return true
 	}
 	p := &parked{get: get, deadline: time.Now().Add(wait), ready: make(chan net.Conn, 1)}
+	p.log, _ = w.(internalLogger)
 	cancel, err := s.c.Park(r.PathValue("id"), who.instance, r.PathValue("key"), p.fire)
 	if err != nil {
 		fail(w, err)
@@ -91,6 +92,7 @@ type parked struct {
 	timer    *time.Timer
 	ready    chan net.Conn // the taken-over connection, or nil
 	once     sync.Once
+	log      internalLogger // the request's, for an internal error in the answer
 }
 
 // fire is called by the coordinator's watch (which must not be blocked)
@@ -121,7 +123,7 @@ func (p *parked) finish() {
 		// The wait ran out: a timeout, as a blocking get would say.
 		err = fmt.Errorf("%w (%v)", coordinator.ErrTimeout, err)
 	}
-	rw := &rawResponse{header: http.Header{}}
+	rw := &rawResponse{header: http.Header{}, log: p.log}
 	answer(rw, v, err)
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	rw.writeTo(bufio.NewWriterSize(conn, 512))
@@ -134,6 +136,11 @@ type rawResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	log    internalLogger
+}
+
+func (r *rawResponse) internal(err error) bool {
+	return r.log != nil && r.log.internal(err)
 }
 
 func (r *rawResponse) Header() http.Header { return r.header }

@@ -167,7 +167,7 @@ func pkey(k Key) string { return "p/" + k.String() }
 // InstanceForToken).
 func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenHashes map[string]string) error {
 	if err := validate(d); err != nil {
-		return err
+		return &InvalidError{err}
 	}
 	spec, err := json.Marshal(d)
 	if err != nil {
@@ -253,6 +253,13 @@ func (c *Coordinator) DeleteDeployment(ctx context.Context, id string) error {
 // optionally with a version (nginx=1.24*, python3-pip) but no options or
 // shell syntax: names reach the package manager's command line.
 var packageRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_:~=*<>-]*$`)
+
+// InvalidError is a deployment that cannot be registered as it is: the
+// caller's mistake, unlike the store's errors.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
 
 func validate(d Deployment) error {
 	if !nodeRE.MatchString(d.ID) && !nameRE.MatchString(d.ID) {

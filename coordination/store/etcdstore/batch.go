@@ -3,6 +3,7 @@ package etcdstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 
@@ -302,6 +303,12 @@ func (s *Store) runBatch(q *queue) {
 				s.refused.Add(1)
 				limit = len(outs) / 2
 				continue
+			}
+			if tooLarge(err) {
+				// One Update alone: say what it needed, so the operator
+				// knows which etcd limit to raise.
+				err = fmt.Errorf("etcd refused a transaction of %d writes, %d compares and %d bytes of keys and values (its limits are --max-txn-ops, 128 by default, for writes and compares alike, and --max-request-bytes, 1.5 MiB by default): %w",
+					len(a.writes), len(a.reads)+len(a.ranges), a.bytes, err)
 			}
 			failAll(err)
 			return

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
@@ -480,6 +481,11 @@ func TestUpdate_splitsWhenServerRefuses(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("an Update of 17 keys succeeded on a server allowing 16")
+	}
+	// The error says what the Update needed and which limits to raise,
+	// and still wraps etcd's own.
+	if msg := err.Error(); !strings.Contains(msg, "17 writes") || !strings.Contains(msg, "--max-txn-ops") || !errors.Is(err, rpctypes.ErrTooManyOps) {
+		t.Fatalf("the refusal of a single Update: %v", err)
 	}
 	waitIdle(t, s)
 }
