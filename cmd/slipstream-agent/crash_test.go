@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/server/v3/embed"
+
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore/etcdtest"
 )
 
 // TestCrash_coordinatorKilledUnderLoad: 1,000 writers set their own
@@ -19,13 +22,29 @@ import (
 // a deployment; the coordinator is killed with SIGKILL mid-load and
 // started again on the same data. Every acknowledged write is there
 // afterwards, the writers and agents ride out the outage by retrying, and
-// every agent completes its run.
+// every agent completes its run. It runs on each store: the bbolt file
+// (the data folder survives the kill), and etcd (a real etcd in the test
+// process survives it; the replica's batched transactions are the ones
+// cut short).
 func TestCrash_coordinatorKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 1,000 writers and kills the coordinator")
 	}
+	t.Run("bbolt", func(t *testing.T) { crashUnderLoad(t) })
+	t.Run("etcd", func(t *testing.T) {
+		// Creating the 1,000-instance deployment is one transaction of
+		// about 1,000 operations: raise etcd's limit of 128
+		// (docs/coordinator.md).
+		endpoint := etcdtest.StartConfig(t, func(c *embed.Config) { c.MaxTxnOps = 4096 })
+		crashUnderLoad(t, "-etcd", "http://"+endpoint)
+	})
+}
+
+// crashUnderLoad is TestCrash_coordinatorKilledUnderLoad with slipc serve
+// started with args, the same each time.
+func crashUnderLoad(t *testing.T, args ...string) {
 	data := t.TempDir()
-	coord := startCoordinator(t, data, "")
+	coord := startCoordinator(t, data, "", args...)
 
 	const writers = 1000
 	load := coordinator.Deployment{ID: "load", Nodes: map[string]*coordinator.Node{
@@ -86,7 +105,7 @@ func TestCrash_coordinatorKilledUnderLoad(t *testing.T) {
 		before[i] = acked[i].Load()
 	}
 	time.Sleep(300 * time.Millisecond) // writers and agents see the outage
-	coord = startCoordinator(t, data, coord.addr)
+	coord = startCoordinator(t, data, coord.addr, args...)
 
 	p := coord.params("load")
 	lost := 0
