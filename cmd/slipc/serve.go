@@ -125,7 +125,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipc serve: %v\n", err)
 		return exitDiags
 	}
-	ln = connlimit.NewListener(ln, *maxConns)
+	limited := connlimit.NewListener(ln, *maxConns)
+	defer limited.Close() // on the error paths below; Shutdown closes it too
+	ln = limited
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnContext: connlimit.ConnContext,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	scheme := "http"

@@ -163,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
-	s.mux.ServeHTTP(&loggedWriter{ResponseWriter: w, log: s.opts.Log, method: r.Method, path: r.URL.Path}, r)
+	s.mux.ServeHTTP(&loggedWriter{ResponseWriter: w, requestLog: requestLog{log: s.opts.Log, method: r.Method, path: r.URL.Path}}, r)
 }
 
 // loggedWriter lets fail log the internal errors it answers (fail only
@@ -171,16 +171,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // through it (parked gets take the connection over, event streams flush).
 type loggedWriter struct {
 	http.ResponseWriter
+	requestLog
+}
+
+func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestLog is what an internal error is logged with. A parked get keeps
+// a copy, not the ResponseWriter, which would keep the HTTP server's
+// buffers for the connection alive while it waits.
+type requestLog struct {
 	log          *slog.Logger
 	method, path string
 	admin        bool // the caller holds the admin token
 }
 
-func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *loggedWriter) internal(err error) (detail bool) {
-	w.log.Error("internal error", "method", w.method, "path", w.path, "error", err)
-	return w.admin
+func (l *requestLog) internal(err error) (detail bool) {
+	l.log.Error("internal error", "method", l.method, "path", l.path, "error", err)
+	return l.admin
 }
 
 // internalLogger is what fail needs of a ResponseWriter to log an

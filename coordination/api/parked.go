@@ -44,7 +44,10 @@ func (s *Server) park(w http.ResponseWriter, r *http.Request, who caller, wait t
 		return true
 	}
 	p := &parked{get: get, deadline: time.Now().Add(wait), ready: make(chan net.Conn, 1)}
-	p.log, _ = w.(internalLogger)
+	if lw, ok := w.(*loggedWriter); ok {
+		rl := lw.requestLog
+		p.log = &rl
+	}
 	cancel, err := s.c.Park(r.PathValue("id"), who.instance, r.PathValue("key"), p.fire)
 	if err != nil {
 		fail(w, err)
@@ -92,7 +95,7 @@ type parked struct {
 	timer    *time.Timer
 	ready    chan net.Conn // the taken-over connection, or nil
 	once     sync.Once
-	log      internalLogger // the request's, for an internal error in the answer
+	log      *requestLog // the request's, for an internal error in the answer
 }
 
 // fire is called by the coordinator's watch (which must not be blocked)
@@ -136,7 +139,7 @@ type rawResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
-	log    internalLogger
+	log    *requestLog
 }
 
 func (r *rawResponse) internal(err error) bool {
