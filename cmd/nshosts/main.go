@@ -1,7 +1,7 @@
 // Command nshosts makes throw-away SSH hosts on this machine for `make demo`
 // and manual testing: each host is a network namespace with its own address
 // on a private bridge, running OpenSSH's sshd with private /usr/local, /etc,
-// /var/lib, /var/log, /run and /tmp (see internal/nshost). Needs root.
+// /var/lib, /var/log, /run, /tmp and /root (see internal/nshost). Needs root.
 //
 //	nshosts up -n 5 -state DIR [-prefix sl]   create, save DIR/pool.json, print a JSON summary
 //	nshosts ls -state DIR                     the pool of DIR, with each host's state
@@ -31,7 +31,8 @@ const usage = `usage: nshosts <command> [flags]
 
 Throw-away SSH hosts on this machine: each host is a network namespace with
 its own IP address on a private bridge, running OpenSSH's sshd as root with
-private /usr/local, /etc, /var/lib, /var/log, /run and /tmp. Needs root and
+private /usr/local, /etc, /var/lib, /var/log, /run, /tmp and /root (an
+empty home, as on a fresh image). Needs root and
 /usr/sbin/sshd (make deps).
 
 commands:

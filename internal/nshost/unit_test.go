@@ -117,9 +117,10 @@ func TestMountOrder(t *testing.T) {
 	for state, last := range map[string]string{
 		"/tmp/TestX/001":     "/tmp",
 		"/run/nshost-demo":   "/run",
-		"/work/main/.demo/h": "/tmp",
+		"/work/main/.demo/h": "/root", // under none: the last of the list
 		"/var/log/x":         "/var/log",
 		"/usr/local/x":       "/usr/local",
+		"/root/.cache/h":     "/root",
 	} {
 		for _, iso := range []string{IsolationOverlay, IsolationBind} {
 			ms := testHost(state, iso).mounts()

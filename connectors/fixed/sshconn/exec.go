@@ -92,6 +92,18 @@ func (c *Conn) RunRoot(ctx context.Context, script string) (*Result, error) {
 // path, so readers see the old file or the whole new one. Missing parent
 // directories are created with mode 0755. path must be absolute.
 func (c *Conn) Upload(ctx context.Context, path string, mode os.FileMode, r io.Reader) error {
+	return c.upload(ctx, path, mode, r, "cat")
+}
+
+// UploadGzip is Upload for gzip-compressed data, which the host
+// decompresses with gzip (so the host must have it): a compressed agent is
+// less than half the bytes to encrypt, send and decrypt.
+func (c *Conn) UploadGzip(ctx context.Context, path string, mode os.FileMode, r io.Reader) error {
+	return c.upload(ctx, path, mode, r, "gzip -dc")
+}
+
+// upload writes what sink (a command from stdin to stdout) makes of r.
+func (c *Conn) upload(ctx context.Context, path string, mode os.FileMode, r io.Reader, sink string) error {
 	if !strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.ContainsAny(path, "\x00\n") {
 		return fmt.Errorf("cannot upload to %q on %s: the path must be an absolute file path", path, c.ep)
 	}
@@ -103,8 +115,8 @@ func (c *Conn) Upload(ctx context.Context, path string, mode os.FileMode, r io.R
 	// ever parsed as shell. The script is one line because the login shell
 	// parses the command first, and some (csh) reject quoted newlines. The
 	// second umask keeps the data unreadable to others until chmod.
-	const script = `set -e; umask 022; d="${1%/*}"; mkdir -p -- "${d:-/}"; t="$1.tmp-$2"; trap 'rm -f -- "$t"' EXIT; umask 077; cat > "$t"; chmod "$3" "$t"; mv -f -- "$t" "$1"`
-	cmd := fmt.Sprintf("sh -c %s sh %s %s %04o", shellQuote(script), shellQuote(path), hex.EncodeToString(rnd[:]), mode.Perm())
+	const script = `set -e; umask 022; d="${1%/*}"; mkdir -p -- "${d:-/}"; t="$1.tmp-$2"; trap 'rm -f -- "$t"' EXIT; umask 077; $4 > "$t"; chmod "$3" "$t"; mv -f -- "$t" "$1"`
+	cmd := fmt.Sprintf("sh -c %s sh %s %s %04o %s", shellQuote(script), shellQuote(path), hex.EncodeToString(rnd[:]), mode.Perm(), shellQuote(sink))
 	res, err := c.runAsRoot(ctx, cmd, r)
 	if err != nil {
 		return fmt.Errorf("uploading %s: %w", path, err)

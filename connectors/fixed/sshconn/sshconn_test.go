@@ -2,6 +2,7 @@ package sshconn
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -452,6 +453,39 @@ func TestUpload(t *testing.T) {
 				t.Errorf("sudo log %q for user %s", b, user)
 			}
 		})
+	}
+}
+
+// TestUploadGzip: the host decompresses what it is sent; data that is not
+// gzip fails the upload and leaves nothing behind.
+func TestUploadGzip(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c := dialOK(t, f.target())
+	content := strings.Repeat("the agent, compressible\n", 10000)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(content))
+	w.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent")
+	if err := c.UploadGzip(context.Background(), path, 0o700, &gz); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != content {
+		t.Fatalf("decompressed %d bytes, %v; want the %d sent", len(b), err, len(content))
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v", st.Mode())
+	}
+
+	err := c.UploadGzip(context.Background(), filepath.Join(dir, "broken"), 0o700, strings.NewReader("not gzip"))
+	if err == nil {
+		t.Fatal("an upload of data that is not gzip succeeded")
+	}
+	mustContain(t, err.Error(), "failed (exit status")
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
 	}
 }
 
