@@ -23,20 +23,29 @@ import (
 // returns the Server, for tests that call ServeHTTP directly.
 func newExtServer(t testing.TB, set func(*Options)) (*httptest.Server, *Server) {
 	t.Helper()
+	s := newAPI(t, set)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close) // before the coordinator and store newAPI closes
+	return srv, s
+}
+
+// newAPI is the API over a fresh bbolt store, with the tests' options
+// changed by set; the coordinator and the store close when t ends.
+func newAPI(t testing.TB, set func(*Options)) *Server {
+	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "api.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := coordinator.New(st, coordinator.Options{MaxValue: 4096})
+	t.Cleanup(func() { c.Close(); st.Close() })
 	opts := Options{AdminToken: admin, MaxBody: 64 << 10, MaxWait: 5 * time.Second, MaxInstances: 1000}
 	set(&opts)
 	s, err := New(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
-	return srv, s
+	return s
 }
 
 // fetch does a request and returns the response with its body read.

@@ -8,30 +8,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
-	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
 )
 
 const admin = "admin-token-for-tests-0123456789"
 
 func newServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "api.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := coordinator.New(st, coordinator.Options{MaxValue: 4096})
-	s, err := New(c, Options{AdminToken: admin, MaxBody: 64 << 10, MaxWait: 5 * time.Second, MaxInstances: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
+	srv, _ := newExtServer(t, func(*Options) {})
 	return srv
 }
 

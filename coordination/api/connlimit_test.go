@@ -18,8 +18,7 @@ import (
 // slots, as slipc serve runs it.
 func newLimitedServer(t *testing.T, n int) (*httptest.Server, *connlimit.Listener) {
 	t.Helper()
-	plain := newServer(t)
-	srv := httptest.NewUnstartedServer(plain.Config.Handler)
+	srv := httptest.NewUnstartedServer(newAPI(t, func(*Options) {}))
 	l := connlimit.NewListener(srv.Listener, n)
 	srv.Listener = l
 	srv.Config.ConnContext = connlimit.ConnContext
