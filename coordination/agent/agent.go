@@ -133,7 +133,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.logf("the run is Done")
 			return nil
 		}
-		if run.Abort != "" && state != coordinator.Finalizing {
+		// An abort is reported once, even when the run is already being
+		// finalized (the keep-running policy finalizes an aborted run at
+		// once): the reports are what tell why it failed.
+		if run.Abort != "" && (state != coordinator.Finalizing || r.progress.AbortReported != run.Abort) {
 			if err := r.aborted(ctx, run.Abort, state); err != nil {
 				return r.gone(err)
 			}
@@ -413,6 +416,9 @@ func (r *Runner) aborted(ctx context.Context, message, state string) error {
 		if err := r.save(); err != nil {
 			return err
 		}
+	}
+	if state == coordinator.Finalizing {
+		return nil // the loop completes Finalizing: the run waits for it
 	}
 	// Wake on either: the abort changing (cancelled) or the state changing
 	// (finalized). One long-poll each, the first to return wins.

@@ -7,9 +7,13 @@
 // instance's parameters, its abort and its state completions. Tokens are
 // compared in constant time. Bodies are limited (413 beyond).
 //
-//	POST   /v1/deployments                        admin: register; returns instance tokens
+//	POST   /v1/deployments                        admin: register; with "token_sha256" the caller's tokens (safe to retry), else returns new ones
+//	GET    /v1/deployments                        admin: every deployment: id, state, abort, instances, meta
+//	PATCH  /v1/deployments/{id}                   admin: {"keep_running", "max_provisioning_failures", "meta"}
+//	POST   /v1/deployments/{id}/tokens            admin: {"token_sha256": {"web.3": hash}}: new tokens, the old revoked
+//	POST   /v1/deployments/{id}/instances/{i}/failed admin: {"reason"}: machine i could not be started
 //	GET    /v1/deployments/{id}                   spec, state and abort message
-//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity"}; returns new instances' tokens
+//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256"}; as create
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
 //	GET    /v1/deployments/{id}/parameters        admin: every value set
@@ -135,6 +139,10 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s := &Server{c: c, opts: opts, admin: sha256.Sum256([]byte(opts.AdminToken)), mux: http.NewServeMux()}
 	s.ext = newExtras(opts)
 	s.mux.HandleFunc("POST /v1/deployments", s.admin1(s.createDeployment))
+	s.mux.HandleFunc("GET /v1/deployments", s.admin1(s.listDeployments))
+	s.mux.HandleFunc("PATCH /v1/deployments/{id}", s.admin1(s.updateSettings))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/tokens", s.admin1(s.reissueTokens))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/instances/{instance}/failed", s.admin1(s.instanceFailed))
 	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
@@ -360,11 +368,23 @@ type createResponse struct {
 	Tokens map[string]string `json:"tokens"`
 }
 
+// createRequest is a deployment to register. TokenSHA256 holds the hex
+// SHA-256 of each instance's token, chosen by the caller (the provider):
+// then the coordinator never sees the tokens, and sending the same request
+// again after a lost answer succeeds without registering anything twice.
+// Without it the coordinator issues the tokens and returns them, and a
+// create whose answer is lost cannot be retried.
+type createRequest struct {
+	coordinator.Deployment
+	TokenSHA256 map[string]string `json:"token_sha256,omitempty"`
+}
+
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
-	var d coordinator.Deployment
-	if !decode(w, r, &d) {
+	var req createRequest
+	if !decode(w, r, &req) {
 		return
 	}
+	d := req.Deployment
 	total := 0
 	for name, n := range d.Nodes {
 		if n == nil {
@@ -377,9 +397,24 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 		}
 		total += n.Multiplicity
 	}
-	tokens, hashes := map[string]string{}, map[string]string{}
-	for name, n := range d.Nodes {
-		issueTokens(name, 1, n.Multiplicity, tokens, hashes)
+	tokens, hashes := map[string]string{}, req.TokenSHA256
+	if hashes == nil {
+		hashes = map[string]string{}
+		for name, n := range d.Nodes {
+			issueTokens(name, 1, n.Multiplicity, tokens, hashes)
+		}
+	} else {
+		want := map[string]bool{}
+		for name, n := range d.Nodes {
+			for i := 1; i <= n.Multiplicity; i++ {
+				want[coordinator.Instance{Node: name, Index: i}.String()] = true
+			}
+		}
+		if msg := checkHashes(hashes, want, true); msg != "" {
+			writeError(w, http.StatusBadRequest, "invalid", msg)
+			return
+		}
+		tokens = nil
 	}
 	if err := s.c.CreateDeployment(r.Context(), d, hashes); err != nil {
 		var invalid *coordinator.InvalidError
@@ -391,6 +426,32 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 		return
 	}
 	writeJSON(w, http.StatusCreated, createResponse{ID: d.ID, Tokens: tokens})
+}
+
+// checkHashes checks token hashes chosen by the caller: 64 hex digits
+// each, unique, for instances in want (every one of them when all).
+func checkHashes(hashes map[string]string, want map[string]bool, all bool) string {
+	seen := map[string]bool{}
+	for inst, h := range hashes {
+		if !want[inst] {
+			return fmt.Sprintf("token_sha256 names %q, which is not an instance this request creates", inst)
+		}
+		if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
+			return fmt.Sprintf("token_sha256 of %s must be 64 hexadecimal digits (a SHA-256)", inst)
+		}
+		if seen[h] {
+			return fmt.Sprintf("token_sha256 of %s is another instance's too: each instance needs its own token", inst)
+		}
+		seen[h] = true
+	}
+	if all && len(hashes) != len(want) {
+		for inst := range want {
+			if _, ok := hashes[inst]; !ok {
+				return fmt.Sprintf("token_sha256 has no hash for instance %s: give one for every instance, or leave token_sha256 out", inst)
+			}
+		}
+	}
+	return ""
 }
 
 // issueTokens makes tokens for instances from..to of node, adding each to

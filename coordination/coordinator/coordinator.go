@@ -63,6 +63,9 @@ func (e *AbortError) Error() string { return "run aborted: " + e.Message }
 type Deployment struct {
 	ID    string           `json:"id"`
 	Nodes map[string]*Node `json:"nodes"`
+	// KeepRunning is SlipStream's keep-running policy: what the run does
+	// once it is Ready, or aborted (policy.go). "" is "on-success".
+	KeepRunning string `json:"keep_running,omitempty"`
 	// Meta is kept for the provider as it is given (its own description of
 	// the deployment, so an import can rebuild the resource).
 	Meta json.RawMessage `json:"meta,omitempty"`
@@ -84,6 +87,10 @@ type Node struct {
 	// Scripts are the node's scripts by phase (see Phases), each phase's
 	// in the order they run: the image chain's root first.
 	Scripts map[string][]string `json:"scripts,omitempty"`
+	// MaxProvisioningFailures is how many of the node's instances may fail
+	// to start (InstanceFailed) without aborting the run; the barriers then
+	// go on without them, as SlipStream's did.
+	MaxProvisioningFailures int `json:"max_provisioning_failures,omitempty"`
 }
 
 // Phases are the script phases an agent runs, in SlipStream's terms:
@@ -174,7 +181,13 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 		return err
 	}
 	_, err = c.st.Update(ctx, ns(d.ID), func(tx store.Tx) error {
-		if _, ok := tx.Get(specKey); ok {
+		if kv, ok := tx.Get(specKey); ok {
+			// The same registration again is the retry of a create whose
+			// answer was lost: it succeeds, changing nothing. Anything
+			// else under this id is another deployment.
+			if kv.Value == string(spec) && len(tokenHashes) > 0 && tokensHeld(tx, tokenHashes) {
+				return nil
+			}
 			return ErrExists
 		}
 		tx.Put(specKey, string(spec))
@@ -265,12 +278,18 @@ func validate(d Deployment) error {
 	if !nodeRE.MatchString(d.ID) && !nameRE.MatchString(d.ID) {
 		return fmt.Errorf("invalid deployment id %q", d.ID)
 	}
+	if !keepRunningPolicies[d.KeepRunning] {
+		return fmt.Errorf("invalid keep_running %q (want always, on-success, on-error or never)", d.KeepRunning)
+	}
 	for name, n := range d.Nodes {
 		if !nodeRE.MatchString(name) {
 			return fmt.Errorf("invalid node name %q", name)
 		}
 		if n.Multiplicity < 0 {
 			return fmt.Errorf("node %s: multiplicity %d is negative", name, n.Multiplicity)
+		}
+		if n.MaxProvisioningFailures < 0 {
+			return fmt.Errorf("node %s: max_provisioning_failures %d is negative", name, n.MaxProvisioningFailures)
 		}
 		for p := range n.Params {
 			if !nameRE.MatchString(p) {
@@ -542,7 +561,8 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		message = message[:c.opts.MaxValue]
 	}
 	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
-		if _, err := c.spec(id, tx); err != nil {
+		d, err := c.spec(id, tx)
+		if err != nil {
 			return err
 		}
 		run := pkey(Key{"ss", "abort"})
@@ -563,6 +583,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		if caller != nil {
 			tx.Put(pkey(Key{caller.String(), "abort"}), message)
 		}
+		applyPolicy(d, tx)
 		return nil
 	})
 	return err

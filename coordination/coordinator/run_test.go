@@ -214,7 +214,9 @@ func TestFinalize(t *testing.T) {
 // status carries the abort.
 func TestFinalize_abortedRun(t *testing.T) {
 	c := newCoordinator(t)
-	c.CreateDeployment(bg(t), lamp(), nil)
+	d := lamp()
+	d.KeepRunning = KeepAlways // on-success would finalize it at the abort
+	c.CreateDeployment(bg(t), d, nil)
 	c.Abort(bg(t), "lamp", inst("web", 2), "disk full", false)
 	if r, _ := c.Status(bg(t), "lamp"); r.Abort != "web.2: disk full" || r.State != Initializing {
 		t.Fatalf("status %+v", r)
