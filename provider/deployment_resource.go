@@ -129,7 +129,7 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"keep_running": schema.StringAttribute{
 				Optional: true, Computed: true,
-				Default:             stringdefault.StaticString("on-success"),
+				Default: stringdefault.StaticString("on-success"),
 				MarkdownDescription: "SlipStream's keep-running policy: whether the run stays up (its agents waiting for scale actions) once it is Ready, and once it is aborted. " +
 					"`always`: both. `on-success` (the default): stays up when Ready; an aborted run is finalized (its machines send their reports, then their agents stop). " +
 					"`on-error`: a Ready run is finalized (`Done`: a run that certifies something and ends), an aborted one stays up for debugging (and `ss-abort --cancel` retries what failed). " +
@@ -181,8 +181,8 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 						MarkdownDescription: "How many of the node's instances may fail to start (their machine resource could not create them) without aborting the run: the run's barriers then go on without them, as in SlipStream. Default 0.",
 						Validators:          []validator.Int64{int64validator.AtLeast(0)},
 					},
-					"inputs":                    schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Starting values of the node's inputs."},
-					"mappings":                  schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
+					"inputs":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Starting values of the node's inputs."},
+					"mappings": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
 				}},
 			},
 			"instances": schema.ListAttribute{
