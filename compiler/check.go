@@ -183,6 +183,16 @@ func (p *Program) checkExprs(m *Module, exprs ...hcl.Expression) hcl.Diagnostics
 	return diags
 }
 
+// connectorList says which connectors a cloud can use now and which are
+// planned, for the diagnostics about a cloud's connector.
+func connectorList() string {
+	s := "The connectors available now are: " + strings.Join(catalog.Implemented(), ", ") + "."
+	if planned := catalog.Planned(); len(planned) > 0 {
+		s += " Planned, not yet available: " + strings.Join(planned, ", ") + "."
+	}
+	return s
+}
+
 func (p *Program) checkCloud(c *Cloud) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	conn, ok := catalog.Lookup(c.Connector)
@@ -190,11 +200,23 @@ func (p *Program) checkCloud(c *Cloud) hcl.Diagnostics {
 		if c.Connector != "" {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError, Summary: "Unknown connector",
-				Detail:  fmt.Sprintf("There is no connector %q.%s The connectors are: %s.", c.Connector, didyoumean.Hint(c.Connector, catalog.Names()), strings.Join(catalog.Names(), ", ")),
+				Detail:  fmt.Sprintf("There is no connector %q.%s %s", c.Connector, didyoumean.Hint(c.Connector, catalog.Names()), connectorList()),
 				Subject: c.ConnectorRange.Ptr(), Context: c.DeclRange.Ptr(),
 			})
 		}
 		return diags
+	}
+	if !conn.Implemented && !p.opts.plannedConnectors {
+		// The catalog knows the connector's settings, but the provider has
+		// no resource for it: compiled Terraform would fail at plan time.
+		// Its settings are still checked below, so the recipe is otherwise
+		// ready for the day the connector lands.
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Connector not yet available",
+			Detail: fmt.Sprintf("Cloud %q uses connector %q, which is planned but not yet available: the provider has no %s resource yet, so nothing could start this cloud's machines. %s",
+				c.Name, conn.Name, conn.Resource, connectorList()),
+			Subject: c.ConnectorRange.Ptr(), Context: c.ConnectorAttrRange.Ptr(),
+		})
 	}
 	for _, name := range sortedKeys(c.Settings) {
 		attr := c.Settings[name]

@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
@@ -68,7 +69,7 @@ func agentDir(t *testing.T) string {
 		}
 		links := filepath.Join(dir, "bin")
 		os.Mkdir(links, 0o755)
-		for _, name := range []string{"ss-get", "ss-set", "ss-display", "ss-random", "ss-abort"} {
+		for _, name := range bootstrap.Commands {
 			os.Symlink(bin, filepath.Join(links, name))
 		}
 		agentBuild.dir = dir

@@ -126,7 +126,9 @@ func (p *slipstreamProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 	}
 	// One nested attribute per connector, built from the catalog the recipe
 	// compiler checks against, so compiled provider blocks always match.
-	for _, name := range catalog.Names() {
+	// Planned connectors get none until their resource exists: a provider
+	// block for one would validate and then have nothing to start machines.
+	for _, name := range catalog.Implemented() {
 		conn, _ := catalog.Lookup(name)
 		nested := map[string]schema.Attribute{}
 		for _, s := range conn.Settings {
@@ -216,7 +218,7 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	cfg.agents = &agentCache{}
 	cfg.hooks = p.hooks
 	var configured []string
-	for _, name := range catalog.Names() {
+	for _, name := range catalog.Implemented() {
 		var obj types.Object
 		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), &obj)...)
 		if obj.IsNull() {

@@ -77,6 +77,21 @@ func TestBootstrap_endToEnd(t *testing.T) {
 	if p["web.2:url"] != "http://"+p["web.2:hostname"]+"/?k="+p["db.1:password"] {
 		t.Errorf("web.2:url = %q", p["web.2:url"])
 	}
+	// Every command the agent answers to is linked where scripts find it,
+	// and runs through its link with the configuration the bootstrap
+	// wrote: ss-get-all on the database machine reads both web URLs.
+	for inst, root := range roots {
+		for _, name := range commands {
+			if target, err := os.Readlink(filepath.Join(root, "usr/local/bin", name)); err != nil || target != "slipstream-agent" {
+				t.Errorf("%s: /usr/local/bin/%s links to %q (%v), want slipstream-agent", inst, name, target, err)
+			}
+		}
+	}
+	getAll := exec.Command(filepath.Join(roots["db.1"], "usr/local/bin/ss-get-all"), "--timeout", "10", "web", "url")
+	getAll.Env = []string{"PATH=" + os.Getenv("PATH"), "SLIPSTREAM_AGENT_CONFIG=" + filepath.Join(roots["db.1"], "etc/slipstream/agent.json")}
+	if out, err := getAll.Output(); err != nil || string(out) != "web.1:url "+p["web.1:url"]+"\nweb.2:url "+p["web.2:url"]+"\n" {
+		t.Errorf("ss-get-all through its link on db.1: %v, printed %q", err, out)
+	}
 
 	if _, err := coord.admin("POST", "/v1/deployments/lamp/finalize", nil, nil); err != nil {
 		t.Fatal(err)

@@ -5,12 +5,14 @@
 // is the node executor: it follows the run's states through the
 // coordinator and runs the node's scripts (see package
 // coordination/agent). It is also a multi-call
-// binary: linked or copied as ss-get, ss-set, ss-abort, ss-display or
-// ss-random it behaves as SlipStream's command of that name, with the same
-// arguments and exit codes (9 timeout, 8 aborted, 7 client error, 5 server
-// error, 4 network), so old deployment scripts run unchanged:
+// binary: linked or copied as ss-get, ss-get-all, ss-set, ss-abort,
+// ss-display or ss-random it behaves as SlipStream's command of that name,
+// with the same arguments and exit codes (9 timeout, 8 aborted, 7 client
+// error, 5 server error, 4 network; ss-get-all --value exits 1 when an
+// instance's value differs), so old deployment scripts run unchanged:
 //
 //	ss-get [--timeout S] [--noblock] [--ignoreabort] key
+//	ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key
 //	ss-set [--ignoreabort] key value
 //	ss-display message
 //	ss-random [-s N] [key]

@@ -57,7 +57,11 @@ func lampRun() coordinator.Deployment {
 // their URLs; reports are uploaded; finalizing stops every agent.
 func TestRun_lamp(t *testing.T) {
 	coord := startCoordinator(t, t.TempDir(), "")
-	tokens := coord.create(lampRun())
+	d := lampRun()
+	// The report runs after every deploy (a barrier), so every web URL is
+	// set; ss-get-all is found on the scripts' PATH as the other commands.
+	d.Nodes["db"].Scripts["report"] = append(d.Nodes["db"].Scripts["report"], "ss-get-all --timeout 10 web url > \"$SLIPSTREAM_REPORT_DIR/urls.txt\"")
+	tokens := coord.create(d)
 	pathEnv, installed := fakePackageManager(t)
 	var agents []*agentProcess
 	for _, inst := range []string{"web.1", "web.2", "db.1"} { // the web servers start first and wait
@@ -84,6 +88,9 @@ func TestRun_lamp(t *testing.T) {
 	files := report(t, coord, "lamp", "db.1")
 	if !strings.Contains(files["db.txt"], "db report from db.1") || !strings.Contains(files["logs/deploy.log"], "db deployed") {
 		t.Errorf("db.1's report: %v", files)
+	}
+	if want := "web.1:url " + p["web.1:url"] + "\nweb.2:url " + p["web.2:url"] + "\n"; files["urls.txt"] != want {
+		t.Errorf("db.1's report script's ss-get-all wrote %q, want %q", files["urls.txt"], want)
 	}
 
 	if _, err := coord.admin("POST", "/v1/deployments/lamp/finalize", nil, nil); err != nil {
@@ -250,6 +257,65 @@ func TestProcesses_blockingGetWokenBySet(t *testing.T) {
 	}
 	if err := get.Wait(); err != nil || out.String() != "pa55\n" {
 		t.Fatalf("ss-get: %v, printed %q", err, out.String())
+	}
+}
+
+// TestProcesses_getAllWaitsForEveryInstance: an ss-get-all process blocks
+// until the last instance of the node has set the key, then prints one
+// "node.i:key value" line per instance; with --value it is silent when all
+// agree and exits 1 when one differs. Real slipc serve, real agent binary.
+func TestProcesses_getAllWaitsForEveryInstance(t *testing.T) {
+	coord := startCoordinator(t, t.TempDir(), "")
+	tokens := coord.create(coordinator.Deployment{ID: "pool", Nodes: map[string]*coordinator.Node{
+		"lb":  {Multiplicity: 1},
+		"web": {Multiplicity: 3, Params: map[string]coordinator.Param{"ready": {Output: true}}},
+	}})
+	set := func(inst, value string) {
+		t.Helper()
+		if b, err := ss(t, context.Background(), coord, "pool", inst, tokens[inst], "ss-set", "ready", value).CombinedOutput(); err != nil {
+			t.Fatalf("ss-set on %s: %v %s", inst, err, b)
+		}
+	}
+	getAll := ss(t, context.Background(), coord, "pool", "lb.1", tokens["lb.1"], "ss-get-all", "--timeout", "60", "web", "ready")
+	var out, errOut syncBuffer
+	getAll.Stdout, getAll.Stderr = &out, &errOut
+	if err := getAll.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- getAll.Wait() }()
+	waitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(errOut.String(), "Waiting for web.1:ready") && strings.Contains(errOut.String(), "Waiting for web.3:ready")
+	})
+	set("web.1", "yes")
+	set("web.3", "yes")
+	select {
+	case err := <-done:
+		t.Fatalf("ss-get-all returned before web.2 set its key: %v, printed %q, stderr %q", err, out.String(), errOut.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	set("web.2", "yes")
+	select {
+	case err := <-done:
+		if want := "web.1:ready yes\nweb.2:ready yes\nweb.3:ready yes\n"; err != nil || out.String() != want {
+			t.Fatalf("ss-get-all: %v, printed %q, want %q (stderr %q)", err, out.String(), want, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ss-get-all still waiting after every instance set its key; stderr %q", errOut.String())
+	}
+
+	check := ss(t, context.Background(), coord, "pool", "lb.1", tokens["lb.1"], "ss-get-all", "--value", "yes", "web", "ready")
+	if b, err := check.CombinedOutput(); err != nil || len(b) != 0 {
+		t.Fatalf("ss-get-all --value yes with every instance at yes: %v, printed %q", err, b)
+	}
+	set("web.2", "no")
+	check = ss(t, context.Background(), coord, "pool", "lb.1", tokens["lb.1"], "ss-get-all", "--value", "yes", "web", "ready")
+	var cout, cerr syncBuffer
+	check.Stdout, check.Stderr = &cout, &cerr
+	check.Run()
+	if code := check.ProcessState.ExitCode(); code != 1 || cout.String() != "web.1:ready yes\nweb.2:ready no\nweb.3:ready yes\n" ||
+		!strings.Contains(cerr.String(), `web.2:ready not equal to the expected value "yes"`) {
+		t.Fatalf("ss-get-all --value yes with web.2 at no: exit %d, stdout %q, stderr %q", code, cout.String(), cerr.String())
 	}
 }
 

@@ -63,8 +63,16 @@ type view struct {
 //go:embed *.sh.tmpl
 var templateFS embed.FS
 
+// Commands are the names the agent answers to besides run (SlipStream's
+// ss-* commands). The bootstrap links each one to the agent in
+// /usr/local/bin and the uninstall removes them; cmd/slipstream-agent's
+// tests check that the agent answers to exactly these, so a command
+// cannot be documented and analysed (compiler/waitgraph) but missing on
+// the machine.
+var Commands = []string{"ss-abort", "ss-display", "ss-get", "ss-get-all", "ss-random", "ss-set"}
+
 var templates = template.Must(template.New("").
-	Funcs(template.FuncMap{"sq": shellQuote}).
+	Funcs(template.FuncMap{"sq": shellQuote, "commands": func() string { return strings.Join(Commands, " ") }}).
 	ParseFS(templateFS, "*.sh.tmpl"))
 
 // Script renders the POSIX sh script that installs and starts the agent.

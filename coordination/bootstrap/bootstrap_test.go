@@ -390,7 +390,9 @@ func checkInstalled(t *testing.T, c Config, agent []byte) {
 	if b, _ := os.ReadFile(filepath.Join(bin, "slipstream-agent")); string(b) != string(agent) {
 		t.Errorf("slipstream-agent differs from the agent served")
 	}
-	for _, n := range []string{"ss-get", "ss-set", "ss-display", "ss-random", "ss-abort"} {
+	// Listed here, not taken from Commands, so that dropping one from
+	// Commands fails the test.
+	for _, n := range []string{"ss-get", "ss-get-all", "ss-set", "ss-display", "ss-random", "ss-abort"} {
 		if target, err := os.Readlink(filepath.Join(bin, n)); err != nil || target != "slipstream-agent" {
 			t.Errorf("%s: link to %q (%v), want slipstream-agent", n, target, err)
 		}
