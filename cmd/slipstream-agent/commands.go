@@ -69,12 +69,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if name == "run" {
 		return runAgent(rest, getenv, stdout, stderr)
 	}
+	if name == "uninstall" {
+		return uninstall(rest, stdout, stderr)
+	}
 	cmds := map[string]func(context.Context, *client.Client, []string, io.Writer, io.Writer) error{
 		"ss-get": ssGet, "ss-set": ssSet, "ss-display": ssDisplay, "ss-random": ssRandom, "ss-abort": ssAbort,
 	}
 	cmd, ok := cmds[name]
 	if !ok {
-		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, ss-get, ss-set, ss-display, ss-random or ss-abort)\n", name)
+		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, uninstall, ss-get, ss-set, ss-display, ss-random or ss-abort)\n", name)
 		return client.ExitClient
 	}
 	cfg, err := loadConfig(getenv)
