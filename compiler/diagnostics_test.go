@@ -414,7 +414,7 @@ deployment "d" {
 	},
 	{
 		// Scaling db would move web to other machines.
-		name:  "one host list for several nodes",
+		name: "one host list for several nodes",
 		files: map[string]string{"main.slip.hcl": `
 cloud "lab" {
   connector = "fixed"
@@ -439,7 +439,7 @@ deployment "d" {
 			`Nodes "db", "web" are all placed on cloud "lab", whose hosts is one list. Each node would take the hosts after the previous node's, so scaling one node would move every later node to other machines. Give each node its own hosts instead: hosts = { db = [ … ], web = [ … ] }.`)},
 	},
 	{
-		name:  "not enough hosts for a node",
+		name: "not enough hosts for a node",
 		files: map[string]string{"main.slip.hcl": `
 cloud "lab" {
   connector = "fixed"
@@ -460,10 +460,10 @@ deployment "d" {
     multiplicity = 2
   }
 }`},
-		want:  []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s) for node "web", which has 2 instance(s).`)},
+		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s) for node "web", which has 2 instance(s).`)},
 	},
 	{
-		name:  "no hosts for a node",
+		name: "no hosts for a node",
 		files: map[string]string{"main.slip.hcl": `
 cloud "lab" {
   connector = "fixed"
