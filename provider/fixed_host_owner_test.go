@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	tfconfig "github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -207,6 +208,31 @@ func (p priorBootstrap) CheckPlan(_ context.Context, req plancheck.CheckPlanRequ
 	resp.Error = fmt.Errorf("%s is not in the plan", p.address)
 }
 
+// staysOn checks that a host resource is planned neither replaced nor
+// moved: no create or delete, and its host the same before and after. (A
+// scale updates every instance's bootstrap in place, which re-runs it only
+// when it changed: the agent stays.)
+type staysOn struct{ address, host string }
+
+func (s staysOn) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != s.address {
+			continue
+		}
+		if slices.Contains(rc.Change.Actions, tfjson.ActionDelete) || slices.Contains(rc.Change.Actions, tfjson.ActionCreate) {
+			resp.Error = fmt.Errorf("%s is planned %v: it would move or be re-adopted", s.address, rc.Change.Actions)
+			return
+		}
+		before, _ := rc.Change.Before.(map[string]any)
+		after, _ := rc.Change.After.(map[string]any)
+		if before["host"] != s.host || after["host"] != s.host {
+			resp.Error = fmt.Errorf("%s moves from %v to %v, want it to stay on %s", s.address, before["host"], after["host"], s.host)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("%s is not in the plan", s.address)
+}
+
 func mustNil(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -295,6 +321,68 @@ func TestAccFixedHost_failedBootstrapLeavesOtherAgent(t *testing.T) {
 					priorBootstrap{"slipstream_fixed_host.first", "#!/bin/sh"},
 				}},
 				Check: func(*terraform.State) error { return agent.check() },
+			},
+		},
+	})
+}
+
+// TestAccFixedHost_scalingOneNodeKeepsOthersHosts: the lamp example, its
+// database with two hosts of its own and the web servers with three, one
+// web server running. Scaling
+// the database from one instance to two adopts the database's second host
+// and leaves the web server where it is: the plan has no change for it (it
+// used to take the host after the database's, and moved). Scaling the web
+// server beyond its hosts fails the plan, naming the cloud and the node.
+func TestAccFixedHost_scalingOneNodeKeepsOthersHosts(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 5)
+	tlsCoordinator(t, pool)
+	config := compiledLampOn(t, pool, 2)
+	vars := func(db, web int) tfconfig.Variables {
+		return tfconfig.Variables{"db_multiplicity": tfconfig.IntegerVariable(db), "web_multiplicity": tfconfig.IntegerVariable(web)}
+	}
+	webHost := statecheck.ExpectKnownValue("slipstream_fixed_host.web[0]", tfjsonpath.New("host"), knownvalue.StringExact(pool.Hosts[2].IP))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{
+				Config: config, ConfigVariables: vars(1, 1),
+				ConfigStateChecks: []statecheck.StateCheck{
+					webHost,
+					statecheck.ExpectKnownValue("slipstream_fixed_host.db[0]", tfjsonpath.New("host"), knownvalue.StringExact(pool.Hosts[0].IP)),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("state"), knownvalue.StringExact("Ready")),
+				},
+			},
+			{
+				Config: config, ConfigVariables: vars(2, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					staysOn{"slipstream_fixed_host.web[0]", pool.Hosts[2].IP},
+					staysOn{"slipstream_fixed_host.db[0]", pool.Hosts[0].IP},
+					plancheck.ExpectResourceAction("slipstream_fixed_host.db[1]", plancheck.ResourceActionCreate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					webHost,
+					statecheck.ExpectKnownValue("slipstream_fixed_host.db[1]", tfjsonpath.New("host"), knownvalue.StringExact(pool.Hosts[1].IP)),
+					statecheck.ExpectKnownOutputValue("db_hostname", knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.StringExact(pool.Hosts[0].IP), knownvalue.StringExact(pool.Hosts[1].IP),
+					})),
+				},
+			},
+			{
+				// And back: the database's second host is released, the
+				// web server stays.
+				Config: config, ConfigVariables: vars(1, 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					staysOn{"slipstream_fixed_host.web[0]", pool.Hosts[2].IP},
+					plancheck.ExpectResourceAction("slipstream_fixed_host.db[1]", plancheck.ResourceActionDestroy),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{webHost},
+			},
+			{
+				Config: config, ConfigVariables: vars(1, 4),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)` + wrapped(`Cloud "lab" has too few hosts for node "web": its multiplicity is more than the length of the cloud's hosts["web"].`)),
 			},
 		},
 	})
