@@ -65,6 +65,11 @@ func (r *fixedHostResource) Schema(ctx context.Context, _ resource.SchemaRequest
 			"Creating it uploads the agent (fetched from the coordinator, checksum verified), runs the instance's SSH bootstrap as root and returns; " +
 			"the agent then runs the node's scripts. Reading it detects a host that is unreachable (a warning) or was reinstalled (its host key changed, " +
 			"or the agent is gone: the resource is planned again). Deleting it stops the agent and removes what it installed.\n\n" +
+			"A host runs the agent of one instance of one deployment: the bootstrap records the owner in `/etc/slipstream/owner`. Adopting a host that " +
+			"another deployment, or another instance, owns is refused with an error naming the owner, and nothing on the host changes; free it by destroying " +
+			"that deployment, or, if it no longer exists, with `slipstream-agent uninstall` run as root on the host. Adopting a host again as the same " +
+			"instance (a re-apply, or after its state was lost) is allowed. A failed create removes only what it installed, on a host that was free; a failed " +
+			"update leaves the running agent as it was; a destroy leaves a host that meanwhile belongs to another deployment alone (with a warning).\n\n" +
 			"SSH settings (user, port, keys, `known_hosts`, bastion) come from the provider's `fixed` block; keys may also come from the SSH agent " +
 			"(`SSH_AUTH_SOCK`). The host's key must be pinned, by the provider's `known_hosts` or this resource's `host_key`: a host presenting another key is refused.",
 		Attributes: map[string]schema.Attribute{
