@@ -23,6 +23,9 @@ type Plan struct {
 	Nodes      []*PlanNode
 	// Clouds are the clouds the nodes use, sorted by name.
 	Clouds []*Cloud
+	// KeyedPools are the fixed clouds whose hosts are given per node (a
+	// map from node name to its list) rather than as one list.
+	KeyedPools map[*Cloud]bool
 }
 
 // PlanNode is a node with its component's image chain folded in.
@@ -621,8 +624,16 @@ func (p *Program) classifyInputString(pn *PlanNode, iv *InputValue, nodeNames []
 	return nil
 }
 
-// checkHostPools warns when a fixed cloud's hosts cannot hold the nodes
-// placed on it at their default multiplicities.
+// checkHostPools checks each fixed cloud's hosts against the nodes placed
+// on it. hosts is either a map from node name to that node's own list of
+// hosts, which keeps every node on its machines whatever the other nodes'
+// multiplicities, or a plain list, allowed only when one node uses the
+// cloud: with several, each node's hosts would start where the previous
+// node's ended, so scaling one node would move every later node to other
+// machines. Each node's list must hold its multiplicity when that is known
+// at compile time. Keys naming no node of this deployment are ignored (a
+// cloud may serve several deployments of the folder). Keyed clouds are
+// recorded in plan.KeyedPools for emit.
 func (p *Program) checkHostPools(plan *Plan) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, c := range plan.Clouds {
@@ -630,31 +641,94 @@ func (p *Program) checkHostPools(plan *Plan) hcl.Diagnostics {
 		if attr == nil {
 			continue
 		}
-		v, d := attr.Expr.Value(p.evalContext(c.Module))
-		if d.HasErrors() || !v.IsWhollyKnown() || !v.CanIterateElements() {
-			continue
-		}
-		need := 0
+		var nodes []*PlanNode
 		var names []string
 		for _, pn := range plan.Nodes {
 			if pn.Cloud == c {
-				if pn.Count < 0 {
-					need = -1
-					break
-				}
-				need += pn.Count
+				nodes = append(nodes, pn)
 				names = append(names, pn.Name)
 			}
 		}
-		if have := v.LengthInt(); need > have {
+		sort.Strings(names)
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		v, d := attr.Expr.Value(p.evalContext(c.Module))
+		if d.HasErrors() {
+			continue // reported with the cloud
+		}
+		bad := func(summary, detail string) {
 			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "Not enough hosts",
-				Detail:  fmt.Sprintf("Cloud %q lists %d host(s), but nodes %s need %d at their multiplicities.", c.Name, have, strings.Join(names, ", "), need),
+				Severity: hcl.DiagError, Summary: summary, Detail: detail,
 				Subject: attr.Expr.Range().Ptr(), Context: attr.Range.Ptr(),
 			})
 		}
+		example := hostsExample(names)
+		ty := v.Type()
+		switch {
+		case ty.IsObjectType() || ty.IsMapType():
+			if plan.KeyedPools == nil {
+				plan.KeyedPools = map[*Cloud]bool{}
+			}
+			plan.KeyedPools[c] = true
+			if !v.IsKnown() || v.IsNull() {
+				continue
+			}
+			var keys []string
+			for it := v.ElementIterator(); it.Next(); {
+				k, _ := it.Element()
+				keys = append(keys, k.AsString())
+			}
+			var spare []string // keys naming no node here: typos, or another deployment's nodes
+			for _, k := range keys {
+				if !contains(names, k) {
+					spare = append(spare, k)
+				}
+			}
+			for _, pn := range nodes {
+				if !contains(keys, pn.Name) {
+					bad("No hosts for node", fmt.Sprintf("Cloud %q gives its hosts per node, but none for node %q, which is placed on it.%s Add %s = [ … ] to its hosts.",
+						c.Name, pn.Name, didyoumean.Hint(pn.Name, spare), pn.Name))
+					continue
+				}
+				var list cty.Value
+				if ty.IsObjectType() {
+					list = v.GetAttr(pn.Name)
+				} else {
+					list = v.Index(cty.StringVal(pn.Name))
+				}
+				lt := list.Type()
+				if !lt.IsListType() && !lt.IsTupleType() && !lt.IsSetType() {
+					bad("Invalid hosts", fmt.Sprintf("Cloud %q: the hosts of node %q must be a list of addresses, not %s.", c.Name, pn.Name, lt.FriendlyName()))
+					continue
+				}
+				if list.IsWhollyKnown() && !list.IsNull() && pn.Count >= 0 && pn.Count > list.LengthInt() {
+					bad("Not enough hosts", fmt.Sprintf("Cloud %q lists %d host(s) for node %q, which has %d instance(s).", c.Name, list.LengthInt(), pn.Name, pn.Count))
+				}
+			}
+		case ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
+			if len(nodes) > 1 {
+				bad("One host list for several nodes", fmt.Sprintf(
+					"Nodes %s are all placed on cloud %q, whose hosts is one list. Each node would take the hosts after the previous node's, so scaling one node would move every later node to other machines. "+
+						"Give each node its own hosts instead: %s.", quoteJoin(names), c.Name, example))
+				continue
+			}
+			if len(nodes) == 1 && v.IsWhollyKnown() && !v.IsNull() && nodes[0].Count >= 0 && nodes[0].Count > v.LengthInt() {
+				bad("Not enough hosts", fmt.Sprintf("Cloud %q lists %d host(s), but node %q has %d instance(s).", c.Name, v.LengthInt(), nodes[0].Name, nodes[0].Count))
+			}
+		default:
+			bad("Invalid hosts", fmt.Sprintf("Cloud %q: hosts must be a list of addresses (one node on the cloud) or a map from node name to its list of addresses (%s), not %s; a variable used here needs a type, such as map(list(string)).",
+				c.Name, example, ty.FriendlyName()))
+		}
 	}
 	return diags
+}
+
+// hostsExample shows the per-node form of hosts for the named nodes.
+func hostsExample(names []string) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s = [ … ]", n))
+	}
+	return "hosts = { " + strings.Join(parts, ", ") + " }"
 }
 
 func overlaySizing(base, over Sizing) Sizing {

@@ -39,7 +39,7 @@ func warnDiag(summary, detail string) wantDiag  { return wantDiag{hcl.DiagWarnin
 const baseRecipe = `
 cloud "lab" {
   connector = "fixed"
-  hosts     = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+  hosts     = { a = ["192.0.2.1"], b = ["192.0.2.2"], c = ["192.0.2.3"], db = ["192.0.2.4"], web = ["192.0.2.5", "192.0.2.6", "192.0.2.7"] }
 }
 
 image "os" {}
@@ -446,7 +446,109 @@ deployment "d" {
     multiplicity = 2
   }
 }`},
-		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s), but nodes web need 2`)},
+		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s), but node "web" has 2 instance(s).`)},
+	},
+	{
+		// Scaling db would move web to other machines.
+		name: "one host list for several nodes",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «["192.0.2.1", "192.0.2.2", "192.0.2.3"]»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("One host list for several nodes",
+			`Nodes "db", "web" are all placed on cloud "lab", whose hosts is one list. Each node would take the hosts after the previous node's, so scaling one node would move every later node to other machines. Give each node its own hosts instead: hosts = { db = [ … ], web = [ … ] }.`)},
+	},
+	{
+		name: "not enough hosts for a node",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «{ db = ["192.0.2.1"], web = ["192.0.2.2"] }»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s) for node "web", which has 2 instance(s).`)},
+	},
+	{
+		name: "no hosts for a node",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «{ db = ["192.0.2.1"], wbe = ["192.0.2.2", "192.0.2.3"] }»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{
+			errorDiag("No hosts for node", `Cloud "lab" gives its hosts per node, but none for node "web", which is placed on it. Did you mean "wbe"? Add web = [ … ] to its hosts.`),
+		},
+	},
+	{
+		name: "hosts of an untyped variable",
+		files: map[string]string{"main.slip.hcl": `
+variable "pool" {}
+` + `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «var.pool»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid hosts", `a variable used here needs a type, such as map(list(string))`)},
 	},
 	{
 		name: "output with a default",

@@ -71,9 +71,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if name == "run" {
 		return runAgent(rest, getenv, stdout, stderr)
 	}
+	if name == "uninstall" {
+		return uninstall(rest, stdout, stderr)
+	}
 	cmd, ok := ssCommands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, %s)\n", name, strings.Join(commands, ", "))
+		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, uninstall, %s)\n", name, strings.Join(commands, ", "))
 		return client.ExitClient
 	}
 	cfg, err := loadConfig(getenv)

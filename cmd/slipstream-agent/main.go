@@ -1,15 +1,19 @@
 // Command slipstream-agent runs inside each machine.
 //
 //	slipstream-agent run [-state-dir DIR]
+//	slipstream-agent uninstall
 //
-// is the node executor: it follows the run's states through the
+// run is the node executor: it follows the run's states through the
 // coordinator and runs the node's scripts (see package
-// coordination/agent). It is also a multi-call
-// binary: linked or copied as ss-get, ss-get-all, ss-set, ss-abort,
-// ss-display or ss-random it behaves as SlipStream's command of that name,
-// with the same arguments and exit codes (9 timeout, 8 aborted, 7 client
-// error, 5 server error, 4 network; ss-get-all --value exits 1 when an
-// instance's value differs), so old deployment scripts run unchanged:
+// coordination/agent). uninstall stops the agent and removes everything
+// the bootstrap installed, whichever deployment it belongs to: the way to
+// free a host still claimed by a deployment that no longer exists. It is
+// also a multi-call binary: linked or copied as ss-get, ss-get-all,
+// ss-set, ss-abort, ss-display or ss-random it behaves as SlipStream's
+// command of that name, with the same arguments and exit codes (9 timeout,
+// 8 aborted, 7 client error, 5 server error, 4 network; ss-get-all --value
+// exits 1 when an instance's value differs), so old deployment scripts run
+// unchanged:
 //
 //	ss-get [--timeout S] [--noblock] [--ignoreabort] key
 //	ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key

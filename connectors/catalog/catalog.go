@@ -110,7 +110,7 @@ var connectors = map[string]*Connector{
 	"fixed": {
 		Name: "fixed", Resource: "slipstream_fixed_host", Implemented: true, NeedsImage: false, Bootstrap: "ssh_bootstrap",
 		Settings: []Setting{
-			{Name: "hosts", Type: ListString, Scope: ScopePool, Required: true, Description: "Addresses (host or host:port) of the existing machines; nodes take them in order."},
+			{Name: "hosts", Type: ListString, Scope: ScopePool, Required: true, Description: "Addresses (host or host:port) of the existing machines, each node's own: a map from node name to its list, or one list when one node uses the cloud."},
 			{Name: "user", Type: String, Scope: ScopeProvider, Description: "SSH login user (default root)."},
 			{Name: "port", Type: Number, Scope: ScopeProvider, Description: "SSH port when a host gives none (default 22)."},
 			{Name: "private_key", Type: String, Scope: ScopeProvider, Sensitive: true, Description: "PEM private key for SSH login."},
