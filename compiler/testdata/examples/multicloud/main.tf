@@ -102,7 +102,7 @@ resource "slipstream_fixed_host" "db" {
   lifecycle {
     precondition {
       condition     = count.index < length(local.office_hosts)
-      error_message = "Cloud \"office\" has too few hosts for node \"db\" and the nodes placed before it."
+      error_message = "Cloud \"office\" has too few hosts for node \"db\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -120,7 +120,7 @@ resource "slipstream_fixed_host" "web" {
   lifecycle {
     precondition {
       condition     = count.index < length(local.datacenter_hosts)
-      error_message = "Cloud \"datacenter\" has too few hosts for node \"web\" and the nodes placed before it."
+      error_message = "Cloud \"datacenter\" has too few hosts for node \"web\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
     }
   }
 }
