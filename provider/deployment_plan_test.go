@@ -66,7 +66,9 @@ func TestDecide(t *testing.T) {
 				node(m, "web", func(n *nodeModel) { n.Multiplicity = types.Int64Unknown(); n.Component = types.StringValue("web_v2") })
 			},
 			replace: path.Paths{path.Root("nodes")}},
-		{name: "component change replaces", plan: func(m *deploymentModel) { node(m, "web", func(n *nodeModel) { n.Component = types.StringValue("web_v2") }) }, replace: path.Paths{path.Root("nodes")}},
+		{name: "component change replaces", plan: func(m *deploymentModel) {
+			node(m, "web", func(n *nodeModel) { n.Component = types.StringValue("web_v2") })
+		}, replace: path.Paths{path.Root("nodes")}},
 		{name: "script change replaces", plan: func(m *deploymentModel) {
 			comp(m, "db", func(c *componentModel) { c.Scripts = map[string][]types.String{"deploy": {types.StringValue("true")}} })
 		}, replace: path.Paths{path.Root("components")}},
@@ -109,7 +111,9 @@ func TestDecide(t *testing.T) {
 			plan:    func(m *deploymentModel) { node(m, "web", func(n *nodeModel) { n.Multiplicity = types.Int64Value(4) }) },
 			missing: []string{"web.3", "web.4"}},
 		{name: "a run ended by an abort is replaced",
-			state: func(m *deploymentModel) { m.State, m.Abort = types.StringValue("Done"), types.StringValue("web.1: boom") },
+			state: func(m *deploymentModel) {
+				m.State, m.Abort = types.StringValue("Done"), types.StringValue("web.1: boom")
+			},
 			ended: true},
 		{name: "an aborted run kept up is not replaced",
 			state: func(m *deploymentModel) {
