@@ -228,11 +228,9 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 			}
 		}
 		if multiplicity < old {
-			for _, kv := range tx.List("t/") {
-				if k, err := Qualify(kv.Value+":x", nil); err == nil {
-					if in, ok := k.Instance(); ok && in.Node == node && in.Index > multiplicity {
-						tx.Delete(kv.Key)
-					}
+			for _, kv := range tx.List("t/") { // bootstrap, agent and spent tokens alike
+				if rec, ok := ParseTokenRecord(kv.Value); ok && rec.Instance.Node == node && rec.Instance.Index > multiplicity {
+					tx.Delete(kv.Key)
 				}
 			}
 		}
