@@ -72,7 +72,7 @@ func ParseTokenRecord(v string) (TokenRecord, bool) {
 		return TokenRecord{}, false
 	}
 	inst, ok := k.Instance()
-	if !ok {
+	if !ok || inst.String() != f[0] { // "web" would qualify as web.1
 		return TokenRecord{}, false
 	}
 	r := TokenRecord{Instance: inst, Kind: TokenBootstrap}
