@@ -558,11 +558,13 @@ func (p *Program) checkInputs(pn *PlanNode, byName map[string]*PlanNode, nodeNam
 			continue
 		}
 		if out != nil && out.Sensitive && !prm.Sensitive {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning, Summary: "Sensitive value mapped into a non-sensitive input",
-				Detail:  fmt.Sprintf("Output %q of node %q is sensitive, but input %q of component %q is not; mark the input sensitive = true so its value is kept out of plans and logs.", iv.FromKey, iv.FromNode, key, pn.Component.Name),
-				Subject: iv.FromRange.Ptr(), Context: hcl.RangeBetween(iv.KeyRange, iv.FromRange).Ptr(),
-			})
+			// The input holds the same secret, so it is sensitive, whatever
+			// the component declares (the coordinator treats it so as
+			// well). Parameter definitions are the component's, shared by
+			// its nodes in slipstream_deployment.components: the
+			// declaration itself is marked, for every node of the
+			// component, which only keeps more values out of plans.
+			prm.Sensitive = true
 		}
 	}
 	for _, name := range inputNames() {

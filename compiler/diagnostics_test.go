@@ -737,32 +737,6 @@ image "other" {
 		want: []wantDiag{errorDiag("Invalid image id key", `must be the name of a cloud`)},
 	},
 	{
-		name: "sensitive output into a plain input",
-		files: map[string]string{"main.slip.hcl": baseRecipe + `
-component "db" {
-  image = image.os
-  output "password" {
-    sensitive = true
-  }
-}
-component "web" {
-  image = image.os
-  input "pw" {}
-}
-deployment "d" {
-  node "db" {
-    component = component.db
-    cloud     = cloud.lab
-  }
-  node "web" {
-    component = component.web
-    cloud     = cloud.lab
-    inputs    = { pw = «node.db.password» }
-  }
-}`},
-		want: []wantDiag{warnDiag("Sensitive value mapped into a non-sensitive input", `mark the input sensitive = true`)},
-	},
-	{
 		name: "value for an output",
 		files: map[string]string{"main.slip.hcl": baseRecipe + `
 component "web" {

@@ -264,8 +264,10 @@ func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m
 	outs, souts := map[string]map[string][]string{}, map[string]map[string][]string{}
 	for name, n := range run.Deployment.Nodes {
 		outs[name], souts[name] = map[string][]string{}, map[string][]string{}
-		for p, decl := range n.Params {
-			if decl.Sensitive {
+		for p := range n.Params {
+			// Sensitive as the coordinator lists it: declared so, or an
+			// input mapped from a sensitive output.
+			if run.Deployment.ParamSensitive(name, p) {
 				souts[name][p] = make([]string, n.Multiplicity)
 			} else {
 				outs[name][p] = make([]string, n.Multiplicity)

@@ -191,11 +191,11 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"tokens": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's token, by `\"node.i\"`. A token may only set its own instance's parameters and read its own deployment.",
+				MarkdownDescription: "Each instance's one-time bootstrap token, by `\"node.i\"`. It can only be exchanged for the agent's own token, which the agent makes on the machine and does at its first start; after that it is refused for everything, so a copy of the state or of a machine's user-data is no key once the machine has booted.",
 			},
 			"user_data": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's token and starts it. At most 16 KB.",
+				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's bootstrap token (see `tokens`) and starts it. At most 16 KB.",
 			},
 			"state": schema.StringAttribute{
 				Computed:            true,

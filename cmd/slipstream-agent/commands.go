@@ -21,9 +21,11 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
-// loadConfig finds the coordinator: the SLIPSTREAM_* environment a
-// script runs with, or else the agent's configuration file (written by
-// the bootstrap, mode 0600).
+// loadConfig finds the coordinator and the machine's token, as the agent
+// starts with them: SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID and
+// SLIPSTREAM_TOKEN, or else the agent's configuration file (written by
+// the bootstrap, mode 0600). The token is a bootstrap token, which the
+// agent exchanges for its own.
 func loadConfig(getenv func(string) string) (*agent.Config, error) {
 	c := &agent.Config{
 		ServiceURL: getenv("SLIPSTREAM_SERVICEURL"),
@@ -49,6 +51,59 @@ func loadConfig(getenv func(string) string) (*agent.Config, error) {
 		}
 		c.ConfigPath = path
 	}
+	return c, nil
+}
+
+// defaultStateDir is the agent's state folder unless told otherwise.
+const defaultStateDir = "/var/lib/slipstream"
+
+func stateDirFrom(getenv func(string) string) string {
+	if d := getenv("SLIPSTREAM_STATE_DIR"); d != "" {
+		return d
+	}
+	return defaultStateDir
+}
+
+// loadCommandConfig is the configuration of an ss-* command: the
+// coordinator as loadConfig finds it, and the agent's own token from its
+// token file (SLIPSTREAM_TOKEN_FILE, which scripts are given, or the one
+// in the state folder). The token is not in a script's environment, and
+// the one in agent.json is a spent bootstrap token. SLIPSTREAM_TOKEN, if
+// set, is used as it is: for a person running the commands by hand with a
+// token of their own.
+func loadCommandConfig(getenv func(string) string) (*agent.Config, error) {
+	if getenv("SLIPSTREAM_SERVICEURL") != "" && getenv("SLIPSTREAM_DIID") != "" && getenv("SLIPSTREAM_TOKEN") != "" {
+		return loadConfig(getenv)
+	}
+	c := &agent.Config{
+		ServiceURL: getenv("SLIPSTREAM_SERVICEURL"),
+		Deployment: getenv("SLIPSTREAM_DIID"),
+		Instance:   getenv("SLIPSTREAM_NODE_INSTANCE_NAME"),
+		Cloud:      getenv("SLIPSTREAM_CLOUD"),
+
+		CAFingerprint: getenv("SLIPSTREAM_CA_FINGERPRINT"),
+	}
+	if c.ServiceURL == "" || c.Deployment == "" {
+		var err error
+		if c, err = loadConfig(getenv); err != nil {
+			return nil, err
+		}
+	}
+	path := getenv("SLIPSTREAM_TOKEN_FILE")
+	if path == "" {
+		path = agent.TokenFile(stateDirFrom(getenv))
+	}
+	creds, err := agent.LoadCredentials(path)
+	if err != nil {
+		return nil, fmt.Errorf("no token: the agent keeps its own in %s, which it writes when it starts (%v); outside the agent, set SLIPSTREAM_TOKEN", path, err)
+	}
+	if creds.Deployment != c.Deployment || c.Instance != "" && creds.Instance != c.Instance {
+		return nil, fmt.Errorf("%s is the token of %s in deployment %s, not of %s in %s", path, creds.Instance, creds.Deployment, c.Instance, c.Deployment)
+	}
+	if !creds.Exchanged {
+		return nil, fmt.Errorf("the agent has not yet exchanged its bootstrap token for the token in %s", path)
+	}
+	c.Token = creds.Token
 	return c, nil
 }
 
@@ -79,7 +134,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, uninstall, %s)\n", name, strings.Join(commands, ", "))
 		return client.ExitClient
 	}
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadCommandConfig(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return client.ExitClient

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -42,7 +45,24 @@ func coordinatorFor(t *testing.T) (string, map[string]string) {
 	var out struct{ Tokens map[string]string }
 	json.NewDecoder(res.Body).Decode(&out)
 	res.Body.Close()
-	return srv.URL, out.Tokens
+	// The commands use agent tokens: exchange the bootstrap ones, as the
+	// agent does when it starts.
+	agentTokens := map[string]string{}
+	for inst, boot := range out.Tokens {
+		b := make([]byte, 32)
+		rand.Read(b)
+		tok := hex.EncodeToString(b)
+		sum := sha256.Sum256([]byte(tok))
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/deployments/lamp/exchange", strings.NewReader(`{"token_sha256":"`+hex.EncodeToString(sum[:])+`"}`))
+		req.Header.Set("Authorization", "Bearer "+boot)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("exchange: %v %v", err, res)
+		}
+		res.Body.Close()
+		agentTokens[inst] = tok
+	}
+	return srv.URL, agentTokens
 }
 
 // as runs an ss-* command as one instance and returns exit code and output.

@@ -23,9 +23,13 @@
 //	ss-abort [--cancel] [reason]
 //
 // It finds the coordinator from SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID (the
-// deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN (the
-// instance's own token), or from the JSON file named by
-// SLIPSTREAM_AGENT_CONFIG (default /etc/slipstream/agent.json).
+// deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN, or from
+// the JSON file named by SLIPSTREAM_AGENT_CONFIG (default
+// /etc/slipstream/agent.json). That token is the machine's one-time
+// bootstrap token: "run" exchanges it at its first start for a token of
+// its own, kept in STATE/token.json (0600), and the ss-* commands use that
+// one (SLIPSTREAM_TOKEN_FILE, which scripts are given, or the state
+// folder's); no script's environment holds a token.
 package main
 
 import (

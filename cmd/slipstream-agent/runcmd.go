@@ -40,10 +40,7 @@ func runAgent(args []string, getenv func(string) string, stdout, stderr io.Write
 		return client.ExitClient
 	}
 	if *stateDir == "" {
-		*stateDir = getenv("SLIPSTREAM_STATE_DIR")
-	}
-	if *stateDir == "" {
-		*stateDir = "/var/lib/slipstream"
+		*stateDir = stateDirFrom(getenv)
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {

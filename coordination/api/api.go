@@ -1,17 +1,23 @@
 // Package api is the coordinator's HTTP/JSON API under /v1 (slipc serve).
 //
 // Authentication: every request carries "Authorization: Bearer <token>".
-// The admin token (the provider's) may do everything. Each instance has its
-// own token, issued when its deployment is created and stored only as a
-// SHA-256 hash: it may read its own deployment, and write only its own
-// instance's parameters, its abort and its state completions. Tokens are
-// compared in constant time. Bodies are limited (413 beyond).
+// The admin token (the provider's) may do everything. Each instance gets a
+// one-time bootstrap token, issued when its deployment is created or
+// scaled and carried by its user-data or SSH bootstrap: it can only be
+// exchanged, once, for the agent's own token, which the agent makes on the
+// machine (exchange.go). Tokens are stored only as SHA-256 hashes and
+// compared in constant time. An agent token may read its own deployment
+// (of the sensitive values, only its own, its node's inputs and the
+// outputs they are mapped from), and write only its own instance's
+// parameters, its abort and its state completions. Bodies are limited
+// (413 beyond).
 //
-//	POST   /v1/deployments                        admin: register; with "token_sha256" the caller's tokens (safe to retry), else returns new ones
+//	POST   /v1/deployments                        admin: register; with "token_sha256" the hashes of the caller's bootstrap tokens (safe to retry), else returns new ones
 //	GET    /v1/deployments                        admin: every deployment: id, state, abort, instances, meta
 //	PATCH  /v1/deployments/{id}                   admin: {"keep_running", "max_provisioning_failures", "meta"}
 //	POST   /v1/deployments/{id}/tokens            admin: {"token_sha256": {"web.3": hash}}: new tokens, the old revoked
 //	POST   /v1/deployments/{id}/instances/{i}/failed admin: {"reason"}: machine i could not be started
+//	POST   /v1/deployments/{id}/exchange          bootstrap token: {"token_sha256": "<hex>"}; returns {"instance"}
 //	GET    /v1/deployments/{id}                   spec, state and abort message
 //	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256"}; as create
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
@@ -32,6 +38,7 @@
 // Errors are {"error": {"code": "...", "message": "..."}} with codes the
 // agent maps to SlipStream's exit codes: timeout (408), aborted (409),
 // not_set (404), not_found (404), forbidden (403), unauthorized (401),
+// exchanged (401: a bootstrap token already exchanged),
 // invalid (400), too_large (413), conflict (409, "exists" or "state"),
 // rate_limited (429, with Retry-After: too many authentication failures
 // from the client's address).
@@ -144,6 +151,7 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/deployments/{id}/tokens", s.admin1(s.reissueTokens))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/instances/{instance}/failed", s.admin1(s.instanceFailed))
 	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/exchange", s.exchange)
 	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
 	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
@@ -270,6 +278,17 @@ func (s *Server) anyone(h handler) http.HandlerFunc {
 		}
 		sum := sha256.Sum256([]byte(token))
 		inst, err := s.c.InstanceForToken(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]))
+		if errors.Is(err, coordinator.ErrBootstrapToken) {
+			// A valid token, for one thing only: the agent exchanges it
+			// when it starts (exchange.go).
+			writeError(w, http.StatusForbidden, "forbidden", err.Error())
+			return
+		}
+		if errors.Is(err, coordinator.ErrTokenExchanged) {
+			s.ext.authFailed(r)
+			writeError(w, http.StatusUnauthorized, "exchanged", err.Error())
+			return
+		}
 		if err != nil && !errors.Is(err, coordinator.ErrNotFound) {
 			// The store failed, not the token: a 500 the agent retries,
 			// rather than a 401 that would count against the client's
@@ -323,7 +342,9 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not_set", err.Error())
 	case errors.Is(err, coordinator.ErrNotFound), errors.Is(err, coordinator.ErrUnknown):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, coordinator.ErrForbidden):
+	case errors.Is(err, coordinator.ErrTokenExchanged):
+		writeError(w, http.StatusUnauthorized, "exchanged", err.Error())
+	case errors.Is(err, coordinator.ErrForbidden), errors.Is(err, coordinator.ErrBootstrapToken), errors.Is(err, coordinator.ErrNotBootstrap):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 	case errors.Is(err, coordinator.ErrExists):
 		writeError(w, http.StatusConflict, "exists", err.Error())
@@ -473,11 +494,14 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
+func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, who caller) {
 	d, _, err := s.c.Spec(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	if who.instance != nil {
+		d = forInstance(d, *who.instance)
 	}
 	run, err := s.c.Status(r.Context(), r.PathValue("id"))
 	if err != nil {

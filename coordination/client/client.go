@@ -381,6 +381,17 @@ func (c *Client) UploadReport(ctx context.Context, instance string, tarball []by
 	return c.send(ctx, request{method: "PUT", path: "/v1/deployments/" + url.PathEscape(c.Deployment) + "/reports/" + url.PathEscape(instance), payload: tarball, contentType: "application/gzip", safe: true})
 }
 
+// Exchange trades the client's token, a one-time bootstrap token, for the
+// agent's own token, given by its hex SHA-256 (the token itself never
+// leaves the machine). It returns the instance the token acts for. It is
+// safe to retry: the same exchange asked again succeeds. Afterwards the
+// client still holds the spent bootstrap token: set Token to the new one.
+func (c *Client) Exchange(ctx context.Context, tokenSHA256 string) (string, error) {
+	var out struct{ Instance string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/exchange", map[string]string{"token_sha256": tokenSHA256}, &out, true)
+	return out.Instance, err
+}
+
 // The calls below are the provider's: they need the admin token.
 
 // CreateDeployment registers d with tokens this client makes for its

@@ -88,8 +88,8 @@ func TestCreateDeployment_answerLost(t *testing.T) {
 	}
 	for inst, tok := range tokens {
 		m := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: tok}
-		if err := m.Set(bg(t), "statecustom", "hello from "+inst, false); err != nil {
-			t.Fatalf("%s's token does not work: %v", inst, err)
+		if got, err := m.Exchange(bg(t), TokenHash("agent of "+inst)); err != nil || got != inst {
+			t.Fatalf("%s's bootstrap token does not work: %q %v", inst, got, err)
 		}
 	}
 }
@@ -113,8 +113,8 @@ func TestScale_answerLost(t *testing.T) {
 	}
 	for inst, tok := range added {
 		m := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: tok}
-		if err := m.Set(bg(t), "statecustom", "new", false); err != nil {
-			t.Fatalf("%s's token does not work: %v", inst, err)
+		if got, err := m.Exchange(bg(t), TokenHash("agent of "+inst)); err != nil || got != inst {
+			t.Fatalf("%s's bootstrap token does not work: %q %v", inst, got, err)
 		}
 	}
 }

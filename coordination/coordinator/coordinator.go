@@ -46,7 +46,7 @@ var nextState = map[string]string{
 var (
 	ErrNotFound  = errors.New("no such deployment")
 	ErrExists    = errors.New("deployment already exists")
-	ErrForbidden = errors.New("an instance may set only its own parameters")
+	ErrForbidden = errors.New("forbidden")
 	ErrUnknown   = errors.New("no such parameter")
 	ErrNotSet    = errors.New("parameter not set")
 	ErrTimeout   = errors.New("timed out waiting for the parameter")
@@ -105,14 +105,64 @@ type Param struct {
 }
 
 // isSensitive reports whether a qualified key ("web.2:password") names a
-// parameter declared sensitive.
+// sensitive parameter (see ParamSensitive).
 func (d *Deployment) isSensitive(key string) bool {
 	k, err := Qualify(key, nil)
 	if err != nil {
 		return false
 	}
 	inst, ok := k.Instance()
-	return ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive
+	return ok && d.ParamSensitive(inst.Node, k.Name)
+}
+
+// ParamSensitive reports whether a node's parameter is sensitive: declared
+// so, or an input mapped from a sensitive output (the value is the same
+// secret, so it is kept out of listings and the event stream alike).
+func (d *Deployment) ParamSensitive(node, name string) bool {
+	// A chain of mappings is followed at most as far as there are nodes:
+	// validate does not forbid a cycle of inputs mapped from inputs.
+	for range len(d.Nodes) + 1 {
+		n := d.Nodes[node]
+		if n == nil {
+			return false
+		}
+		if n.Params[name].Sensitive {
+			return true
+		}
+		from, mapped := n.Mappings[name]
+		if !mapped {
+			return false
+		}
+		node, name, _ = strings.Cut(from, ":")
+	}
+	return false
+}
+
+// mayRead reports whether an instance may read a key: anything not
+// sensitive; of the sensitive values, its own instance's, the inputs of
+// its own node, and the outputs its node's inputs are mapped from
+// (web reads db.1:password when it maps db_password = db:password). A
+// machine's token, or a script on it, gets no other secret of the
+// deployment.
+func (d *Deployment) mayRead(caller Instance, k Key) bool {
+	inst, ok := k.Instance()
+	if !ok || !d.ParamSensitive(inst.Node, k.Name) || inst == caller {
+		return true
+	}
+	n := d.Nodes[caller.Node]
+	if n == nil {
+		return false
+	}
+	if inst.Node == caller.Node {
+		p, declared := n.Params[k.Name]
+		return declared && !p.Output
+	}
+	for _, from := range n.Mappings {
+		if src, err := Qualify(from, nil); err == nil && src == k {
+			return true
+		}
+	}
+	return false
 }
 
 // builtins are the parameters every instance has; the settable ones are
@@ -214,28 +264,23 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 	return err
 }
 
-// InstanceForToken returns the instance whose token has the given hex
-// SHA-256 hash, or ErrNotFound. Only hashes are stored, so a copy of the
-// store does not hand out working tokens.
+// InstanceForToken returns the instance whose agent token has the given
+// hex SHA-256 hash, or ErrNotFound. Only hashes are stored, so a copy of
+// the store does not hand out working tokens. A bootstrap token is
+// ErrBootstrapToken (it can only be exchanged: see Exchange), a spent one
+// ErrTokenExchanged.
 func (c *Coordinator) InstanceForToken(ctx context.Context, id, hash string) (*Instance, error) {
-	var name string
-	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
-		kv, ok := tx.Get("t/" + hash)
-		if !ok {
-			return ErrNotFound
-		}
-		name = kv.Value
-		return nil
-	})
+	rec, err := c.Token(ctx, id, hash)
 	if err != nil {
 		return nil, err
 	}
-	k, err := Qualify(name+":x", nil)
-	if err != nil {
-		return nil, err
+	switch rec.Kind {
+	case TokenBootstrap:
+		return nil, ErrBootstrapToken
+	case TokenUsed:
+		return nil, ErrTokenExchanged
 	}
-	inst, _ := k.Instance()
-	return &inst, nil
+	return &rec.Instance, nil
 }
 
 // Spec returns a deployment's registration and the run's state.
@@ -396,7 +441,7 @@ func (c *Coordinator) Set(ctx context.Context, id string, caller *Instance, raw,
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), c.opts.MaxValue)
 	}
 	if caller != nil && k.Scope != caller.String() {
-		return fmt.Errorf("%w: %s cannot set %s", ErrForbidden, caller, k)
+		return fmt.Errorf("%w: %s cannot set %s (an instance may set only its own parameters)", ErrForbidden, caller, k)
 	}
 	if settable, builtin := builtins[k.Name]; builtin && !settable || k.Scope == "ss" {
 		return fmt.Errorf("%w: %s is kept by the coordinator", ErrForbidden, k)
@@ -474,6 +519,7 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 		}
 	}()
 	reread := true
+	allowed := false
 	var readRev int64
 	for {
 		if reread {
@@ -482,6 +528,16 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 			rev, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
 				if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
 					return &AbortError{msg}
+				}
+				if caller != nil && !allowed {
+					d, err := c.spec(id, tx)
+					if err != nil {
+						return err
+					}
+					if !d.mayRead(*caller, k) {
+						return fmt.Errorf("%w: %s is sensitive, and an instance may read only its own secrets, its node's inputs and the outputs they are mapped from (map it into an input of node %s to read it)", ErrForbidden, k, caller.Node)
+					}
+					allowed = true // the spec's sensitivity and mappings do not change
 				}
 				kv, ok := tx.Get(pkey(k))
 				value, found = kv.Value, ok

@@ -65,48 +65,60 @@ func applyPolicy(d *Deployment, tx store.Tx) {
 	settle(d, tx)
 }
 
-// Token records: "t/<hex sha256 of the token>" holds the instance's name.
-
-// tokenOwner is the instance a token record's value names.
-func tokenOwner(value string) string { return value }
-
-// tokensHeld reports whether every hash names its instance already: the
-// tokens of a create or scale that committed before.
+// tokensHeld reports whether every hash is already a token of its
+// instance (a bootstrap token, or one its agent has exchanged since): the
+// tokens of a create, scale or reissue that committed before.
 func tokensHeld(tx store.Tx, hashes map[string]string) bool {
 	for inst, hash := range hashes {
 		kv, ok := tx.Get("t/" + hash)
-		if !ok || tokenOwner(kv.Value) != inst {
+		if !ok {
+			return false
+		}
+		if rec, valid := ParseTokenRecord(kv.Value); !valid || rec.Instance.String() != inst || rec.Kind == TokenAgent {
 			return false
 		}
 	}
 	return true
 }
 
-// ReissueTokens gives instances new tokens (instance name → hex SHA-256 of
-// the token), revoking every token they had. The provider calls it when
-// its state lacks an instance's token (an apply interrupted after a scale
-// committed, an import): the machine is then started with the new one.
-// Giving the same hashes again changes nothing, so a retry is safe.
+// ReissueTokens gives instances new bootstrap tokens (instance name → hex
+// SHA-256 of the token), revoking the bootstrap tokens they had and not
+// yet exchanged. The provider calls it when its state lacks an instance's
+// token (an apply interrupted after a scale committed, an import): the
+// machine is then started with the new one. An agent already running
+// keeps its own token until a machine exchanges the new bootstrap token
+// (Exchange then revokes the old agent's). Giving the same hashes again
+// changes nothing, so a retry is safe.
 func (c *Coordinator) ReissueTokens(ctx context.Context, id string, tokenHashes map[string]string) error {
 	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
 		d, err := c.spec(id, tx)
 		if err != nil {
 			return err
 		}
-		for inst := range tokenHashes {
+		for inst, hash := range tokenHashes {
 			if err := declared(d, Key{inst, "complete"}); err != nil || !strings.Contains(inst, ".") {
 				return fmt.Errorf("%w: no instance %q", ErrUnknown, inst)
+			}
+			if !hashRE.MatchString(hash) {
+				return &KeyError{hash, "a token hash must be 64 lower-case hex digits (SHA-256)"}
 			}
 		}
 		if tokensHeld(tx, tokenHashes) {
 			return nil
 		}
 		for _, kv := range tx.List("t/") {
-			if _, ok := tokenHashes[tokenOwner(kv.Value)]; ok {
+			rec, ok := ParseTokenRecord(kv.Value)
+			if _, mine := tokenHashes[rec.Instance.String()]; ok && mine && rec.Kind == TokenBootstrap {
 				tx.Delete(kv.Key)
 			}
 		}
 		for inst, hash := range tokenHashes {
+			if kv, taken := tx.Get("t/" + hash); taken {
+				if rec, _ := ParseTokenRecord(kv.Value); rec.Instance.String() != inst || rec.Kind == TokenAgent {
+					return fmt.Errorf("%w: token hash for %s is already in use", ErrExists, inst)
+				}
+				continue
+			}
 			tx.Put("t/"+hash, inst)
 		}
 		return nil

@@ -2,6 +2,8 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -12,7 +14,8 @@ var lampInstances = []Instance{{"db", 1}, {"web", 1}, {"web", 2}, {"web", 3}}
 func hashesFor(prefix string, insts ...string) map[string]string {
 	out := map[string]string{}
 	for _, in := range insts {
-		out[in] = strings.Repeat("0", 64-len(prefix+in)) + prefix + strings.ReplaceAll(in, ".", "")
+		sum := sha256.Sum256([]byte(prefix + in))
+		out[in] = hex.EncodeToString(sum[:])
 	}
 	return out
 }
@@ -134,37 +137,71 @@ func TestScale_retryAfterCommit(t *testing.T) {
 	if now, err := c.Scale(bg(t), "lamp", "web", 5, added); err != nil || now != Provisioning {
 		t.Fatalf("retried scale: %q %v, want success in Provisioning", now, err)
 	}
-	if in, err := c.InstanceForToken(bg(t), "lamp", added["web.5"]); err != nil || in.String() != "web.5" {
-		t.Fatalf("web.5's token: %v %v", in, err)
+	if rec, err := c.Token(bg(t), "lamp", added["web.5"]); err != nil || rec.Instance.String() != "web.5" || rec.Kind != TokenBootstrap {
+		t.Fatalf("web.5's token: %+v %v, want its bootstrap token", rec, err)
 	}
 	if _, err := c.Scale(bg(t), "lamp", "web", 5, hashesFor("t", "web.4", "web.5")); !errors.Is(err, ErrState) {
 		t.Fatalf("scale with other tokens: %v, want ErrState", err)
 	}
 }
 
-// TestReissueTokens: new tokens replace an instance's old ones; giving
-// the same again changes nothing; an unknown instance is refused.
+// TestReissueTokens: a new bootstrap token replaces an instance's
+// unexchanged one; giving the same again changes nothing; an agent
+// already running keeps its own token until the new bootstrap token is
+// exchanged, which retires it; an unknown instance is refused.
 func TestReissueTokens(t *testing.T) {
 	c := newCoordinator(t)
 	old := hashesFor("a", "db.1", "web.1", "web.2", "web.3")
 	c.CreateDeployment(bg(t), lamp(), old)
-	fresh := hashesFor("b", "web.2")
+	agent1 := hashesFor("agent", "web.1")["web.1"]
+	if _, err := c.Exchange(bg(t), "lamp", old["web.1"], agent1); err != nil {
+		t.Fatal(err)
+	}
+	fresh := hashesFor("b", "web.1", "web.2")
 	for range 2 {
 		if err := c.ReissueTokens(bg(t), "lamp", fresh); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.InstanceForToken(bg(t), "lamp", old["web.2"]); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("old token of web.2: %v, want revoked", err)
+	kind := func(hash string) string {
+		t.Helper()
+		rec, err := c.Token(bg(t), "lamp", hash)
+		if errors.Is(err, ErrNotFound) {
+			return "revoked"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Instance.String() + " " + rec.Kind
 	}
-	if in, err := c.InstanceForToken(bg(t), "lamp", fresh["web.2"]); err != nil || in.String() != "web.2" {
-		t.Fatalf("new token of web.2: %v %v", in, err)
+	for hash, want := range map[string]string{
+		old["web.2"]:   "revoked",
+		fresh["web.2"]: "web.2 bootstrap",
+		old["web.3"]:   "web.3 bootstrap", // not reissued
+		agent1:         "web.1 agent",     // still running
+		fresh["web.1"]: "web.1 bootstrap",
+	} {
+		if got := kind(hash); got != want {
+			t.Errorf("token %.8s: %s, want %s", hash, got, want)
+		}
 	}
-	if in, err := c.InstanceForToken(bg(t), "lamp", old["web.1"]); err != nil || in.String() != "web.1" {
-		t.Fatalf("web.1 kept its token: %v %v", in, err)
+	// The machine started with the reissued token exchanges it: the old
+	// agent's token stops working.
+	agent2 := hashesFor("agent2", "web.1")["web.1"]
+	if _, err := c.Exchange(bg(t), "lamp", fresh["web.1"], agent2); err != nil {
+		t.Fatal(err)
+	}
+	if got := kind(agent1); got != "revoked" {
+		t.Errorf("old agent token of web.1 after the new exchange: %s, want revoked", got)
+	}
+	if in, err := c.InstanceForToken(bg(t), "lamp", agent2); err != nil || in.String() != "web.1" {
+		t.Errorf("new agent token of web.1: %v %v", in, err)
 	}
 	if err := c.ReissueTokens(bg(t), "lamp", hashesFor("c", "web.9")); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("web.9: %v, want ErrUnknown", err)
+	}
+	if err := c.ReissueTokens(bg(t), "lamp", map[string]string{"web.2": agent2}); !errors.Is(err, ErrExists) {
+		t.Fatalf("web.2 given web.1's agent token hash: %v, want ErrExists", err)
 	}
 }
 

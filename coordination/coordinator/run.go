@@ -239,17 +239,16 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 			for _, kv := range tx.List("p/" + inst + ":") {
 				tx.Delete(kv.Key)
 			}
+			tx.Delete(agentKey(Instance{node, i}))
 			if isFailed(tx, Instance{node, i}) {
 				tx.Delete("f/" + inst)
 				tx.Put(failedCountKey, strconv.Itoa(failedCount(tx)-1))
 			}
 		}
 		if multiplicity < old {
-			for _, kv := range tx.List("t/") {
-				if k, err := Qualify(tokenOwner(kv.Value)+":x", nil); err == nil {
-					if in, ok := k.Instance(); ok && in.Node == node && in.Index > multiplicity {
-						tx.Delete(kv.Key)
-					}
+			for _, kv := range tx.List("t/") { // bootstrap, agent and spent tokens alike
+				if rec, ok := ParseTokenRecord(kv.Value); ok && rec.Instance.Node == node && rec.Instance.Index > multiplicity {
+					tx.Delete(kv.Key)
 				}
 			}
 		}
