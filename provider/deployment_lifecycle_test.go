@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,9 +305,20 @@ func TestAccDeployment_interruptedScaleGetsTokens(t *testing.T) {
 					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("tokens"), knownvalue.MapSizeExact(4)),
 				},
 				Check: func(s *terraform.State) error {
+					// web.3's machine (a local agent) started with the token
+					// the apply issued: it exchanged it and ran its script.
 					tok := s.RootModule().Resources["slipstream_deployment.lamp"].Primary.Attributes["tokens.web.3"]
-					m := &client.Client{BaseURL: coord.URL, Deployment: id, Token: tok}
-					return m.Set(context.Background(), "statecustom", "web.3 has a token", false)
+					admin := &client.Client{BaseURL: coord.URL, Deployment: id, Token: testAdminToken}
+					for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+						if p, _, err := admin.Parameters(context.Background()); err == nil && p["web.3:url"] != "" {
+							m := &client.Client{BaseURL: coord.URL, Deployment: id, Token: tok}
+							if _, err := m.Exchange(context.Background(), client.TokenHash("another")); err == nil || !strings.Contains(err.Error(), "already exchanged") {
+								return fmt.Errorf("web.3's bootstrap token after its agent started: %v, want already exchanged", err)
+							}
+							return nil
+						}
+					}
+					return fmt.Errorf("web.3's agent, started with the token the apply issued, did not set its url")
 				},
 			},
 			{Config: cfg3.String(), PlanOnly: true},

@@ -140,9 +140,15 @@ func (r *deploymentReadyResource) Create(ctx context.Context, req resource.Creat
 		var ab *AbortedError
 		switch {
 		case errors.As(err, &ab):
+			// An abort ends the run at once unless it is kept up, so the
+			// state seen with it is often already the end.
+			when := "while it was " + ab.State
+			if ab.State == coordinator.Finalizing || ab.State == coordinator.Done {
+				when = "(the run is now " + ab.State + ")"
+			}
 			resp.Diagnostics.AddError("Deployment aborted",
-				fmt.Sprintf("Deployment %s was aborted while it was %s:\n\n  %s\n\nThe instance's reports are at the coordinator (GET /v1/deployments/%s/reports).\n\n%s",
-					ab.Deployment, ab.State, ab.Message, ab.Deployment, wayOut(context.Background(), cl)))
+				fmt.Sprintf("Deployment %s was aborted %s:\n\n  %s\n\nThe instance's reports are at the coordinator (GET /v1/deployments/%s/reports).\n\n%s",
+					ab.Deployment, when, ab.Message, ab.Deployment, wayOut(context.Background(), cl)))
 		case ctx.Err() != nil:
 			resp.Diagnostics.AddError("Deployment not ready in time",
 				fmt.Sprintf("Deployment %s was still %s after %s (the create timeout). Instances that have not completed it: %s.", m.DeploymentID.ValueString(), state, limit, r.lagging(context.Background(), cl, state)))

@@ -137,7 +137,7 @@ func TestAccDeploymentReady_abortFailsFast(t *testing.T) {
 		ProtoV6ProviderFactories: factories(agents),
 		Steps: []resource.TestStep{{
 			Config:      lampConfig(coord.URL, 2, failing),
-			ExpectError: regexp.MustCompile(`(?s)Deployment aborted.*was aborted while it was Executing.*web\.[12]: deploy exited with\s+status 4: cannot reach the package mirror`),
+			ExpectError: regexp.MustCompile(`(?s)Deployment aborted.*was aborted\s+(while it was Executing|\(the run is now (Finalizing|Done)\)).*web\.[12]: deploy exited with\s+status 4: cannot reach the package mirror`),
 		}},
 	})
 }

@@ -387,3 +387,86 @@ func TestAccFixedHost_scalingOneNodeKeepsOthersHosts(t *testing.T) {
 		},
 	})
 }
+
+// toleranceConfig is deployment "tol": node n of two instances that
+// tolerates one failed machine, on the pool's two hosts, with the given
+// bootstrap expressions, and the ready resource after both.
+func toleranceConfig(pool *nshost.Pool, boot1, boot2 string) string {
+	return fmt.Sprintf(`
+resource "slipstream_deployment" "tol" {
+  name       = "tol"
+  components = { c = { parameters = { who = { output = true } }, scripts = { deploy = ["ss-set who $SLIPSTREAM_NODE_INSTANCE_NAME"] } } }
+  nodes      = { n = { component = "c", multiplicity = 2, max_provisioning_failures = 1 } }
+}
+
+resource "slipstream_fixed_host" "n" {
+  count         = 2
+  provider      = slipstream.lab
+  deployment_id = slipstream_deployment.tol.id
+  node          = "n"
+  index         = count.index + 1
+  host          = [%[1]q, %[2]q][count.index]
+  bootstrap     = [%[3]s, %[4]s][count.index]
+}
+
+resource "slipstream_deployment_ready" "tol" {
+  deployment_id = slipstream_deployment.tol.id
+  depends_on    = [slipstream_fixed_host.n]
+}
+`, pool.Hosts[0].IP, pool.Hosts[1].IP, boot1, boot2)
+}
+
+// TestAccFixedHost_toleratedFailureLeavesInstanceOut: a node that
+// tolerates one failed machine (max_provisioning_failures = 1) whose
+// second host fails its bootstrap: the apply succeeds with a warning, the
+// failed host is in the state marked with why (and cleaned), and the run
+// reaches Ready without it, as SlipStream's did. The next plan is empty,
+// and a destroy releases both.
+func TestAccFixedHost_toleratedFailureLeavesInstanceOut(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 2)
+	tlsCoordinator(t, pool)
+	lab := labProvider(t, pool)
+	cfg := lab + toleranceConfig(pool, `slipstream_deployment.tol.ssh_bootstrap["n.1"]`,
+		`"${slipstream_deployment.tol.ssh_bootstrap["n.2"]}\necho 'disk full' >&2; false"`)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("slipstream_fixed_host.n[0]", tfjsonpath.New("provisioning_failure"), knownvalue.StringExact("")),
+					statecheck.ExpectKnownValue("slipstream_fixed_host.n[1]", tfjsonpath.New("provisioning_failure"), knownvalue.StringRegexp(regexp.MustCompile(`(?s)exited with status 1.*disk full`))),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.tol", tfjsonpath.New("state"), knownvalue.StringExact("Ready")),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.tol", tfjsonpath.New("parameters").AtMapKey("n.1:who"), knownvalue.StringExact("n.1")),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.tol", tfjsonpath.New("parameters").AtMapKey("n.2:vmstate"), knownvalue.StringExact("failed")),
+				},
+				Check: func(*terraform.State) error {
+					// The failed create removed what it installed.
+					return hostsClean(&nshost.Pool{Hosts: []*nshost.Host{pool.Hosts[1]}})(nil)
+				},
+			},
+			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		},
+	})
+}
+
+// TestAccFixedHost_failuresBeyondToleranceAbort: both hosts of a node
+// that tolerates one failed machine fail: the second failure aborts the
+// run, and the apply fails saying so.
+func TestAccFixedHost_failuresBeyondToleranceAbort(t *testing.T) {
+	accPreCheck(t)
+	pool := hostPool(t, 2)
+	tlsCoordinator(t, pool)
+	lab := labProvider(t, pool)
+	broken := `"echo 'disk full' >&2; exit 1"`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: plainFactories(),
+		CheckDestroy:             hostsClean(pool),
+		Steps: []resource.TestStep{{
+			Config:      lab + toleranceConfig(pool, broken, broken),
+			ExpectError: regexp.MustCompile(`(?s)Too many failed machines: the run is aborted.*Node n tolerates 1`),
+		}},
+	})
+}

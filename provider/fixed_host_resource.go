@@ -51,6 +51,7 @@ type fixedHostModel struct {
 	Bootstrap          types.String   `tfsdk:"bootstrap"`
 	HostKeyFingerprint types.String   `tfsdk:"host_key_fingerprint"`
 	Arch               types.String   `tfsdk:"arch"`
+	ProvisioningFailed types.String   `tfsdk:"provisioning_failure"`
 	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -99,6 +100,13 @@ func (r *fixedHostResource) Schema(ctx context.Context, _ resource.SchemaRequest
 			},
 			"arch": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The host's architecture as the agent was chosen for it (`amd64`, `arm64`).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"provisioning_failure": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "Why the host could not be adopted, when its node tolerates failed machines (the recipe's `max_provisioning_failures`): " +
+					"the create then succeeds with a warning and the run goes on without this instance, as SlipStream's did. Empty for an adopted host. " +
+					"With no tolerance left (the default is none) a failed adoption is an error and the next apply tries again.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
@@ -199,10 +207,69 @@ func (r *fixedHostResource) Create(ctx context.Context, req resource.CreateReque
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	m.ID = types.StringValue(fmt.Sprintf("%s/%s.%d/%s", m.DeploymentID.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), m.Host.ValueString()))
-	if !r.install(ctx, &m, true, &resp.Diagnostics) {
-		return
+	m.ProvisioningFailed = types.StringValue("")
+	var installDiags diag.Diagnostics
+	var failure string
+	if !r.install(ctx, &m, true, &installDiags, &failure) {
+		if failure == "" || !r.tolerate(ctx, &m, failure, installDiags, &resp.Diagnostics) {
+			resp.Diagnostics.Append(installDiags...)
+			return
+		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// tolerate reports a machine that could not be adopted to the coordinator
+// when its node tolerates failed machines (max_provisioning_failures, as
+// SlipStream had it). Within the tolerance the run goes on without the
+// instance: the create's errors become warnings and the resource is kept,
+// marked failed, so the apply succeeds. Beyond it the coordinator aborts
+// the run and the create fails. A node with no tolerance (the default) is
+// not reported at all: the apply fails and the next one tries the host
+// again, which is what a Terraform user expects of a host that was down
+// for a moment (SlipStream aborted the run instead).
+func (r *fixedHostResource) tolerate(ctx context.Context, m *fixedHostModel, failure string, installDiags diag.Diagnostics, diags *diag.Diagnostics) bool {
+	cl := r.cfg.coordinator(m.DeploymentID.ValueString(), diags)
+	if cl == nil {
+		return false
+	}
+	node := m.Node.ValueString()
+	run, err := cl.Run(ctx)
+	if err != nil || run.Deployment.Nodes[node] == nil || run.Deployment.Nodes[node].MaxProvisioningFailures == 0 {
+		return false
+	}
+	instance := fmt.Sprintf("%s.%d", node, m.Index.ValueInt64())
+	tolerated, err := cl.InstanceFailed(ctx, instance, fmt.Sprintf("host %s: %s", m.Host.ValueString(), failure))
+	if err != nil {
+		diags.AddError("Cannot report the failed host", fmt.Sprintf("Telling the coordinator that %s could not be adopted: %v", instance, err))
+		return false
+	}
+	if !tolerated {
+		diags.AddError("Too many failed machines: the run is aborted",
+			fmt.Sprintf("Node %s tolerates %d machines that could not be started, and %s on %s is one too many, so the coordinator aborted the run. "+
+				"Fix the hosts and apply again: the aborted run is then replaced (or, with keep_running, ended with `terraform apply -replace=slipstream_deployment.<name>`).",
+				node, run.Deployment.Nodes[node].MaxProvisioningFailures, instance, m.Host.ValueString()))
+		return false
+	}
+	for _, d := range installDiags {
+		if d.Severity() == diag.SeverityError {
+			diags.AddWarning(d.Summary()+" (tolerated)", d.Detail())
+		} else {
+			diags.Append(d)
+		}
+	}
+	diags.AddAttributeWarning(path.Root("provisioning_failure"), "Instance left out of the run",
+		fmt.Sprintf("%s could not be adopted on %s, and node %s tolerates up to %d such machines (max_provisioning_failures), so the run goes on without it. "+
+			"It stays in the state marked failed; it rejoins when the node is scaled down past it and up again, or when the deployment is replaced.",
+			instance, m.Host.ValueString(), node, run.Deployment.Nodes[node].MaxProvisioningFailures))
+	m.ProvisioningFailed = types.StringValue(failure)
+	if m.HostKeyFingerprint.IsUnknown() {
+		m.HostKeyFingerprint = types.StringNull()
+	}
+	if m.Arch.IsUnknown() {
+		m.Arch = types.StringNull()
+	}
+	return true
 }
 
 // install uploads the agent and runs the bootstrap, after checking that the
@@ -214,7 +281,17 @@ func (r *fixedHostResource) Create(ctx context.Context, req resource.CreateReque
 // else claimed in the meantime alone. A failed re-run (an update, or a
 // create on a host already this instance's) removes nothing: the agent
 // installed before keeps running.
-func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, creating bool, diags *diag.Diagnostics) bool {
+//
+// failure, when not nil, is set to what went wrong when the machine itself
+// failed (unreachable, no supported architecture, the upload or the
+// bootstrap failed), as opposed to a configuration or coordinator error:
+// only such a failure can be tolerated (see tolerate).
+func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, creating bool, diags *diag.Diagnostics, failure *string) bool {
+	failed := func(err error) {
+		if failure != nil {
+			*failure = err.Error()
+		}
+	}
 	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), diags)
 	if t == nil {
 		return false
@@ -235,6 +312,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 	conn, err := sshconn.Dial(ctx, *t)
 	if err != nil {
 		sshDiag(diags, "adopt host "+m.Host.ValueString(), err)
+		failed(err)
 		return false
 	}
 	defer conn.Close()
@@ -248,6 +326,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 	arch, hasGzip, err := remoteArch(ctx, conn)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Unsupported host", err.Error())
+		failed(err)
 		return false
 	}
 	step("uname")
@@ -265,6 +344,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 	upload := agentUploadPath(m.DeploymentID.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64()))
 	if err := send(ctx, upload, 0o700, bytes.NewReader(agentBin)); err != nil {
 		sshDiag(diags, "upload the agent to "+m.Host.ValueString(), err)
+		failed(err)
 		return false
 	}
 	step("upload")
@@ -301,6 +381,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 			}
 		}
 		diags.AddAttributeError(path.Root("bootstrap"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s: %v\n\n%s", m.Host.ValueString(), instance, err, undone))
+		failed(err)
 		return false
 	}
 	step("bootstrap")
@@ -398,6 +479,9 @@ func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if m.ProvisioningFailed.ValueString() != "" {
+		return // left out of the run: nothing on the host to check
+	}
 	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), &resp.Diagnostics)
 	if t == nil {
 		return
@@ -444,6 +528,9 @@ func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, 
 		resp.State.RemoveResource(ctx)
 		return
 	}
+	if m.ProvisioningFailed.IsNull() { // imported, or adopted by an older provider
+		m.ProvisioningFailed = types.StringValue("")
+	}
 	if m.HostKeyFingerprint.IsNull() {
 		m.HostKeyFingerprint = types.StringValue(sshconn.Fingerprint(conn.HostKey()))
 	}
@@ -471,7 +558,14 @@ func (r *fixedHostResource) Update(ctx context.Context, req resource.UpdateReque
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	plan.ID, plan.HostKeyFingerprint, plan.Arch = state.ID, state.HostKeyFingerprint, state.Arch
-	if !plan.Bootstrap.Equal(state.Bootstrap) && !r.install(ctx, &plan, false, &resp.Diagnostics) {
+	plan.ProvisioningFailed = state.ProvisioningFailed
+	if plan.ProvisioningFailed.ValueString() != "" {
+		// Left out of this run: a new bootstrap is for a machine that
+		// runs, and this one does not take part any more.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	if !plan.Bootstrap.Equal(state.Bootstrap) && !r.install(ctx, &plan, false, &resp.Diagnostics, nil) {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -495,6 +589,12 @@ func (r *fixedHostResource) Delete(ctx context.Context, req resource.DeleteReque
 		t.HostKey = m.HostKeyFingerprint.ValueString()
 	}
 	conn, err := sshconn.Dial(ctx, *t)
+	if err != nil && m.ProvisioningFailed.ValueString() != "" {
+		// Its failed create removed what it had installed.
+		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Failed host released unchecked",
+			fmt.Sprintf("%s was left out of the run because it could not be adopted, and it is still unreachable (%v); it is released from the state without a check.", m.Host.ValueString(), err))
+		return
+	}
 	if err != nil {
 		sshDiag(&resp.Diagnostics, "remove the agent from "+m.Host.ValueString(), err)
 		resp.Diagnostics.AddAttributeError(path.Root("host"), "Host not released",
