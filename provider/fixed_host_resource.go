@@ -323,6 +323,28 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 		return false
 	}
 	step("owner_check")
+	script := m.Bootstrap.ValueString()
+	if creating && !wasOurs {
+		// A machine starting afresh for the instance (a reinstalled host,
+		// a replaced resource) cannot use a bootstrap token that an
+		// earlier machine exchanged: ask for a new one when it is spent,
+		// and run the script with it. The state keeps the configured
+		// script; the new token is as dead as the old once exchanged.
+		if tok, ok := bootstrap.TokenOf(script); ok {
+			renewed, err := cl.RenewSpentTokens(ctx, map[string]string{instance: tok})
+			if err != nil {
+				diags.AddError("Cannot renew the bootstrap token", fmt.Sprintf("Asking the coordinator whether %s's bootstrap token is still good: %v", instance, err))
+				return false
+			}
+			if fresh, ok := renewed[instance]; ok {
+				if script, err = bootstrap.WithToken(script, fresh); err != nil {
+					diags.AddError("Cannot renew the bootstrap token", err.Error())
+					return false
+				}
+				tflog.Info(ctx, "bootstrap token renewed: an earlier machine exchanged it", map[string]any{"instance": instance})
+			}
+		}
+	}
 	arch, hasGzip, err := remoteArch(ctx, conn)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Unsupported host", err.Error())
@@ -349,7 +371,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 	}
 	step("upload")
 	// One session: the bootstrap, then the upload removed whatever it did.
-	res, err := conn.RunRoot(ctx, "(\n"+m.Bootstrap.ValueString()+"\n)\nstatus=$?\nrm -f "+shellQuote(upload)+"\nexit $status\n")
+	res, err := conn.RunRoot(ctx, "(\n"+script+"\n)\nstatus=$?\nrm -f "+shellQuote(upload)+"\nexit $status\n")
 	if err == nil && res.ExitCode == bootstrap.ExitOwnedByOther && strings.Contains(string(res.Stderr), "refusing to install") {
 		// Another deployment claimed the host since the check above.
 		r.checkOwner(ctx, conn, m, instance, diags)

@@ -546,7 +546,17 @@ resource "slipstream_fixed_host" "n" {
 					if out, err := host.Run(context.Background(), "test -x /usr/local/bin/slipstream-agent && echo installed"); err != nil || !strings.Contains(out, "installed") {
 						return fmt.Errorf("the agent is not installed on the reinstalled host: %q %v", out, err)
 					}
-					return nil
+					// The first machine exchanged the deployment's bootstrap
+					// token: the new one joins the run with a renewed one.
+					var out string
+					for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+						out, _ = host.Run(context.Background(), "grep -c '\"exchanged\": true' /var/lib/slipstream/token.json")
+						if strings.TrimSpace(out) == "1" {
+							return nil
+						}
+					}
+					log, _ := host.Run(context.Background(), "tail -5 /var/log/slipstream-agent.log; journalctl -u slipstream-agent -n 5 --no-pager 2>/dev/null")
+					return fmt.Errorf("the reinstalled host's agent did not exchange its bootstrap token:\n%s", log)
 				},
 			},
 		},

@@ -128,6 +128,10 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, _ caller
 func (s *Server) reissueTokens(w http.ResponseWriter, r *http.Request, _ caller) {
 	var body struct {
 		TokenSHA256 map[string]string `json:"token_sha256"`
+		// UnlessUnspent, when given, holds the hashes of the instances'
+		// current bootstrap tokens: only those no longer exchangeable are
+		// renewed (RenewSpentTokens).
+		UnlessUnspent map[string]string `json:"unless_unspent"`
 	}
 	if !decode(w, r, &body) {
 		return
@@ -142,6 +146,15 @@ func (s *Server) reissueTokens(w http.ResponseWriter, r *http.Request, _ caller)
 	}
 	if msg := checkHashes(body.TokenSHA256, want, true); msg != "" {
 		writeError(w, http.StatusBadRequest, "invalid", msg)
+		return
+	}
+	if body.UnlessUnspent != nil {
+		renewed, err := s.c.RenewSpentTokens(r.Context(), r.PathValue("id"), body.UnlessUnspent, body.TokenSHA256)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"renewed": renewed})
 		return
 	}
 	if err := s.c.ReissueTokens(r.Context(), r.PathValue("id"), body.TokenSHA256); err != nil {

@@ -442,6 +442,31 @@ func (c *Client) ReissueTokens(ctx context.Context, instances []string) (map[str
 	return tokens, nil
 }
 
+// RenewSpentTokens gives a new bootstrap token to each instance whose
+// current one (current: instance → token) can no longer be exchanged (its
+// machine's agent did, or it was revoked), and returns the new tokens of
+// those it renewed; an instance whose token is still good is not in the
+// answer. A machine resource calls it before it starts a machine for an
+// instance again. Safe to retry.
+func (c *Client) RenewSpentTokens(ctx context.Context, current map[string]string) (map[string]string, error) {
+	tokens, hashes, currentHashes := map[string]string{}, map[string]string{}, map[string]string{}
+	for inst, tok := range current {
+		fresh := newToken()
+		tokens[inst], hashes[inst], currentHashes[inst] = fresh, TokenHash(fresh), TokenHash(tok)
+	}
+	var out struct{ Renewed []string }
+	if err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/tokens", map[string]any{"token_sha256": hashes, "unless_unspent": currentHashes}, &out, true); err != nil {
+		return nil, err
+	}
+	renewed := map[string]string{}
+	for _, inst := range out.Renewed {
+		if tok, ok := tokens[inst]; ok {
+			renewed[inst] = tok
+		}
+	}
+	return renewed, nil
+}
+
 // Deployments lists every deployment at the coordinator (admin).
 func (c *Client) Deployments(ctx context.Context) ([]coordinator.Summary, error) {
 	var out struct{ Deployments []coordinator.Summary }

@@ -188,3 +188,26 @@ func TestSend_hungCoordinator(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestRenewSpentTokens: over the API, an instance whose machine exchanged
+// its bootstrap token gets a new one that works; the others keep theirs.
+func TestRenewSpentTokens(t *testing.T) {
+	srv := newCoordinator(t)
+	cl := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: admin}
+	tokens, err := cl.CreateDeployment(bg(t), deployment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: tokens["web.1"]}
+	if _, err := first.Exchange(bg(t), TokenHash("first machine")); err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := cl.RenewSpentTokens(bg(t), map[string]string{"web.1": tokens["web.1"], "web.2": tokens["web.2"]})
+	if err != nil || len(renewed) != 1 || renewed["web.1"] == "" || renewed["web.1"] == tokens["web.1"] {
+		t.Fatalf("renewed %v %v, want a new token for web.1 only", renewed, err)
+	}
+	second := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: renewed["web.1"]}
+	if got, err := second.Exchange(bg(t), TokenHash("second machine")); err != nil || got != "web.1" {
+		t.Fatalf("the renewed token: %q %v", got, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,35 +96,79 @@ func (c *Coordinator) ReissueTokens(ctx context.Context, id string, tokenHashes 
 		if err != nil {
 			return err
 		}
-		for inst, hash := range tokenHashes {
-			if err := declared(d, Key{inst, "complete"}); err != nil || !strings.Contains(inst, ".") {
-				return fmt.Errorf("%w: no instance %q", ErrUnknown, inst)
-			}
-			if !hashRE.MatchString(hash) {
-				return &KeyError{hash, "a token hash must be 64 lower-case hex digits (SHA-256)"}
-			}
-		}
-		if tokensHeld(tx, tokenHashes) {
-			return nil
-		}
-		for _, kv := range tx.List("t/") {
-			rec, ok := ParseTokenRecord(kv.Value)
-			if _, mine := tokenHashes[rec.Instance.String()]; ok && mine && rec.Kind == TokenBootstrap {
-				tx.Delete(kv.Key)
-			}
-		}
-		for inst, hash := range tokenHashes {
-			if kv, taken := tx.Get("t/" + hash); taken {
-				if rec, _ := ParseTokenRecord(kv.Value); rec.Instance.String() != inst || rec.Kind == TokenAgent {
-					return fmt.Errorf("%w: token hash for %s is already in use", ErrExists, inst)
-				}
-				continue
-			}
-			tx.Put("t/"+hash, inst)
-		}
-		return nil
+		return reissue(d, tx, tokenHashes)
 	})
 	return err
+}
+
+// RenewSpentTokens gives a new bootstrap token (fresh: instance → hash)
+// to each instance whose current one (current: instance → hash) is not a
+// bootstrap token it can still exchange: spent by an agent, revoked, or
+// never issued. It returns the instances renewed, sorted. A machine
+// resource calls it before it starts a machine again for an instance (a
+// reinstalled host, a replaced machine): the script it holds carries the
+// token its first machine exchanged. Retrying after a lost answer gives
+// the same result.
+func (c *Coordinator) RenewSpentTokens(ctx context.Context, id string, current, fresh map[string]string) ([]string, error) {
+	var renewed []string
+	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
+		renewed = nil
+		d, err := c.spec(id, tx)
+		if err != nil {
+			return err
+		}
+		need := map[string]string{}
+		for inst, hash := range fresh {
+			if held := tokensHeld(tx, map[string]string{inst: hash}); held {
+				renewed = append(renewed, inst) // this renewal, committed before
+				continue
+			}
+			if kv, ok := tx.Get("t/" + current[inst]); ok && current[inst] != "" {
+				if rec, _ := ParseTokenRecord(kv.Value); rec.Instance.String() == inst && rec.Kind == TokenBootstrap {
+					continue // still good: the machine exchanges it
+				}
+			}
+			need[inst] = hash
+			renewed = append(renewed, inst)
+		}
+		if len(need) == 0 {
+			return nil
+		}
+		return reissue(d, tx, need)
+	})
+	slices.Sort(renewed)
+	return renewed, err
+}
+
+// reissue is ReissueTokens inside its transaction.
+func reissue(d *Deployment, tx store.Tx, tokenHashes map[string]string) error {
+	for inst, hash := range tokenHashes {
+		if err := declared(d, Key{inst, "complete"}); err != nil || !strings.Contains(inst, ".") {
+			return fmt.Errorf("%w: no instance %q", ErrUnknown, inst)
+		}
+		if !hashRE.MatchString(hash) {
+			return &KeyError{hash, "a token hash must be 64 lower-case hex digits (SHA-256)"}
+		}
+	}
+	if tokensHeld(tx, tokenHashes) {
+		return nil
+	}
+	for _, kv := range tx.List("t/") {
+		rec, ok := ParseTokenRecord(kv.Value)
+		if _, mine := tokenHashes[rec.Instance.String()]; ok && mine && rec.Kind == TokenBootstrap {
+			tx.Delete(kv.Key)
+		}
+	}
+	for inst, hash := range tokenHashes {
+		if kv, taken := tx.Get("t/" + hash); taken {
+			if rec, _ := ParseTokenRecord(kv.Value); rec.Instance.String() != inst || rec.Kind == TokenAgent {
+				return fmt.Errorf("%w: token hash for %s is already in use", ErrExists, inst)
+			}
+			continue
+		}
+		tx.Put("t/"+hash, inst)
+	}
+	return nil
 }
 
 // Summary describes a deployment in the admin's listing.

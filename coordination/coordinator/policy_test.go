@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -263,5 +264,42 @@ func TestInstanceFailed_withinTolerance(t *testing.T) {
 	}
 	if _, err := c.InstanceFailed(bg(t), "lamp", Instance{"web", 7}, "x"); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("web.7: %v", err)
+	}
+}
+
+// TestRenewSpentTokens: only an instance whose bootstrap token was
+// exchanged (or is unknown) gets a new one; the new one can be exchanged
+// and retires the old agent's token; asking again is the same answer.
+func TestRenewSpentTokens(t *testing.T) {
+	c := newCoordinator(t)
+	boot := hashesFor("a", "db.1", "web.1", "web.2", "web.3")
+	c.CreateDeployment(bg(t), lamp(), boot)
+	agent1 := hashesFor("agent", "web.1")["web.1"]
+	if _, err := c.Exchange(bg(t), "lamp", boot["web.1"], agent1); err != nil {
+		t.Fatal(err)
+	}
+	current := map[string]string{"web.1": boot["web.1"], "web.2": boot["web.2"], "web.3": hashesFor("never", "web.3")["web.3"]}
+	fresh := hashesFor("b", "web.1", "web.2", "web.3")
+	for range 2 {
+		renewed, err := c.RenewSpentTokens(bg(t), "lamp", current, fresh)
+		if err != nil || !slices.Equal(renewed, []string{"web.1", "web.3"}) {
+			t.Fatalf("renewed %v %v, want web.1 (exchanged) and web.3 (unknown token)", renewed, err)
+		}
+	}
+	if rec, err := c.Token(bg(t), "lamp", boot["web.2"]); err != nil || rec.Kind != TokenBootstrap {
+		t.Errorf("web.2's unspent token: %+v %v, want kept", rec, err)
+	}
+	if _, err := c.Token(bg(t), "lamp", fresh["web.2"]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("web.2 got a new token it did not need: %v", err)
+	}
+	agent2 := hashesFor("agent2", "web.1")["web.1"]
+	if _, err := c.Exchange(bg(t), "lamp", fresh["web.1"], agent2); err != nil {
+		t.Fatalf("exchanging the renewed token: %v", err)
+	}
+	if _, err := c.Token(bg(t), "lamp", agent1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the first machine's agent token: %v, want retired", err)
+	}
+	if _, err := c.RenewSpentTokens(bg(t), "lamp", map[string]string{"web.9": boot["web.1"]}, hashesFor("c", "web.9")); !errors.Is(err, ErrUnknown) {
+		t.Errorf("web.9: %v, want ErrUnknown", err)
 	}
 }

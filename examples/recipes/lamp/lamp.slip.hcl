@@ -15,7 +15,7 @@ cloud "lab" {
     db  = ["10.200.0.2"]
     web = ["10.200.0.3", "10.200.0.4", "10.200.0.5"]
   }
-  user      = "root"
+  user = "root"
 }
 
 image "debian" {
