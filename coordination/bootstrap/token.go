@@ -15,7 +15,7 @@ import (
 
 // tokenField is the token in agent.json as the template writes it: JSON
 // (tokens are visible ASCII; a quote or backslash is escaped by JSON),
-// inside a single-quoted sh word (a ' in it would be written '\'' ).
+// inside a single-quoted sh word (a ' in it would be written '\” ).
 var tokenField = regexp.MustCompile(`"token":"((?:[^"\\']|\\.)*)"`)
 
 // TokenOf returns the bootstrap token a bootstrap script (Script or
