@@ -23,6 +23,9 @@ type Plan struct {
 	Nodes      []*PlanNode
 	// Clouds are the clouds the nodes use, sorted by name.
 	Clouds []*Cloud
+	// KeyedPools are the fixed clouds whose hosts are given per node (a
+	// map from node name to its list) rather than as one list.
+	KeyedPools map[*Cloud]bool
 }
 
 // PlanNode is a node with its component's image chain folded in.
@@ -183,6 +186,16 @@ func (p *Program) checkExprs(m *Module, exprs ...hcl.Expression) hcl.Diagnostics
 	return diags
 }
 
+// connectorList says which connectors a cloud can use now and which are
+// planned, for the diagnostics about a cloud's connector.
+func connectorList() string {
+	s := "The connectors available now are: " + strings.Join(catalog.Implemented(), ", ") + "."
+	if planned := catalog.Planned(); len(planned) > 0 {
+		s += " Planned, not yet available: " + strings.Join(planned, ", ") + "."
+	}
+	return s
+}
+
 func (p *Program) checkCloud(c *Cloud) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	conn, ok := catalog.Lookup(c.Connector)
@@ -190,11 +203,23 @@ func (p *Program) checkCloud(c *Cloud) hcl.Diagnostics {
 		if c.Connector != "" {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError, Summary: "Unknown connector",
-				Detail:  fmt.Sprintf("There is no connector %q.%s The connectors are: %s.", c.Connector, didyoumean.Hint(c.Connector, catalog.Names()), strings.Join(catalog.Names(), ", ")),
+				Detail:  fmt.Sprintf("There is no connector %q.%s %s", c.Connector, didyoumean.Hint(c.Connector, catalog.Names()), connectorList()),
 				Subject: c.ConnectorRange.Ptr(), Context: c.DeclRange.Ptr(),
 			})
 		}
 		return diags
+	}
+	if !conn.Implemented && !p.opts.plannedConnectors {
+		// The catalog knows the connector's settings, but the provider has
+		// no resource for it: compiled Terraform would fail at plan time.
+		// Its settings are still checked below, so the recipe is otherwise
+		// ready for the day the connector lands.
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Connector not yet available",
+			Detail: fmt.Sprintf("Cloud %q uses connector %q, which is planned but not yet available: the provider has no %s resource yet, so nothing could start this cloud's machines. %s",
+				c.Name, conn.Name, conn.Resource, connectorList()),
+			Subject: c.ConnectorRange.Ptr(), Context: c.ConnectorAttrRange.Ptr(),
+		})
 	}
 	for _, name := range sortedKeys(c.Settings) {
 		attr := c.Settings[name]
@@ -533,11 +558,13 @@ func (p *Program) checkInputs(pn *PlanNode, byName map[string]*PlanNode, nodeNam
 			continue
 		}
 		if out != nil && out.Sensitive && !prm.Sensitive {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning, Summary: "Sensitive value mapped into a non-sensitive input",
-				Detail:  fmt.Sprintf("Output %q of node %q is sensitive, but input %q of component %q is not; mark the input sensitive = true so its value is kept out of plans and logs.", iv.FromKey, iv.FromNode, key, pn.Component.Name),
-				Subject: iv.FromRange.Ptr(), Context: hcl.RangeBetween(iv.KeyRange, iv.FromRange).Ptr(),
-			})
+			// The input holds the same secret, so it is sensitive, whatever
+			// the component declares (the coordinator treats it so as
+			// well). Parameter definitions are the component's, shared by
+			// its nodes in slipstream_deployment.components: the
+			// declaration itself is marked, for every node of the
+			// component, which only keeps more values out of plans.
+			prm.Sensitive = true
 		}
 	}
 	for _, name := range inputNames() {
@@ -599,8 +626,16 @@ func (p *Program) classifyInputString(pn *PlanNode, iv *InputValue, nodeNames []
 	return nil
 }
 
-// checkHostPools warns when a fixed cloud's hosts cannot hold the nodes
-// placed on it at their default multiplicities.
+// checkHostPools checks each fixed cloud's hosts against the nodes placed
+// on it. hosts is either a map from node name to that node's own list of
+// hosts, which keeps every node on its machines whatever the other nodes'
+// multiplicities, or a plain list, allowed only when one node uses the
+// cloud: with several, each node's hosts would start where the previous
+// node's ended, so scaling one node would move every later node to other
+// machines. Each node's list must hold its multiplicity when that is known
+// at compile time. Keys naming no node of this deployment are ignored (a
+// cloud may serve several deployments of the folder). Keyed clouds are
+// recorded in plan.KeyedPools for emit.
 func (p *Program) checkHostPools(plan *Plan) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, c := range plan.Clouds {
@@ -608,31 +643,94 @@ func (p *Program) checkHostPools(plan *Plan) hcl.Diagnostics {
 		if attr == nil {
 			continue
 		}
-		v, d := attr.Expr.Value(p.evalContext(c.Module))
-		if d.HasErrors() || !v.IsWhollyKnown() || !v.CanIterateElements() {
-			continue
-		}
-		need := 0
+		var nodes []*PlanNode
 		var names []string
 		for _, pn := range plan.Nodes {
 			if pn.Cloud == c {
-				if pn.Count < 0 {
-					need = -1
-					break
-				}
-				need += pn.Count
+				nodes = append(nodes, pn)
 				names = append(names, pn.Name)
 			}
 		}
-		if have := v.LengthInt(); need > have {
+		sort.Strings(names)
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		v, d := attr.Expr.Value(p.evalContext(c.Module))
+		if d.HasErrors() {
+			continue // reported with the cloud
+		}
+		bad := func(summary, detail string) {
 			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError, Summary: "Not enough hosts",
-				Detail:  fmt.Sprintf("Cloud %q lists %d host(s), but nodes %s need %d at their multiplicities.", c.Name, have, strings.Join(names, ", "), need),
+				Severity: hcl.DiagError, Summary: summary, Detail: detail,
 				Subject: attr.Expr.Range().Ptr(), Context: attr.Range.Ptr(),
 			})
 		}
+		example := hostsExample(names)
+		ty := v.Type()
+		switch {
+		case ty.IsObjectType() || ty.IsMapType():
+			if plan.KeyedPools == nil {
+				plan.KeyedPools = map[*Cloud]bool{}
+			}
+			plan.KeyedPools[c] = true
+			if !v.IsKnown() || v.IsNull() {
+				continue
+			}
+			var keys []string
+			for it := v.ElementIterator(); it.Next(); {
+				k, _ := it.Element()
+				keys = append(keys, k.AsString())
+			}
+			var spare []string // keys naming no node here: typos, or another deployment's nodes
+			for _, k := range keys {
+				if !contains(names, k) {
+					spare = append(spare, k)
+				}
+			}
+			for _, pn := range nodes {
+				if !contains(keys, pn.Name) {
+					bad("No hosts for node", fmt.Sprintf("Cloud %q gives its hosts per node, but none for node %q, which is placed on it.%s Add %s = [ … ] to its hosts.",
+						c.Name, pn.Name, didyoumean.Hint(pn.Name, spare), pn.Name))
+					continue
+				}
+				var list cty.Value
+				if ty.IsObjectType() {
+					list = v.GetAttr(pn.Name)
+				} else {
+					list = v.Index(cty.StringVal(pn.Name))
+				}
+				lt := list.Type()
+				if !lt.IsListType() && !lt.IsTupleType() && !lt.IsSetType() {
+					bad("Invalid hosts", fmt.Sprintf("Cloud %q: the hosts of node %q must be a list of addresses, not %s.", c.Name, pn.Name, lt.FriendlyName()))
+					continue
+				}
+				if list.IsWhollyKnown() && !list.IsNull() && pn.Count >= 0 && pn.Count > list.LengthInt() {
+					bad("Not enough hosts", fmt.Sprintf("Cloud %q lists %d host(s) for node %q, which has %d instance(s).", c.Name, list.LengthInt(), pn.Name, pn.Count))
+				}
+			}
+		case ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
+			if len(nodes) > 1 {
+				bad("One host list for several nodes", fmt.Sprintf(
+					"Nodes %s are all placed on cloud %q, whose hosts is one list. Each node would take the hosts after the previous node's, so scaling one node would move every later node to other machines. "+
+						"Give each node its own hosts instead: %s.", quoteJoin(names), c.Name, example))
+				continue
+			}
+			if len(nodes) == 1 && v.IsWhollyKnown() && !v.IsNull() && nodes[0].Count >= 0 && nodes[0].Count > v.LengthInt() {
+				bad("Not enough hosts", fmt.Sprintf("Cloud %q lists %d host(s), but node %q has %d instance(s).", c.Name, v.LengthInt(), nodes[0].Name, nodes[0].Count))
+			}
+		default:
+			bad("Invalid hosts", fmt.Sprintf("Cloud %q: hosts must be a list of addresses (one node on the cloud) or a map from node name to its list of addresses (%s), not %s; a variable used here needs a type, such as map(list(string)).",
+				c.Name, example, ty.FriendlyName()))
+		}
 	}
 	return diags
+}
+
+// hostsExample shows the per-node form of hosts for the named nodes.
+func hostsExample(names []string) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s = [ … ]", n))
+	}
+	return "hosts = { " + strings.Join(parts, ", ") + " }"
 }
 
 func overlaySizing(base, over Sizing) Sizing {

@@ -19,6 +19,11 @@ type diagCase struct {
 	// want lists the diagnostics expected, in order; only the first is
 	// checked against the marked range.
 	want []wantDiag
+	// planned lets the case use connectors that are not yet available
+	// (ec2 has the per-node settings these checks are about).
+	planned bool
+	// context, when set, is what the first diagnostic's Context must span.
+	context string
 }
 
 type wantDiag struct {
@@ -34,7 +39,7 @@ func warnDiag(summary, detail string) wantDiag  { return wantDiag{hcl.DiagWarnin
 const baseRecipe = `
 cloud "lab" {
   connector = "fixed"
-  hosts     = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+  hosts     = { a = ["192.0.2.1"], b = ["192.0.2.2"], c = ["192.0.2.3"], db = ["192.0.2.4"], web = ["192.0.2.5", "192.0.2.6", "192.0.2.7"] }
 }
 
 image "os" {}
@@ -312,7 +317,34 @@ cloud "aws" {
 		want: []wantDiag{errorDiag("Unknown connector", `There is no connector "ec3". Did you mean "ec2"?`)},
 	},
 	{
-		name: "setting the connector does not have",
+		name: "connector not yet available",
+		files: map[string]string{"main.slip.hcl": `
+cloud "aws" {
+  connector = «"ec2"»
+  region    = "eu-west-1"
+}`},
+		context: `connector = "ec2"`,
+		want: []wantDiag{errorDiag("Connector not yet available",
+			`Cloud "aws" uses connector "ec2", which is planned but not yet available: the provider has no slipstream_ec2_instance resource yet, so nothing could start this cloud's machines. The connectors available now are: fixed. Planned, not yet available: cloudsigma, ec2, openstack.`)},
+	},
+	{
+		// The availability error comes first; the cloud's settings are
+		// still checked, so the recipe is otherwise ready.
+		name: "planned connector with a wrong setting",
+		files: map[string]string{"main.slip.hcl": `
+cloud "private" {
+  connector = «"openstack"»
+  auth_url  = "https://keystone.test:5000/v3"
+  flavour   = "m1.small"
+}`},
+		want: []wantDiag{
+			errorDiag("Connector not yet available", `connector "openstack", which is planned but not yet available`),
+			errorDiag("Unsupported connector setting", `Did you mean "flavor"?`),
+		},
+	},
+	{
+		name:    "setting the connector does not have",
+		planned: true,
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -322,7 +354,8 @@ cloud "aws" {
 		want: []wantDiag{errorDiag("Unsupported connector setting", `Connector "ec2" has no setting "flavor".`)},
 	},
 	{
-		name: "required setting missing",
+		name:    "required setting missing",
+		planned: true,
 		files: map[string]string{"main.slip.hcl": `
 «cloud "aws"» {
   connector = "ec2"
@@ -330,7 +363,8 @@ cloud "aws" {
 		want: []wantDiag{errorDiag("Missing required connector setting", `requires "region"`)},
 	},
 	{
-		name: "cloud-wide setting on a node",
+		name:    "cloud-wide setting on a node",
+		planned: true,
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -352,7 +386,8 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Cloud-wide setting on a node", `set it in cloud "aws" instead`)},
 	},
 	{
-		name: "node setting typo",
+		name:    "node setting typo",
+		planned: true,
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -374,7 +409,8 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Unsupported argument", `Did you mean "instance_type"?`)},
 	},
 	{
-		name: "no image id for the cloud",
+		name:    "no image id for the cloud",
+		planned: true,
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -410,7 +446,109 @@ deployment "d" {
     multiplicity = 2
   }
 }`},
-		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s), but nodes web need 2`)},
+		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s), but node "web" has 2 instance(s).`)},
+	},
+	{
+		// Scaling db would move web to other machines.
+		name: "one host list for several nodes",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «["192.0.2.1", "192.0.2.2", "192.0.2.3"]»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("One host list for several nodes",
+			`Nodes "db", "web" are all placed on cloud "lab", whose hosts is one list. Each node would take the hosts after the previous node's, so scaling one node would move every later node to other machines. Give each node its own hosts instead: hosts = { db = [ … ], web = [ … ] }.`)},
+	},
+	{
+		name: "not enough hosts for a node",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «{ db = ["192.0.2.1"], web = ["192.0.2.2"] }»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("Not enough hosts", `Cloud "lab" lists 1 host(s) for node "web", which has 2 instance(s).`)},
+	},
+	{
+		name: "no hosts for a node",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «{ db = ["192.0.2.1"], wbe = ["192.0.2.2", "192.0.2.3"] }»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{
+			errorDiag("No hosts for node", `Cloud "lab" gives its hosts per node, but none for node "web", which is placed on it. Did you mean "wbe"? Add web = [ … ] to its hosts.`),
+		},
+	},
+	{
+		name: "hosts of an untyped variable",
+		files: map[string]string{"main.slip.hcl": `
+variable "pool" {}
+` + `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = «var.pool»
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "db" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+  node "web" {
+    component    = component.web
+    cloud        = cloud.lab
+    multiplicity = 2
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid hosts", `a variable used here needs a type, such as map(list(string))`)},
 	},
 	{
 		name: "output with a default",
@@ -599,32 +737,6 @@ image "other" {
 		want: []wantDiag{errorDiag("Invalid image id key", `must be the name of a cloud`)},
 	},
 	{
-		name: "sensitive output into a plain input",
-		files: map[string]string{"main.slip.hcl": baseRecipe + `
-component "db" {
-  image = image.os
-  output "password" {
-    sensitive = true
-  }
-}
-component "web" {
-  image = image.os
-  input "pw" {}
-}
-deployment "d" {
-  node "db" {
-    component = component.db
-    cloud     = cloud.lab
-  }
-  node "web" {
-    component = component.web
-    cloud     = cloud.lab
-    inputs    = { pw = «node.db.password» }
-  }
-}`},
-		want: []wantDiag{warnDiag("Sensitive value mapped into a non-sensitive input", `mark the input sensitive = true`)},
-	},
-	{
 		name: "value for an output",
 		files: map[string]string{"main.slip.hcl": baseRecipe + `
 component "web" {
@@ -778,8 +890,8 @@ func posAt(src string, offset int) hcl.Pos {
 }
 
 // diagnose runs every check a user's `slipc validate` runs.
-func diagnose(dir string) hcl.Diagnostics {
-	p, diags := Load(dir, Options{})
+func diagnose(dir string, planned bool) hcl.Diagnostics {
+	p, diags := Load(dir, Options{plannedConnectors: planned})
 	if p == nil {
 		return diags
 	}
@@ -791,7 +903,7 @@ func TestDiagnostics(t *testing.T) {
 	for _, c := range diagCases {
 		t.Run(c.name, func(t *testing.T) {
 			dir, marked := writeCase(t, c)
-			diags := diagnose(dir)
+			diags := diagnose(dir, c.planned)
 			if len(diags) != len(c.want) {
 				t.Fatalf("got %d diagnostics, want %d:\n%s", len(diags), len(c.want), describe(diags))
 			}
@@ -810,6 +922,13 @@ func TestDiagnostics(t *testing.T) {
 			got := diags[0].Subject
 			if got == nil || got.Filename != marked.Filename || got.Start != marked.Start || got.End.Byte != marked.End.Byte {
 				t.Errorf("first diagnostic points at %v, want %v", got, marked)
+			}
+			if c.context != "" {
+				ctx := diags[0].Context
+				src, _ := os.ReadFile(marked.Filename)
+				if ctx == nil || ctx.Filename != marked.Filename || string(ctx.SliceBytes(src)) != c.context {
+					t.Errorf("first diagnostic's context is %v, want the range of %q", ctx, c.context)
+				}
 			}
 		})
 	}

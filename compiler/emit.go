@@ -643,42 +643,33 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 		e.diags = append(e.diags, d...)
 		args[name] = t
 	}
-	var offset, pool hclwrite.Tokens
-	hostPool := false
+	// A node's hosts are its own list in the cloud's hosts (keyed by node
+	// name), or the cloud's whole list when it is the only node there:
+	// never a slice whose start depends on another node's multiplicity.
+	var pool hclwrite.Tokens
+	var poolName string
 	if pn.Cloud.hostPool() != nil {
-		hostPool = true
-		offset = e.hostOffset(pn)
 		pool = toks{}.trav("local", ident(pn.Cloud.Name, "hosts")).tokens()
-		args["host"] = clone(pool).index(clone(offset).trav("count", "index").tokens()).tokens()
+		poolName = "hosts"
+		if e.plan.KeyedPools[pn.Cloud] {
+			pool = toks(pool).index(toks{}.str(pn.Name).tokens()).tokens()
+			poolName = fmt.Sprintf("hosts[%q]", pn.Name)
+		}
+		args["host"] = clone(pool).index(toks{}.trav("count", "index").tokens()).tokens()
 	}
 	for _, name := range sortedKeys(args) {
 		b.SetAttributeRaw(name, args[name])
 	}
-	if hostPool {
+	if pool != nil {
 		b.AppendNewline()
 		pre := b.AppendNewBlock("lifecycle", nil).Body().AppendNewBlock("precondition", nil).Body()
-		cond := clone(offset).trav("count", "index").op(hclsyntax.TokenLessThan, "<").ident("length").op(hclsyntax.TokenOParen, "(")
+		cond := toks{}.trav("count", "index").op(hclsyntax.TokenLessThan, "<").ident("length").op(hclsyntax.TokenOParen, "(")
 		cond = append(cond, clone(pool)...).op(hclsyntax.TokenCParen, ")")
 		pre.SetAttributeRaw("condition", cond.tokens())
-		pre.SetAttributeRaw("error_message", valueTokens(cty.StringVal(fmt.Sprintf("Cloud %q has too few hosts for node %q and the nodes placed before it.", pn.Cloud.Name, pn.Name))))
+		pre.SetAttributeRaw("error_message", valueTokens(cty.StringVal(fmt.Sprintf(
+			"Cloud %q has too few hosts for node %q: its multiplicity is more than the length of the cloud's %s. Lower the multiplicity or add hosts.",
+			pn.Cloud.Name, pn.Name, poolName))))
 	}
-}
-
-// hostOffset is the sum of the multiplicities of the nodes placed before pn
-// on the same fixed cloud (nodes take hosts in name order), as tokens
-// ending in " + ", or none for the first node.
-func (e *emitter) hostOffset(pn *PlanNode) hclwrite.Tokens {
-	var t toks
-	for _, other := range e.sortedNodes() {
-		if other == pn {
-			break
-		}
-		if other.Cloud == pn.Cloud {
-			t = append(t, e.multiplicityTokens(other)...)
-			t = t.op(hclsyntax.TokenPlus, "+")
-		}
-	}
-	return t.tokens()
 }
 
 // ---- outputs.tf ----

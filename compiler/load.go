@@ -180,6 +180,7 @@ func decodeCloudBlock(block *hcl.Block) (*Cloud, hcl.Diagnostics) {
 	c.Connector, diags = constString(content, "connector", diags)
 	if attr, ok := content.Attributes["connector"]; ok {
 		c.ConnectorRange = attr.Expr.Range()
+		c.ConnectorAttrRange = attr.Range
 	}
 	c.Description, diags = constString(content, "description", diags)
 	c.Settings = extra

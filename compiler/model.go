@@ -63,8 +63,10 @@ type Cloud struct {
 	// Settings holds the connector-specific attributes, by name.
 	Settings       map[string]*hcl.Attribute
 	ConnectorRange hcl.Range
-	DeclRange      hcl.Range
-	Module         *Module
+	// ConnectorAttrRange spans the whole connector = "…" attribute.
+	ConnectorAttrRange hcl.Range
+	DeclRange          hcl.Range
+	Module             *Module
 }
 
 // hostPool returns the cloud's pool of existing hosts (the fixed

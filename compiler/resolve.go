@@ -40,6 +40,12 @@ type Program struct {
 type Options struct {
 	// Imports fetches imported recipe folders; nil allows local imports only.
 	Imports ImportResolver
+
+	// plannedConnectors lets clouds use connectors the provider does not
+	// have yet (catalog.Connector.Implemented false). Only the compiler's
+	// own tests set it, so the emitter's output for those connectors stays
+	// under golden tests until their resources land; a user cannot.
+	plannedConnectors bool
 }
 
 // ImportResolver turns an import's source into a local folder. The git

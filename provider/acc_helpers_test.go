@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
@@ -39,6 +42,21 @@ func accPreCheck(t *testing.T) {
 type testCoordinator struct {
 	URL   string
 	coord *coordinator.Coordinator
+	srv   *httptest.Server // Close stops it: a coordinator that is down
+	h     http.Handler
+}
+
+// restart serves the coordinator again on the address it had (after
+// srv.Close), as a restarted slipc serve does.
+func (c *testCoordinator) restart(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("tcp", c.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", c.srv.Listener.Addr(), err)
+	}
+	c.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: c.h}}
+	c.srv.Start()
+	t.Cleanup(c.srv.Close)
 }
 
 var agentBuild struct {
@@ -68,7 +86,7 @@ func agentDir(t *testing.T) string {
 		}
 		links := filepath.Join(dir, "bin")
 		os.Mkdir(links, 0o755)
-		for _, name := range []string{"ss-get", "ss-set", "ss-display", "ss-random", "ss-abort"} {
+		for _, name := range bootstrap.Commands {
 			os.Symlink(bin, filepath.Join(links, name))
 		}
 		agentBuild.dir = dir
@@ -92,7 +110,7 @@ func startTestCoordinator(t *testing.T) *testCoordinator {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
-	return &testCoordinator{URL: srv.URL, coord: c}
+	return &testCoordinator{URL: srv.URL, coord: c, srv: srv, h: h}
 }
 
 // localAgents runs the real agent (coordination/agent) in this process for

@@ -42,7 +42,8 @@ func (c *Config) coordinator(deployment string, diags *diag.Diagnostics) *client
 				EnvCoordinatorURL+" and "+EnvToken+" in the environment. Start a coordinator with `slipc serve`.")
 		return nil
 	}
-	return &client.Client{BaseURL: c.CoordinatorURL, Deployment: deployment, Token: c.Token, HTTP: c.HTTP}
+	return &client.Client{BaseURL: c.CoordinatorURL, Deployment: deployment, Token: c.Token, HTTP: c.HTTP,
+		RetryFor: c.RetryFor, AttemptTimeout: attemptTimeout}
 }
 
 // agentCache keeps what the provider fetched from the coordinator once per

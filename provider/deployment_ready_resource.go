@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -140,7 +141,8 @@ func (r *deploymentReadyResource) Create(ctx context.Context, req resource.Creat
 		switch {
 		case errors.As(err, &ab):
 			resp.Diagnostics.AddError("Deployment aborted",
-				fmt.Sprintf("Deployment %s was aborted while it was %s:\n\n  %s\n\nThe instance's reports are at the coordinator (GET /v1/deployments/%s/reports).", ab.Deployment, ab.State, ab.Message, ab.Deployment))
+				fmt.Sprintf("Deployment %s was aborted while it was %s:\n\n  %s\n\nThe instance's reports are at the coordinator (GET /v1/deployments/%s/reports).\n\n%s",
+					ab.Deployment, ab.State, ab.Message, ab.Deployment, wayOut(context.Background(), cl)))
 		case ctx.Err() != nil:
 			resp.Diagnostics.AddError("Deployment not ready in time",
 				fmt.Sprintf("Deployment %s was still %s after %s (the create timeout). Instances that have not completed it: %s.", m.DeploymentID.ValueString(), state, limit, r.lagging(context.Background(), cl, state)))
@@ -177,6 +179,12 @@ func wait(ctx context.Context, cl *client.Client, waitFor []string) (string, err
 	}
 	for state != coordinator.Ready && state != coordinator.Done {
 		if state == coordinator.Finalizing {
+			// A run whose keep-running policy ends it once it is Ready
+			// (never, on-error) passes through Ready to Finalizing: it
+			// got there, and its agents are finishing.
+			if run.Deployment.KeepRunning == coordinator.KeepNever || run.Deployment.KeepRunning == coordinator.KeepOnError {
+				return state, nil
+			}
 			return state, fmt.Errorf("deployment %s is being finalized; it will not become Ready", cl.Deployment)
 		}
 		tflog.Info(ctx, "waiting for the run to leave "+state, map[string]any{"deployment": cl.Deployment})
@@ -256,8 +264,10 @@ func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m
 	outs, souts := map[string]map[string][]string{}, map[string]map[string][]string{}
 	for name, n := range run.Deployment.Nodes {
 		outs[name], souts[name] = map[string][]string{}, map[string][]string{}
-		for p, decl := range n.Params {
-			if decl.Sensitive {
+		for p := range n.Params {
+			// Sensitive as the coordinator lists it: declared so, or an
+			// input mapped from a sensitive output.
+			if run.Deployment.ParamSensitive(name, p) {
 				souts[name][p] = make([]string, n.Multiplicity)
 			} else {
 				outs[name][p] = make([]string, n.Multiplicity)
@@ -326,9 +336,26 @@ func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadReq
 		resp.Diagnostics.AddError("Cannot read the deployment", err.Error())
 		return
 	}
-	if m.State.IsNull() {
-		m.State = types.StringValue(run.State)
+	// The wait is over only while the run is still where it ended: an
+	// aborted run, or one gone back to work (a scale that an interrupted
+	// apply left unwaited for), is waited for again by the next apply,
+	// which then fails at once with the abort or waits for the machines.
+	if run.Abort != "" {
+		resp.Diagnostics.AddWarning("Deployment aborted",
+			fmt.Sprintf("Deployment %s was aborted after the wait ended:\n\n  %s\n\nThe next apply waits again (and reports the abort).", m.DeploymentID.ValueString(), run.Abort))
+		resp.State.RemoveResource(ctx)
+		return
 	}
+	if m.WaitFor.IsNull() || len(m.WaitFor.Elements()) == 0 {
+		switch run.State {
+		case coordinator.Ready, coordinator.Finalizing, coordinator.Done:
+		default:
+			tflog.Info(ctx, "the run is working again; the ready resource will wait again", map[string]any{"deployment": m.DeploymentID.ValueString(), "state": run.State})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+	}
+	m.State = types.StringValue(run.State)
 	resp.Diagnostics.Append(r.fill(ctx, cl, &m)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
@@ -354,4 +381,29 @@ func (r *deploymentReadyResource) Delete(context.Context, resource.DeleteRequest
 
 func (r *deploymentReadyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+// wayOut says how to go on after an abort, by whether the run's
+// keep-running policy finalized it.
+func wayOut(ctx context.Context, cl *client.Client) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	run, err := cl.Run(ctx)
+	if err != nil {
+		return "Fix the cause and apply again."
+	}
+	name := run.Deployment.ID
+	var meta deploymentMeta
+	if json.Unmarshal(run.Deployment.Meta, &meta) == nil && meta.Name != "" {
+		name = meta.Name
+	}
+	policy := run.Deployment.KeepRunning
+	if policy == "" {
+		policy = coordinator.KeepOnSuccess
+	}
+	if run.State == coordinator.Finalizing || run.State == coordinator.Done {
+		return fmt.Sprintf("The run was finalized (keep_running = %q): fix the cause and apply again; the plan replaces the deployment and starts its machines again.", policy)
+	}
+	return fmt.Sprintf("The run stays up for debugging (keep_running = %q). To retry what failed in place, cancel the abort from a machine (ss-abort --cancel); "+
+		"to start over, fix the cause and run: terraform apply -replace=slipstream_deployment.%s", policy, tfIdent(name))
 }

@@ -6,16 +6,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -60,6 +64,9 @@ type deploymentModel struct {
 	Tokens       types.Map                 `tfsdk:"tokens"`
 	UserData     types.Map                 `tfsdk:"user_data"`
 	SSHBootstrap types.Map                 `tfsdk:"ssh_bootstrap"`
+	State        types.String              `tfsdk:"state"`
+	Abort        types.String              `tfsdk:"abort"`
+	Timeouts     timeouts.Value            `tfsdk:"timeouts"`
 }
 
 type componentModel struct {
@@ -95,7 +102,7 @@ func (r *deploymentResource) Metadata(_ context.Context, req resource.MetadataRe
 	resp.TypeName = req.ProviderTypeName + "_deployment"
 }
 
-func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	str := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
 	}
@@ -104,7 +111,10 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"It issues one token per node instance and exports each instance's bootstrap, which the machine resources " +
 			"(`slipstream_fixed_host`, …) run so the machine's agent joins the run. `slipc compile` writes this resource from a recipe.\n\n" +
 			"Changing a node's `multiplicity` scales the running deployment (new instances run their whole workflow, the others their " +
-			"`on_vm_add`/`on_vm_remove` hooks); any other change replaces the deployment. Destroying it finalizes the run and deletes it.",
+			"`on_vm_add`/`on_vm_remove` hooks). `keep_running`, `max_provisioning_failures`, `cloud`, `connector` and what only describes a component " +
+			"(parameter descriptions, the image's `chain`, `platform` and `login_user`) change in place. Anything the machines run or read " +
+			"(scripts, packages, parameters, inputs, mappings, a node's component) replaces the deployment, as does a run that an abort has ended " +
+			"(`state` is `Finalizing` or `Done` and `abort` is set): the next apply starts it again. Destroying it finalizes the run and deletes it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -119,15 +129,16 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			},
 			"keep_running": schema.StringAttribute{
 				Optional: true, Computed: true,
-				Default:             stringdefault.StaticString("on-success"),
-				MarkdownDescription: "SlipStream's keep-running policy, recorded with the deployment: `always`, `on-success` (the default), `on-error` or `never`.",
-				Validators:          []validator.String{stringvalidator.OneOf("always", "on-success", "on-error", "never")},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Default: stringdefault.StaticString("on-success"),
+				MarkdownDescription: "SlipStream's keep-running policy: whether the run stays up (its agents waiting for scale actions) once it is Ready, and once it is aborted. " +
+					"`always`: both. `on-success` (the default): stays up when Ready; an aborted run is finalized (its machines send their reports, then their agents stop). " +
+					"`on-error`: a Ready run is finalized (`Done`: a run that certifies something and ends), an aborted one stays up for debugging (and `ss-abort --cancel` retries what failed). " +
+					"`never`: both are finalized. Changes apply in place, at once.",
+				Validators: []validator.String{stringvalidator.OneOf("always", "on-success", "on-error", "never")},
 			},
 			"components": schema.MapNestedAttribute{
 				Required:            true,
-				MarkdownDescription: "The components the nodes run, by name.",
-				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+				MarkdownDescription: "The components the nodes run, by name. A change to what a machine runs (scripts, packages, a parameter's `output` or `sensitive`) replaces the deployment; descriptions and the image's `chain`, `platform` and `login_user` change in place.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"image": schema.SingleNestedAttribute{
 						Optional:            true,
@@ -157,8 +168,7 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			},
 			"nodes": schema.MapNestedAttribute{
 				Required:            true,
-				MarkdownDescription: "The deployment's nodes, by name. Only `multiplicity` can change without replacing the deployment.",
-				PlanModifiers:       []planmodifier.Map{nodesPlanModifier{}},
+				MarkdownDescription: "The deployment's nodes, by name. `multiplicity` scales the node in place; `cloud`, `connector` and `max_provisioning_failures` change in place; any other change replaces the deployment.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"cloud":     str("The recipe cloud the node runs on."),
 					"component": schema.StringAttribute{Required: true, MarkdownDescription: "The component the node runs (a key of `components`)."},
@@ -166,9 +176,13 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 					"multiplicity": schema.Int64Attribute{
 						Required: true, MarkdownDescription: "How many instances the node has (0 or more).",
 					},
-					"max_provisioning_failures": schema.Int64Attribute{Optional: true, MarkdownDescription: "Instances that may fail to start without failing the deployment (recorded)."},
-					"inputs":                    schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Starting values of the node's inputs."},
-					"mappings":                  schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
+					"max_provisioning_failures": schema.Int64Attribute{
+						Optional:            true,
+						MarkdownDescription: "How many of the node's instances may fail to start (their machine resource could not create them) without aborting the run: the run's barriers then go on without them, as in SlipStream. Default 0.",
+						Validators:          []validator.Int64{int64validator.AtLeast(0)},
+					},
+					"inputs":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Starting values of the node's inputs."},
+					"mappings": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
 				}},
 			},
 			"instances": schema.ListAttribute{
@@ -177,12 +191,21 @@ func (r *deploymentResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			},
 			"tokens": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's token, by `\"node.i\"`. A token may only set its own instance's parameters and read its own deployment.",
+				MarkdownDescription: "Each instance's one-time bootstrap token, by `\"node.i\"`. It can only be exchanged for the agent's own token, which the agent makes on the machine and does at its first start; after that it is refused for everything, so a copy of the state or of a machine's user-data is no key once the machine has booted.",
 			},
 			"user_data": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's token and starts it. At most 16 KB.",
+				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's bootstrap token (see `tokens`) and starts it. At most 16 KB.",
 			},
+			"state": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The run's state when last read: `Initializing`, `Provisioning`, `Executing`, `SendingReports`, `Ready`, `Finalizing` or `Done`.",
+			},
+			"abort": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The run's abort message (`\"web.2: deploy exited with status 1: …\"`), empty when it is not aborted. A run ended by an abort is replaced by the next apply.",
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 			"ssh_bootstrap": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
 				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `/var/tmp/slipstream-agent-<deployment>-<node.i>.upload`.",
@@ -227,39 +250,9 @@ func (r *deploymentResource) ValidateConfig(ctx context.Context, req resource.Va
 	}
 }
 
-// ModifyPlan keeps the tokens and bootstraps when nothing they depend on
-// changes, and marks them unknown when a node is scaled.
-func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
-		return
-	}
-	var state, plan deploymentModel
-	if req.State.Get(ctx, &state).HasError() || req.Plan.Get(ctx, &plan).HasError() {
-		return
-	}
-	if multiplicities(state.Nodes) == multiplicities(plan.Nodes) {
-		plan.Tokens, plan.UserData, plan.SSHBootstrap, plan.Instances = state.Tokens, state.UserData, state.SSHBootstrap, state.Instances
-	} else {
-		plan.Instances = types.ListUnknown(types.StringType)
-		plan.Tokens = types.MapUnknown(types.StringType)
-		plan.UserData = types.MapUnknown(types.StringType)
-		plan.SSHBootstrap = types.MapUnknown(types.StringType)
-	}
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-func multiplicities(nodes map[string]nodeModel) string {
-	var parts []string
-	for name, n := range nodes {
-		parts = append(parts, fmt.Sprintf("%s=%s", name, n.Multiplicity.String()))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
 // spec turns the model into what the coordinator registers.
 func (m *deploymentModel) spec(id string) (*coordinator.Deployment, error) {
-	d := &coordinator.Deployment{ID: id, Nodes: map[string]*coordinator.Node{}}
+	d := &coordinator.Deployment{ID: id, Nodes: map[string]*coordinator.Node{}, KeepRunning: m.KeepRunning.ValueString()}
 	for name, n := range m.Nodes {
 		comp, ok := m.Components[n.Component.ValueString()]
 		if !ok {
@@ -272,6 +265,8 @@ func (m *deploymentModel) spec(id string) (*coordinator.Deployment, error) {
 			Mappings:     map[string]string{},
 			Cloud:        n.Cloud.ValueString(),
 			Scripts:      map[string][]string{},
+
+			MaxProvisioningFailures: int(n.MaxProvisioningFailures.ValueInt64()),
 		}
 		for p, pm := range comp.Parameters {
 			node.Params[p] = coordinator.Param{Output: pm.Output.ValueBool(), Sensitive: pm.Sensitive.ValueBool()}
@@ -461,90 +456,16 @@ func (m *deploymentModel) fromMeta(meta deploymentMeta) {
 	}
 }
 
+// timeoutAttrTypes is the shape of the timeouts attribute, for imports.
+var timeoutAttrTypes = map[string]attr.Type{"create": types.StringType, "read": types.StringType, "update": types.StringType, "delete": types.StringType}
+
 // nameRE is the coordinator's rule for ids (the name plus a suffix).
 var nameRE = regexp.MustCompile(`^\w[\w.-]*$`)
-
-// nodesPlanModifier replaces the deployment when nodes change in any way
-// other than their multiplicities, which are scaled in place.
-type nodesPlanModifier struct{}
-
-func (nodesPlanModifier) Description(context.Context) string {
-	return "Replaces the deployment unless only multiplicities change."
-}
-
-func (m nodesPlanModifier) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
-
-func (nodesPlanModifier) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
-	if req.StateValue.IsNull() || req.PlanValue.IsUnknown() || req.StateValue.Equal(req.PlanValue) {
-		return
-	}
-	var state, plan map[string]nodeModel
-	if req.StateValue.ElementsAs(ctx, &state, false).HasError() || req.PlanValue.ElementsAs(ctx, &plan, false).HasError() {
-		resp.RequiresReplace = true
-		return
-	}
-	if len(state) != len(plan) {
-		resp.RequiresReplace = true
-		return
-	}
-	for name, p := range plan {
-		s, ok := state[name]
-		if !ok {
-			resp.RequiresReplace = true
-			return
-		}
-		if p.Multiplicity.IsUnknown() {
-			continue
-		}
-		s.Multiplicity = p.Multiplicity
-		a, _ := json.Marshal(s.meta())
-		b, _ := json.Marshal(p.meta())
-		if string(a) != string(b) {
-			resp.RequiresReplace = true
-			return
-		}
-	}
-}
 
 func newDeploymentID(name string) string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return name + "-" + hex.EncodeToString(b)
-}
-
-func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m deploymentModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := newDeploymentID(m.Name.ValueString())
-	cl := r.cfg.coordinator(id, &resp.Diagnostics)
-	if cl == nil {
-		return
-	}
-	spec, err := m.spec(id)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("nodes"), "Invalid deployment", err.Error())
-		return
-	}
-	// What the bootstraps need is fetched first: failing here leaves
-	// nothing registered.
-	boot, err := r.cfg.bootstrapBase(ctx, cl)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
-		return
-	}
-	tokens, err := cl.CreateDeployment(ctx, spec)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot register the deployment", fmt.Sprintf("The coordinator at %s refused deployment %s: %v", r.cfg.CoordinatorURL, id, err))
-		return
-	}
-	tflog.Info(ctx, "registered deployment", map[string]any{"id": id, "instances": len(tokens)})
-	r.cfg.issued(id, tokens)
-	m.ID = types.StringValue(id)
-	resp.Diagnostics.Append(m.setSecrets(ctx, boot, tokens)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
 func (c *Config) issued(id string, tokens map[string]string) {
@@ -602,105 +523,6 @@ func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config,
 	return diags
 }
 
-func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m deploymentModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	cl := r.cfg.coordinator(m.ID.ValueString(), &resp.Diagnostics)
-	if cl == nil {
-		return
-	}
-	run, err := cl.Run(ctx)
-	if isNotFound(err) {
-		tflog.Warn(ctx, "deployment no longer exists at the coordinator; removing it from the state", map[string]any{"id": m.ID.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read the deployment", fmt.Sprintf("Reading deployment %s from %s: %v", m.ID.ValueString(), r.cfg.CoordinatorURL, err))
-		return
-	}
-	if m.Nodes == nil { // an import: rebuild from what was kept at creation
-		var meta deploymentMeta
-		if err := json.Unmarshal(run.Deployment.Meta, &meta); err != nil || meta.Name == "" {
-			resp.Diagnostics.AddError("Cannot import the deployment", fmt.Sprintf("Deployment %s was not registered by this provider (it carries no description to import from).", m.ID.ValueString()))
-			return
-		}
-		m.fromMeta(meta)
-		empty := types.MapValueMust(types.StringType, nil)
-		m.Tokens, m.UserData, m.SSHBootstrap = empty, empty, empty
-		m.Instances = types.ListNull(types.StringType)
-		resp.Diagnostics.AddWarning("Instance tokens not imported",
-			"The coordinator keeps only hashes of the instances' tokens, so an imported deployment has no tokens, user_data or ssh_bootstrap. Machines already running keep working; to start new ones, replace the deployment.")
-	}
-	// The multiplicities at the coordinator are the truth (drift shows as
-	// a scale in the next plan).
-	for name, n := range m.Nodes {
-		if spec, ok := run.Deployment.Nodes[name]; ok {
-			n.Multiplicity = types.Int64Value(int64(spec.Multiplicity))
-			m.Nodes[name] = n
-		}
-	}
-	var d diag.Diagnostics
-	m.Instances, d = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))
-	resp.Diagnostics.Append(d...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state deploymentModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	plan.ID = state.ID
-	cl := r.cfg.coordinator(state.ID.ValueString(), &resp.Diagnostics)
-	if cl == nil {
-		return
-	}
-	boot, err := r.cfg.bootstrapBase(ctx, cl)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
-		return
-	}
-	tokens := map[string]string{}
-	resp.Diagnostics.Append(state.Tokens.ElementsAs(ctx, &tokens, false)...)
-	names := make([]string, 0, len(plan.Nodes))
-	for name := range plan.Nodes {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		want, had := plan.Nodes[name].Multiplicity.ValueInt64(), state.Nodes[name].Multiplicity.ValueInt64()
-		if want == had {
-			continue
-		}
-		now, added, err := cl.Scale(ctx, name, int(want))
-		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("nodes").AtMapKey(name).AtName("multiplicity"), "Cannot scale the node",
-				fmt.Sprintf("Scaling node %s of deployment %s from %d to %d: %v", name, state.ID.ValueString(), had, want, err))
-			// What did change is kept, so the state matches the coordinator.
-			plan.Nodes[name] = state.Nodes[name]
-			continue
-		}
-		tflog.Info(ctx, "scaled node", map[string]any{"node": name, "from": had, "to": want, "state": now})
-		for inst := range tokens {
-			if n, i, _ := strings.Cut(inst, "."); n == name && atoi(i) > int(want) {
-				delete(tokens, inst)
-			}
-		}
-		for inst, tok := range added {
-			tokens[inst] = tok
-		}
-		r.cfg.issued(state.ID.ValueString(), added)
-	}
-	resp.Diagnostics.Append(plan.setSecrets(ctx, boot, tokens)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
 // instanceNames lists every instance of the nodes, sorted by node and
 // index.
 func instanceNames(nodes map[string]nodeModel) []string {
@@ -729,12 +551,226 @@ func atoi(s string) int {
 	return n
 }
 
+func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
+
+func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m deploymentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := m.Timeouts.Create(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	id := newDeploymentID(m.Name.ValueString())
+	cl := r.cfg.coordinator(id, &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	spec, err := m.spec(id)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("nodes"), "Invalid deployment", err.Error())
+		return
+	}
+	// What the bootstraps need is fetched first: failing here leaves
+	// nothing registered.
+	boot, err := r.cfg.bootstrapBase(ctx, cl)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
+		return
+	}
+	// The tokens are made here and only their hashes sent: a create whose
+	// answer is lost is sent again and taken as the same registration.
+	tokens, err := cl.CreateDeployment(ctx, spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot register the deployment", fmt.Sprintf("The coordinator at %s refused deployment %s: %v", r.cfg.CoordinatorURL, id, err))
+		return
+	}
+	tflog.Info(ctx, "registered deployment", map[string]any{"id": id, "instances": len(tokens)})
+	r.cfg.issued(id, tokens)
+	m.ID = types.StringValue(id)
+	m.State, m.Abort = types.StringValue(coordinator.Initializing), types.StringValue("")
+	if run, err := cl.Run(ctx); err == nil {
+		m.State, m.Abort = types.StringValue(run.State), types.StringValue(run.Abort)
+	} else {
+		resp.Diagnostics.AddWarning("Cannot read the new deployment's state", fmt.Sprintf("Deployment %s is registered, but reading its state failed: %v. The next refresh reads it.", id, err))
+	}
+	resp.Diagnostics.Append(m.setSecrets(ctx, boot, tokens)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m deploymentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := m.Timeouts.Read(ctx, 5*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cl := r.cfg.coordinator(m.ID.ValueString(), &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	run, err := cl.Run(ctx)
+	if isNotFound(err) {
+		tflog.Warn(ctx, "deployment no longer exists at the coordinator; removing it from the state", map[string]any{"id": m.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the deployment", fmt.Sprintf("Reading deployment %s from %s: %v", m.ID.ValueString(), r.cfg.CoordinatorURL, err))
+		return
+	}
+	if m.Nodes == nil { // an import: rebuild from what was kept at creation
+		var meta deploymentMeta
+		if err := json.Unmarshal(run.Deployment.Meta, &meta); err != nil || meta.Name == "" {
+			resp.Diagnostics.AddError("Cannot import the deployment", fmt.Sprintf("Deployment %s was not registered by this provider (it carries no description to import from).", m.ID.ValueString()))
+			return
+		}
+		m.fromMeta(meta)
+		empty := types.MapValueMust(types.StringType, nil)
+		m.Tokens, m.UserData, m.SSHBootstrap = empty, empty, empty
+		m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)}
+		resp.Diagnostics.AddWarning("Instance tokens not imported",
+			"The coordinator keeps only hashes of the instances' tokens, so an imported deployment has no tokens, user_data or ssh_bootstrap. "+
+				"The next plan issues new ones (an update of this resource), which revokes the old ones: machines started with them must be started again (their resources replaced).")
+	}
+	// The coordinator is the truth for what changes there: the
+	// multiplicities (a scale shows as drift), the settings, the run.
+	for name, n := range m.Nodes {
+		if spec, ok := run.Deployment.Nodes[name]; ok {
+			n.Multiplicity = types.Int64Value(int64(spec.Multiplicity))
+			if spec.MaxProvisioningFailures != 0 || !n.MaxProvisioningFailures.IsNull() {
+				n.MaxProvisioningFailures = types.Int64Value(int64(spec.MaxProvisioningFailures))
+			}
+			m.Nodes[name] = n
+		}
+	}
+	if k := run.Deployment.KeepRunning; k != "" {
+		m.KeepRunning = types.StringValue(k)
+	}
+	m.State, m.Abort = types.StringValue(run.State), types.StringValue(run.Abort)
+	// Instances the coordinator has but the state holds no token for (an
+	// apply interrupted after a scale committed, an import) keep the
+	// tokens map as it is: the plan sees them missing and issues them.
+	var d2 diag.Diagnostics
+	m.Instances, d2 = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))
+	resp.Diagnostics.Append(d2...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state deploymentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	limit, d := plan.Timeouts.Update(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	plan.ID = state.ID
+	id := state.ID.ValueString()
+	cl := r.cfg.coordinator(id, &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	boot, err := r.cfg.bootstrapBase(ctx, cl)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
+		return
+	}
+	tokens := map[string]string{}
+	resp.Diagnostics.Append(state.Tokens.ElementsAs(ctx, &tokens, false)...)
+	names := make([]string, 0, len(plan.Nodes))
+	for name := range plan.Nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		want, had := plan.Nodes[name].Multiplicity.ValueInt64(), state.Nodes[name].Multiplicity.ValueInt64()
+		if want == had {
+			continue
+		}
+		now, added, err := cl.Scale(ctx, name, int(had), int(want))
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("nodes").AtMapKey(name).AtName("multiplicity"), "Cannot scale the node",
+				fmt.Sprintf("Scaling node %s of deployment %s from %d to %d: %v", name, id, had, want, err))
+			// What did change is kept, so the state matches the coordinator.
+			n := plan.Nodes[name]
+			n.Multiplicity = state.Nodes[name].Multiplicity
+			plan.Nodes[name] = n
+			continue
+		}
+		tflog.Info(ctx, "scaled node", map[string]any{"node": name, "from": had, "to": want, "state": now})
+		for inst := range tokens {
+			if n, i, _ := strings.Cut(inst, "."); n == name && atoi(i) > int(want) {
+				delete(tokens, inst)
+			}
+		}
+		maps.Copy(tokens, added)
+		r.cfg.issued(id, added)
+	}
+	// Instances without a token in the state get new ones.
+	var missing []string
+	for _, inst := range instanceNames(plan.Nodes) {
+		if tokens[inst] == "" {
+			missing = append(missing, inst)
+		}
+	}
+	if len(missing) > 0 {
+		issued, err := cl.ReissueTokens(ctx, missing)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot issue the instances' tokens", fmt.Sprintf("Issuing tokens for %s of deployment %s: %v", strings.Join(missing, ", "), id, err))
+		} else {
+			tflog.Info(ctx, "issued tokens", map[string]any{"instances": missing})
+			maps.Copy(tokens, issued)
+			r.cfg.issued(id, issued)
+		}
+	}
+	// The settings and the description last: a new keep-running policy
+	// may end a Ready run, which could not be scaled afterwards.
+	spec, err := plan.spec(id)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("nodes"), "Invalid deployment", err.Error())
+	} else {
+		settings := coordinator.Settings{KeepRunning: &spec.KeepRunning, MaxProvisioningFailures: map[string]int{}, Meta: spec.Meta}
+		for name, n := range spec.Nodes {
+			settings.MaxProvisioningFailures[name] = n.MaxProvisioningFailures
+		}
+		if _, err := cl.UpdateSettings(ctx, settings); err != nil {
+			resp.Diagnostics.AddError("Cannot update the deployment's settings", fmt.Sprintf("Updating keep_running and max_provisioning_failures of deployment %s: %v", id, err))
+			plan.KeepRunning = state.KeepRunning
+			for name, n := range plan.Nodes {
+				n.MaxProvisioningFailures = state.Nodes[name].MaxProvisioningFailures
+				plan.Nodes[name] = n
+			}
+		}
+	}
+	plan.State, plan.Abort = state.State, state.Abort
+	if run, err := cl.Run(ctx); err == nil {
+		plan.State, plan.Abort = types.StringValue(run.State), types.StringValue(run.Abort)
+	}
+	resp.Diagnostics.Append(plan.setSecrets(ctx, boot, tokens)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
 func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var m deploymentModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	limit, d := m.Timeouts.Delete(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	cl := r.cfg.coordinator(m.ID.ValueString(), &resp.Diagnostics)
 	if cl == nil {
 		return
@@ -749,8 +785,4 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if err := cl.Delete(ctx); err != nil && !isNotFound(err) {
 		resp.Diagnostics.AddError("Cannot delete the deployment", fmt.Sprintf("Deleting deployment %s: %v", m.ID.ValueString(), err))
 	}
-}
-
-func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
 }

@@ -65,6 +65,11 @@ func (r *fixedHostResource) Schema(ctx context.Context, _ resource.SchemaRequest
 			"Creating it uploads the agent (fetched from the coordinator, checksum verified), runs the instance's SSH bootstrap as root and returns; " +
 			"the agent then runs the node's scripts. Reading it detects a host that is unreachable (a warning) or was reinstalled (its host key changed, " +
 			"or the agent is gone: the resource is planned again). Deleting it stops the agent and removes what it installed.\n\n" +
+			"A host runs the agent of one instance of one deployment: the bootstrap records the owner in `/etc/slipstream/owner`. Adopting a host that " +
+			"another deployment, or another instance, owns is refused with an error naming the owner, and nothing on the host changes; free it by destroying " +
+			"that deployment, or, if it no longer exists, with `slipstream-agent uninstall` run as root on the host. Adopting a host again as the same " +
+			"instance (a re-apply, or after its state was lost) is allowed. A failed create removes only what it installed, on a host that was free; a failed " +
+			"update leaves the running agent as it was; a destroy leaves a host that meanwhile belongs to another deployment alone (with a warning).\n\n" +
 			"SSH settings (user, port, keys, `known_hosts`, bastion) come from the provider's `fixed` block; keys may also come from the SSH agent " +
 			"(`SSH_AUTH_SOCK`). The host's key must be pinned, by the provider's `known_hosts` or this resource's `host_key`: a host presenting another key is refused.",
 		Attributes: map[string]schema.Attribute{
@@ -194,16 +199,22 @@ func (r *fixedHostResource) Create(ctx context.Context, req resource.CreateReque
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	m.ID = types.StringValue(fmt.Sprintf("%s/%s.%d/%s", m.DeploymentID.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), m.Host.ValueString()))
-	if !r.install(ctx, &m, &resp.Diagnostics) {
+	if !r.install(ctx, &m, true, &resp.Diagnostics) {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// install uploads the agent and runs the bootstrap. On failure after
-// something was written to the host, it removes it again, so a host is
-// either adopted (and in the state) or left as it was.
-func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diags *diag.Diagnostics) bool {
+// install uploads the agent and runs the bootstrap, after checking that the
+// host is free or already this instance's: a host that another deployment
+// (or another instance) owns is refused, never taken over. When a create's
+// bootstrap fails on a host that was free, what it installed is removed
+// again, so the host is either adopted (and in the state) or left as it
+// was; the removal is the guarded uninstall, which leaves a host someone
+// else claimed in the meantime alone. A failed re-run (an update, or a
+// create on a host already this instance's) removes nothing: the agent
+// installed before keeps running.
+func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, creating bool, diags *diag.Diagnostics) bool {
 	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), diags)
 	if t == nil {
 		return false
@@ -228,6 +239,12 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 	}
 	defer conn.Close()
 	step("ssh_dial")
+	instance := fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())
+	wasOurs, free := r.checkOwner(ctx, conn, m, instance, diags)
+	if !free {
+		return false
+	}
+	step("owner_check")
 	arch, hasGzip, err := remoteArch(ctx, conn)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Unsupported host", err.Error())
@@ -253,15 +270,37 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 	step("upload")
 	// One session: the bootstrap, then the upload removed whatever it did.
 	res, err := conn.RunRoot(ctx, "(\n"+m.Bootstrap.ValueString()+"\n)\nstatus=$?\nrm -f "+shellQuote(upload)+"\nexit $status\n")
+	if err == nil && res.ExitCode == bootstrap.ExitOwnedByOther && strings.Contains(string(res.Stderr), "refusing to install") {
+		// Another deployment claimed the host since the check above.
+		r.checkOwner(ctx, conn, m, instance, diags)
+		if !diags.HasError() {
+			diags.AddAttributeError(path.Root("host"), "Host belongs to another deployment", fmt.Sprintf("On %s: %s", m.Host.ValueString(), tail(res.Stderr, 2000)))
+		}
+		return false
+	}
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("the bootstrap exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
 	}
 	if err != nil {
-		// Leave the host as it was: nothing half-installed outside the state.
-		if un, uerr := bootstrap.UninstallScript(bootstrap.Config{}); uerr == nil {
-			conn.RunRoot(context.Background(), un)
+		undone := "The agent installed before on the host is left as it was."
+		if creating && !wasOurs {
+			// Leave the host as it was: nothing half-installed outside
+			// the state. Guarded: only if the host is still this
+			// instance's or nobody's.
+			undone = "What this bootstrap installed was removed again."
+			un, uerr := bootstrap.UninstallScript(bootstrap.Config{Deployment: m.DeploymentID.ValueString(), Instance: instance})
+			if uerr == nil {
+				var ures *sshconn.Result
+				ures, uerr = conn.RunRoot(context.Background(), un)
+				if uerr == nil && ures.ExitCode != 0 {
+					uerr = fmt.Errorf("the uninstall script exited with status %d: %s", ures.ExitCode, tail(ures.Stderr, 500))
+				}
+			}
+			if uerr != nil {
+				undone = fmt.Sprintf("Removing what it installed failed too: %v", uerr)
+			}
 		}
-		diags.AddAttributeError(path.Root("bootstrap"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s.%d: %v", m.Host.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), err))
+		diags.AddAttributeError(path.Root("bootstrap"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s: %v\n\n%s", m.Host.ValueString(), instance, err, undone))
 		return false
 	}
 	step("bootstrap")
@@ -270,6 +309,45 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, diag
 	steps["host"], steps["instance"] = m.Host.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())
 	tflog.Info(ctx, "host adopted", steps)
 	return true
+}
+
+// checkOwner asks the host who owns it. free is false, with a diagnostic,
+// when it belongs to another deployment or to another instance (one host
+// runs one agent); wasOurs is true when it is already this instance's (a
+// re-run, or a host adopted again after its state was lost).
+func (r *fixedHostResource) checkOwner(ctx context.Context, conn *sshconn.Conn, m *fixedHostModel, instance string, diags *diag.Diagnostics) (wasOurs, free bool) {
+	script, err := bootstrap.OwnerScript(bootstrap.Config{})
+	if err != nil {
+		diags.AddError("Cannot render the owner check", err.Error())
+		return false, false
+	}
+	res, err := conn.RunRoot(ctx, script)
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("the check exited with status %d: %s", res.ExitCode, tail(res.Stderr, 500))
+	}
+	if err != nil {
+		sshDiag(diags, "check who owns "+m.Host.ValueString(), err)
+		return false, false
+	}
+	dep, inst, owned := bootstrap.ParseOwner(string(res.Stdout))
+	me := m.DeploymentID.ValueString()
+	switch {
+	case !owned:
+		return false, true
+	case dep == me && inst == instance:
+		return true, true
+	}
+	summary, what := "Host belongs to another deployment", fmt.Sprintf("instance %s of deployment %s", inst, dep)
+	if dep == me {
+		summary = "Host belongs to another instance"
+	}
+	diags.AddAttributeError(path.Root("host"), summary, fmt.Sprintf(
+		"Host %s already runs the SlipStream agent of %s, so it cannot be adopted as instance %s of deployment %s: "+
+			"a host runs one agent, and taking it over would break that deployment.\n\n"+
+			"Use another host, or free this one: destroy deployment %s (terraform destroy, or remove its slipstream_fixed_host for %s, in the configuration that created it); "+
+			"if that deployment no longer exists, remove its agent on the host as root with `slipstream-agent uninstall`. Nothing was changed on the host.",
+		m.Host.ValueString(), what, instance, me, dep, inst))
+	return false, false
 }
 
 // remoteArchCmd asks the host for its system and machine, and whether it
@@ -393,7 +471,7 @@ func (r *fixedHostResource) Update(ctx context.Context, req resource.UpdateReque
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	plan.ID, plan.HostKeyFingerprint, plan.Arch = state.ID, state.HostKeyFingerprint, state.Arch
-	if !plan.Bootstrap.Equal(state.Bootstrap) && !r.install(ctx, &plan, &resp.Diagnostics) {
+	if !plan.Bootstrap.Equal(state.Bootstrap) && !r.install(ctx, &plan, false, &resp.Diagnostics) {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -424,13 +502,21 @@ func (r *fixedHostResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	defer conn.Close()
-	script, err := bootstrap.UninstallScript(bootstrap.Config{})
+	// Guarded: a host that now belongs to another deployment (reinstalled
+	// for it by hand, say) keeps that deployment's agent.
+	instance := fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64())
+	script, err := bootstrap.UninstallScript(bootstrap.Config{Deployment: m.DeploymentID.ValueString(), Instance: instance})
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot render the uninstall script", err.Error())
 		return
 	}
-	upload := agentUploadPath(m.DeploymentID.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64()))
-	res, err := conn.RunRoot(ctx, script+"\nrm -f "+shellQuote(upload)+"\n")
+	upload := agentUploadPath(m.DeploymentID.ValueString(), instance)
+	res, err := conn.RunRoot(ctx, "rm -f "+shellQuote(upload)+"\n"+script)
+	if err == nil && res.ExitCode == bootstrap.ExitOwnedByOther {
+		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Host left to its owner",
+			fmt.Sprintf("%s no longer runs the agent of %s: %s\nIt was left as it is and released from this configuration.", m.Host.ValueString(), instance, tail(res.Stderr, 1000)))
+		return
+	}
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("the uninstall script exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
 	}

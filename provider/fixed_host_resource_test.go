@@ -125,11 +125,19 @@ func sharedServerWorkaround(fixed string) string {
 }
 
 // compiledLamp compiles examples/recipes/lamp with its lab cloud moved onto
-// the pool, and returns the Terraform as one configuration. Only the
-// recipe's host list and SSH settings change; the compiled Terraform is
-// used as slipc wrote it, except the required_providers block (the test
-// serves the provider in-process) and script paths made absolute.
+// the pool (the first host the database's, the others the web servers'),
+// and returns the Terraform as one configuration. Only the recipe's host
+// lists and SSH settings change; the compiled Terraform is used as slipc
+// wrote it, except the required_providers block (the test serves the
+// provider in-process) and script paths made absolute.
 func compiledLamp(t *testing.T, pool *nshost.Pool) string {
+	t.Helper()
+	return compiledLampOn(t, pool, 1)
+}
+
+// compiledLampOn is compiledLamp with the pool's first dbHosts hosts the
+// database's.
+func compiledLampOn(t *testing.T, pool *nshost.Pool, dbHosts int) string {
 	t.Helper()
 	src, err := os.ReadFile("../examples/recipes/lamp/lamp.slip.hcl")
 	if err != nil {
@@ -144,10 +152,11 @@ func compiledLamp(t *testing.T, pool *nshost.Pool) string {
 		ips = append(ips, fmt.Sprintf("%q", h.IP))
 	}
 	known, _ := os.ReadFile(pool.KnownHostsPath)
-	hostsRE := regexp.MustCompile(`(?m)^  hosts\s*=.*$`)
-	recipe := hostsRE.ReplaceAllString(string(src), fmt.Sprintf("  hosts = [%s]\n  private_key_file = %q\n  known_hosts = %s", strings.Join(ips, ", "), pool.PrivateKeyPath, hclString(string(known))))
+	hostsRE := regexp.MustCompile(`(?ms)^  hosts = \{$.*?^  \}$`)
+	recipe := hostsRE.ReplaceAllLiteralString(string(src), fmt.Sprintf("  hosts = {\n    db  = [%s]\n    web = [%s]\n  }\n  private_key_file = %q\n  known_hosts = %s",
+		strings.Join(ips[:dbHosts], ", "), strings.Join(ips[dbHosts:], ", "), pool.PrivateKeyPath, hclString(string(known))))
 	if recipe == string(src) {
-		t.Fatal("the lamp recipe has no hosts line to point at the pool")
+		t.Fatal("the lamp recipe has no hosts block to point at the pool")
 	}
 	os.WriteFile(filepath.Join(dir, "lamp.slip.hcl"), []byte(recipe), 0o644)
 	out, _, diags := compiler.Compile(dir, compiler.CompileOptions{Emit: compiler.EmitOptions{Source: "examples/recipes/lamp"}})

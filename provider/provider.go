@@ -6,6 +6,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
@@ -32,7 +34,19 @@ const (
 	EnvToken          = "SLIPSTREAM_TOKEN"
 	EnvCAFingerprint  = "SLIPSTREAM_CA_FINGERPRINT"
 	EnvAgentURL       = "SLIPSTREAM_AGENT_COORDINATOR_URL"
+	EnvRetryTimeout   = "SLIPSTREAM_RETRY_TIMEOUT"
 )
+
+// DefaultRetryTimeout is how long a call to the coordinator is retried
+// while it is unreachable or failing, when the configuration does not say:
+// long enough to ride out a restart, short enough that a plan against a
+// coordinator that is down ends with an error rather than hanging.
+const DefaultRetryTimeout = 2 * time.Minute
+
+// attemptTimeout bounds one request to the coordinator (a long-poll gets
+// its wait on top): a coordinator that accepts connections but never
+// answers counts as unreachable.
+const attemptTimeout = 30 * time.Second
 
 // New returns a constructor for the provider at the given version.
 func New(version string) func() provider.Provider {
@@ -60,6 +74,9 @@ type Config struct {
 	CAFingerprint  string
 	// AgentURL is the coordinator's URL as machines reach it.
 	AgentURL string
+	// RetryFor bounds each call's retries of an unreachable or failing
+	// coordinator (retry_timeout).
+	RetryFor time.Duration
 	// Connector names the cloud's connector ("" when none is configured);
 	// Settings holds its settings by name, as strings.
 	Connector string
@@ -95,6 +112,13 @@ func (p *slipstreamProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			Optional:            true,
 			MarkdownDescription: "SHA-256 fingerprint of the coordinator's CA certificate, pinned instead of the system roots (for `slipc serve --tls-self-signed`). Falls back on `" + EnvCAFingerprint + "`.",
 		},
+		"retry_timeout": schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "How long each call to the coordinator keeps retrying while the coordinator cannot be reached or fails, " +
+				"as a duration such as `30s` or `5m` (default `" + DefaultRetryTimeout.String() + "`). A plan or apply then fails with an error naming the coordinator " +
+				"instead of hanging. Requests are retried only when that is safe: every request the provider makes is idempotent. Falls back on `" + EnvRetryTimeout + "`.",
+			Validators: []validator.String{durationValidator{}},
+		},
 		"agent_coordinator_url": schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: "The coordinator's URL as the machines reach it, when it differs from `coordinator_url` (say, the provider reaches it on `127.0.0.1` and the machines on a private address). Falls back on `" + EnvAgentURL + "`, then on `coordinator_url`.",
@@ -102,7 +126,9 @@ func (p *slipstreamProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 	}
 	// One nested attribute per connector, built from the catalog the recipe
 	// compiler checks against, so compiled provider blocks always match.
-	for _, name := range catalog.Names() {
+	// Planned connectors get none until their resource exists: a provider
+	// block for one would validate and then have nothing to start machines.
+	for _, name := range catalog.Implemented() {
 		conn, _ := catalog.Lookup(name)
 		nested := map[string]schema.Attribute{}
 		for _, s := range conn.Settings {
@@ -141,7 +167,8 @@ func settingAttribute(s catalog.Setting) schema.Attribute {
 
 func (p *slipstreamProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	var cfg Config
-	for attrName, dst := range map[string]*string{"coordinator_url": &cfg.CoordinatorURL, "token": &cfg.Token, "ca_fingerprint": &cfg.CAFingerprint, "agent_coordinator_url": &cfg.AgentURL} {
+	var retry string
+	for attrName, dst := range map[string]*string{"coordinator_url": &cfg.CoordinatorURL, "token": &cfg.Token, "ca_fingerprint": &cfg.CAFingerprint, "agent_coordinator_url": &cfg.AgentURL, "retry_timeout": &retry} {
 		var v types.String
 		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(attrName), &v)...)
 		if v.IsUnknown() {
@@ -166,7 +193,24 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	if cfg.AgentURL == "" {
 		cfg.AgentURL = cfg.CoordinatorURL
 	}
-	cfg.HTTP = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute}}
+	cfg.RetryFor = DefaultRetryTimeout
+	if retry == "" {
+		retry = os.Getenv(EnvRetryTimeout)
+	}
+	if retry != "" {
+		d, err := time.ParseDuration(retry)
+		if err != nil || d <= 0 {
+			resp.Diagnostics.AddAttributeError(path.Root("retry_timeout"), "Invalid retry timeout",
+				fmt.Sprintf("retry_timeout (or %s) is %q; it must be a positive duration such as 30s or 5m.", EnvRetryTimeout, retry))
+		}
+		cfg.RetryFor = d
+	}
+	cfg.HTTP = &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute,
+	}}
 	if cfg.CAFingerprint != "" {
 		cfg.HTTP.Transport.(*http.Transport).TLSClientConfig = tlsutil.PinnedConfig(cfg.CAFingerprint)
 	}
@@ -174,7 +218,7 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	cfg.agents = &agentCache{}
 	cfg.hooks = p.hooks
 	var configured []string
-	for _, name := range catalog.Names() {
+	for _, name := range catalog.Implemented() {
 		var obj types.Object
 		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), &obj)...)
 		if obj.IsNull() {
@@ -204,4 +248,23 @@ func (p *slipstreamProvider) Resources(context.Context) []func() resource.Resour
 
 func (p *slipstreamProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return nil
+}
+
+// durationValidator accepts a positive Go duration ("30s", "5m").
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return "a positive duration such as 30s or 5m"
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is not a positive duration; write one such as 30s, 5m or 1h.", req.ConfigValue.ValueString()))
+	}
 }

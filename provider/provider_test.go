@@ -25,9 +25,12 @@ func providerSchema(t *testing.T) schema.Schema {
 	return resp.Schema
 }
 
-// TestProviderSchema_matchesCatalog checks that every connector's cloud-wide
-// settings from the catalog (what slipc puts in a provider alias) are in the
-// provider schema, with their sensitivity, and that nothing else is.
+// TestProviderSchema_matchesCatalog checks that every implemented
+// connector's cloud-wide settings from the catalog (what slipc puts in a
+// provider alias) are in the provider schema, with their sensitivity, that
+// nothing else is, and that a planned connector has no block at all (a
+// configuration naming it would otherwise pass validation and then find no
+// resource to start machines with).
 func TestProviderSchema_matchesCatalog(t *testing.T) {
 	s := providerSchema(t)
 	for _, name := range []string{"coordinator_url", "token", "ca_fingerprint"} {
@@ -39,7 +42,12 @@ func TestProviderSchema_matchesCatalog(t *testing.T) {
 	if !s.Attributes["token"].IsSensitive() {
 		t.Error("token must be sensitive")
 	}
-	for _, cname := range catalog.Names() {
+	for _, cname := range catalog.Planned() {
+		if _, ok := s.Attributes[cname]; ok {
+			t.Errorf("the provider schema offers a block for %s, a connector that is not yet available", cname)
+		}
+	}
+	for _, cname := range catalog.Implemented() {
 		conn, _ := catalog.Lookup(cname)
 		nested, ok := s.Attributes[cname].(schema.SingleNestedAttribute)
 		if !ok {
@@ -68,6 +76,53 @@ func TestProviderSchema_matchesCatalog(t *testing.T) {
 			t.Errorf("%s has %d attributes, the catalog %d cloud-wide settings", cname, len(nested.Attributes), want)
 		}
 	}
+}
+
+// TestCatalogImplementedMatchesResources: a connector is marked
+// implemented in the catalog exactly when the provider has its resource, so
+// nobody can flip the flag without the resource (slipc would then emit
+// Terraform naming a resource type that does not exist) or ship a
+// connector's resource that slipc still refuses to compile for.
+func TestCatalogImplementedMatchesResources(t *testing.T) {
+	have := implementedResourceTypes(t)
+	for _, name := range catalog.Names() {
+		conn, _ := catalog.Lookup(name)
+		switch {
+		case conn.Implemented && !have[conn.Resource]:
+			t.Errorf("the catalog marks connector %s implemented, but the provider has no %s resource", name, conn.Resource)
+		case !conn.Implemented && have[conn.Resource]:
+			t.Errorf("the provider has %s, but the catalog still marks connector %s planned: set Implemented", conn.Resource, name)
+		}
+	}
+	// Every machine resource belongs to a catalog connector.
+	connectorOf := map[string]string{}
+	for _, name := range catalog.Names() {
+		conn, _ := catalog.Lookup(name)
+		connectorOf[conn.Resource] = name
+	}
+	for typ := range have {
+		switch typ {
+		case "slipstream_deployment", "slipstream_deployment_ready":
+		default:
+			if connectorOf[typ] == "" {
+				t.Errorf("the provider has %s, which no catalog connector names as its Resource", typ)
+			}
+		}
+	}
+}
+
+// implementedResourceTypes lists the resource type names the provider
+// serves.
+func implementedResourceTypes(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	types := map[string]bool{}
+	for _, f := range New("test")().Resources(ctx) {
+		var resp resource.MetadataResponse
+		f().Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "slipstream"}, &resp)
+		types[resp.TypeName] = true
+	}
+	return types
 }
 
 func TestProviderMetadata(t *testing.T) {

@@ -75,8 +75,13 @@ EOF
 
 step "slipc compile examples/recipes/lamp, its lab cloud on these hosts"
 cp -r examples/recipes/lamp "$demo/recipe"
-hosts=$(printf '"%s", ' $NSHOSTS_HOSTS)
-sed -i "s|^  hosts *=.*|  hosts = [${hosts%, }]\n  private_key_file = \"$NSHOSTS_KEY\"\n  known_hosts = file(\"$NSHOSTS_KNOWN_HOSTS\")|" "$demo/recipe/lamp.slip.hcl"
+# The first host is the database's, the other three the web servers'.
+set -- $NSHOSTS_HOSTS
+db_host=$1
+shift
+web_hosts=$(printf '"%s", ' "$@")
+sed -i -e "s|^    db  *=.*|    db  = [\"$db_host\"]|" -e "s|^    web *=.*|    web = [${web_hosts%, }]|" \
+  -e "s|^  user *=.*|&\n  private_key_file = \"$NSHOSTS_KEY\"\n  known_hosts = file(\"$NSHOSTS_KNOWN_HOSTS\")|" "$demo/recipe/lamp.slip.hcl"
 "$bin/slipc" compile -o "$demo/tf" "$demo/recipe"
 (cd "$demo/tf" && ls)
 

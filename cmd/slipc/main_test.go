@@ -141,6 +141,46 @@ func TestValidateJSON(t *testing.T) {
 	}
 }
 
+// TestValidatePlannedConnector: a cloud on a connector the provider has no
+// resource for yet is an error pointing at its connector attribute, in the
+// text and the JSON form, and says which connectors are available.
+func TestValidatePlannedConnector(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.slip.hcl"), []byte("cloud \"aws\" {\n  region    = \"eu-west-1\"\n  connector = \"ec2\"\n}\n"), 0o644)
+	code, _, stderr := slipc(t, "validate", dir)
+	if code != exitDiags {
+		t.Fatalf("code %d, want %d\n%s", code, exitDiags, stderr)
+	}
+	for _, want := range []string{
+		"Error: Connector not yet available",
+		"main.slip.hcl line 3",
+		`  3:   connector = "ec2"`,
+		`connector "ec2", which is planned but not yet available`,
+		"The connectors available now are: fixed.",
+	} {
+		// The detail is wrapped to the terminal's width.
+		if !strings.Contains(stderr, want) && !strings.Contains(strings.Join(strings.Fields(stderr), " "), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	code, stdout, _ := slipc(t, "validate", "-json", dir)
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitDiags {
+		t.Fatalf("code %d, %v\n%s", code, err, stdout)
+	}
+	if len(rep.Diagnostics) != 1 {
+		t.Fatalf("diagnostics %+v", rep.Diagnostics)
+	}
+	d := rep.Diagnostics[0]
+	if d.Summary != "Connector not yet available" || d.Range == nil || !strings.HasSuffix(d.Range.Filename, "main.slip.hcl") ||
+		d.Range.Start.Line != 3 || d.Range.Start.Column != 15 || d.Range.End.Column != 20 {
+		t.Errorf("diagnostic %+v range %+v", d, d.Range)
+	}
+	if c := d.Context; c == nil || c.Start.Line != 3 || c.Start.Column != 3 || c.End.Column != 20 {
+		t.Errorf("context %+v, want the whole connector attribute", c)
+	}
+}
+
 func TestFmt(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "main.slip.hcl")

@@ -2,15 +2,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
 )
@@ -40,7 +45,24 @@ func coordinatorFor(t *testing.T) (string, map[string]string) {
 	var out struct{ Tokens map[string]string }
 	json.NewDecoder(res.Body).Decode(&out)
 	res.Body.Close()
-	return srv.URL, out.Tokens
+	// The commands use agent tokens: exchange the bootstrap ones, as the
+	// agent does when it starts.
+	agentTokens := map[string]string{}
+	for inst, boot := range out.Tokens {
+		b := make([]byte, 32)
+		rand.Read(b)
+		tok := hex.EncodeToString(b)
+		sum := sha256.Sum256([]byte(tok))
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/deployments/lamp/exchange", strings.NewReader(`{"token_sha256":"`+hex.EncodeToString(sum[:])+`"}`))
+		req.Header.Set("Authorization", "Bearer "+boot)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("exchange: %v %v", err, res)
+		}
+		res.Body.Close()
+		agentTokens[inst] = tok
+	}
+	return srv.URL, agentTokens
 }
 
 // as runs an ss-* command as one instance and returns exit code and output.
@@ -139,5 +161,70 @@ func TestAgentNetworkError(t *testing.T) {
 	}
 	if time.Since(start) < time.Second {
 		t.Error("gave up without retrying")
+	}
+}
+
+// TestSSGetAll: ss-get-all's arguments, --noblock, its timeout (exit 9,
+// naming the instances still unset), --value, and an abort ending its wait
+// (exit 8), against a real coordinator API. The blocking wait until the
+// last instance sets its key is TestProcesses_getAllWaitsForEveryInstance.
+func TestSSGetAll(t *testing.T) {
+	url, tok := coordinatorFor(t)
+	if code, _, errOut := as(url, tok["web.1"], "web.1", "ss-set", "ready", "yes"); code != 0 {
+		t.Fatalf("ss-set: %d %s", code, errOut)
+	}
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		out     string // exact stdout
+		errPart string // a part of stderr
+	}{
+		{"one argument", []string{"ss-get-all", "web"}, 7, "", "usage: ss-get-all"},
+		{"an instance for the node", []string{"ss-get-all", "web.1", "ready"}, 7, "", `"web.1" is not a node name`},
+		{"a qualified key", []string{"ss-get-all", "web", "db:password"}, 7, "", "must be unqualified"},
+		{"a bad key", []string{"ss-get-all", "web", "x!y"}, 7, "", "parameter name"},
+		{"no such node", []string{"ss-get-all", "--noblock", "cache", "ready"}, 7, "", `the deployment has no node "cache"`},
+		{"noblock", []string{"ss-get-all", "--noblock", "web", "ready"}, 0, "web.1:ready yes\nweb.2:ready \n", ""},
+		{"timeout", []string{"ss-get-all", "--timeout", "1", "web", "ready"}, 9, "", "timed out after 1s waiting for web.2:ready"},
+		{"value check after the arguments", []string{"ss-get-all", "--noblock", "web", "ready", "--value", "yes"}, 1, "web.1:ready yes\nweb.2:ready \n", `web.2:ready not equal to the expected value "yes"`},
+	}
+	for _, c := range cases {
+		code, out, errOut := as(url, tok["db.1"], "db.1", c.args...)
+		if code != c.code || out != c.out || !strings.Contains(errOut, c.errPart) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr with %q", c.name, code, out, errOut, c.code, c.out, c.errPart)
+		}
+	}
+
+	aborted := make(chan string, 1)
+	go func() {
+		code, _, errOut := as(url, tok["db.1"], "db.1", "ss-get-all", "--timeout", "20", "web", "ready")
+		aborted <- string(rune('0'+code)) + "|" + errOut
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if code, _, errOut := as(url, tok["web.2"], "web.2", "ss-abort", "disk full"); code != 0 {
+		t.Fatalf("ss-abort: %d %s", code, errOut)
+	}
+	select {
+	case r := <-aborted:
+		if !strings.HasPrefix(r, "8|") || !strings.Contains(r, "Waiting for web.2:ready") || !strings.Contains(r, "disk full") {
+			t.Fatalf("ss-get-all during an abort: %q, want exit 8 after waiting for web.2:ready", r)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("ss-get-all still waiting after the abort")
+	}
+	if code, out, _ := as(url, tok["db.1"], "db.1", "ss-get-all", "--noblock", "--ignoreabort", "web", "ready"); code != 0 || out != "web.1:ready yes\nweb.2:ready \n" {
+		t.Fatalf("ss-get-all --ignoreabort during an abort: %d %q", code, out)
+	}
+}
+
+// TestCommandsAreLinked: the names the agent answers to (commands, the keys
+// of its dispatch table ssCommands) are exactly the ones the bootstrap
+// links, so a command cannot be answered but missing on a machine.
+func TestCommandsAreLinked(t *testing.T) {
+	linked := append([]string(nil), bootstrap.Commands...)
+	sort.Strings(linked)
+	if strings.Join(linked, " ") != strings.Join(commands, " ") {
+		t.Fatalf("the bootstrap links %v, the agent answers to %v", linked, commands)
 	}
 }

@@ -50,7 +50,7 @@ func crashUnderLoad(t *testing.T, args ...string) {
 	load := coordinator.Deployment{ID: "load", Nodes: map[string]*coordinator.Node{
 		"w": {Multiplicity: writers, Params: map[string]coordinator.Param{"n": {Output: true}}},
 	}}
-	loadTokens := coord.create(load)
+	loadTokens := coord.exchangeAll("load", coord.create(load))
 	app := coordinator.Deployment{ID: "app", Nodes: map[string]*coordinator.Node{
 		"app": {Multiplicity: 4, Params: map[string]coordinator.Param{"v": {Output: true}, "go": {}},
 			Scripts: map[string][]string{

@@ -1,25 +1,35 @@
 // Command slipstream-agent runs inside each machine.
 //
 //	slipstream-agent run [-state-dir DIR]
+//	slipstream-agent uninstall
 //
-// is the node executor: it follows the run's states through the
+// run is the node executor: it follows the run's states through the
 // coordinator and runs the node's scripts (see package
-// coordination/agent). It is also a multi-call
-// binary: linked or copied as ss-get, ss-set, ss-abort, ss-display or
-// ss-random it behaves as SlipStream's command of that name, with the same
-// arguments and exit codes (9 timeout, 8 aborted, 7 client error, 5 server
-// error, 4 network), so old deployment scripts run unchanged:
+// coordination/agent). uninstall stops the agent and removes everything
+// the bootstrap installed, whichever deployment it belongs to: the way to
+// free a host still claimed by a deployment that no longer exists. It is
+// also a multi-call binary: linked or copied as ss-get, ss-get-all,
+// ss-set, ss-abort, ss-display or ss-random it behaves as SlipStream's
+// command of that name, with the same arguments and exit codes (9 timeout,
+// 8 aborted, 7 client error, 5 server error, 4 network; ss-get-all --value
+// exits 1 when an instance's value differs), so old deployment scripts run
+// unchanged:
 //
 //	ss-get [--timeout S] [--noblock] [--ignoreabort] key
+//	ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key
 //	ss-set [--ignoreabort] key value
 //	ss-display message
 //	ss-random [-s N] [key]
 //	ss-abort [--cancel] [reason]
 //
 // It finds the coordinator from SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID (the
-// deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN (the
-// instance's own token), or from the JSON file named by
-// SLIPSTREAM_AGENT_CONFIG (default /etc/slipstream/agent.json).
+// deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN, or from
+// the JSON file named by SLIPSTREAM_AGENT_CONFIG (default
+// /etc/slipstream/agent.json). That token is the machine's one-time
+// bootstrap token: "run" exchanges it at its first start for a token of
+// its own, kept in STATE/token.json (0600), and the ss-* commands use that
+// one (SLIPSTREAM_TOKEN_FILE, which scripts are given, or the state
+// folder's); no script's environment holds a token.
 package main
 
 import (

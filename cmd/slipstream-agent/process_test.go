@@ -8,6 +8,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
@@ -175,6 +179,48 @@ func (p *coordinatorProcess) create(d any) map[string]string {
 		p.t.Fatal(err)
 	}
 	return out.Tokens
+}
+
+// exchange trades an instance's bootstrap token for an agent token, as
+// `slipstream-agent run` does when it starts, for tests that run ss-*
+// commands without an agent.
+func (p *coordinatorProcess) exchange(id, bootstrap string) string {
+	p.t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := hex.EncodeToString(b)
+	sum := sha256.Sum256([]byte(tok))
+	req, _ := http.NewRequest("POST", p.URL+"/v1/deployments/"+id+"/exchange", strings.NewReader(`{"token_sha256":"`+hex.EncodeToString(sum[:])+`"}`))
+	req.Header.Set("Authorization", "Bearer "+bootstrap)
+	res, err := p.http.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		p.t.Fatalf("exchange: %s %s", res.Status, b)
+	}
+	return tok
+}
+
+// exchangeAll is exchange for every instance.
+func (p *coordinatorProcess) exchangeAll(id string, bootstrap map[string]string) map[string]string {
+	out := map[string]string{}
+	for inst, tok := range bootstrap {
+		out[inst] = p.exchange(id, tok)
+	}
+	return out
+}
+
+// agentToken is the token an agent made for itself in its state folder.
+func agentToken(t testing.TB, stateDir string) string {
+	t.Helper()
+	c, err := agent.LoadCredentials(agent.TokenFile(stateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Token
 }
 
 func (p *coordinatorProcess) status(id string) (state, abort string) {

@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
@@ -57,7 +61,11 @@ func lampRun() coordinator.Deployment {
 // their URLs; reports are uploaded; finalizing stops every agent.
 func TestRun_lamp(t *testing.T) {
 	coord := startCoordinator(t, t.TempDir(), "")
-	tokens := coord.create(lampRun())
+	d := lampRun()
+	// The report runs after every deploy (a barrier), so every web URL is
+	// set; ss-get-all is found on the scripts' PATH as the other commands.
+	d.Nodes["db"].Scripts["report"] = append(d.Nodes["db"].Scripts["report"], "ss-get-all --timeout 10 web url > \"$SLIPSTREAM_REPORT_DIR/urls.txt\"")
+	tokens := coord.create(d)
 	pathEnv, installed := fakePackageManager(t)
 	var agents []*agentProcess
 	for _, inst := range []string{"web.1", "web.2", "db.1"} { // the web servers start first and wait
@@ -85,6 +93,9 @@ func TestRun_lamp(t *testing.T) {
 	if !strings.Contains(files["db.txt"], "db report from db.1") || !strings.Contains(files["logs/deploy.log"], "db deployed") {
 		t.Errorf("db.1's report: %v", files)
 	}
+	if want := "web.1:url " + p["web.1:url"] + "\nweb.2:url " + p["web.2:url"] + "\n"; files["urls.txt"] != want {
+		t.Errorf("db.1's report script's ss-get-all wrote %q, want %q", files["urls.txt"], want)
+	}
 
 	if _, err := coord.admin("POST", "/v1/deployments/lamp/finalize", nil, nil); err != nil {
 		t.Fatal(err)
@@ -104,7 +115,7 @@ func report(t *testing.T, coord *coordinatorProcess, id, inst string) map[string
 	t.Helper()
 	req, _ := http.NewRequest("GET", coord.URL+"/v1/deployments/"+id+"/reports/"+inst, nil)
 	req.Header.Set("Authorization", "Bearer "+coord.token)
-	res, err := http.DefaultClient.Do(req)
+	res, err := coord.http.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("report of %s: %v %v", inst, err, res)
 	}
@@ -218,7 +229,7 @@ func TestRun_killedAgentResumes(t *testing.T) {
 	web = startAgent(t, coord, "lamp", "web.1", tokens["web.1"], webState)
 	waitFor(t, 60*time.Second, func() bool { b, _ := os.ReadFile(marks + "/deploy"); return strings.Count(string(b), "deploy") == 2 })
 	// Release the rerun deploy script: it waits for its own "go".
-	if err := ss(t, context.Background(), coord, "lamp", "web.1", tokens["web.1"], "ss-set", "go", "1").Run(); err != nil {
+	if err := ss(t, context.Background(), coord, "lamp", "web.1", agentToken(t, webState), "ss-set", "go", "1").Run(); err != nil {
 		t.Fatal(err)
 	}
 	coord.waitState("lamp", coordinator.Ready, 60*time.Second)
@@ -237,7 +248,7 @@ func TestRun_killedAgentResumes(t *testing.T) {
 // ss-set process publishes the value, and prints it.
 func TestProcesses_blockingGetWokenBySet(t *testing.T) {
 	coord := startCoordinator(t, t.TempDir(), "")
-	tokens := coord.create(lampRun())
+	tokens := coord.exchangeAll("lamp", coord.create(lampRun()))
 	get := ss(t, context.Background(), coord, "lamp", "web.1", tokens["web.1"], "ss-get", "--timeout", "60", "db_password")
 	var out, errOut syncBuffer
 	get.Stdout, get.Stderr = &out, &errOut
@@ -253,13 +264,72 @@ func TestProcesses_blockingGetWokenBySet(t *testing.T) {
 	}
 }
 
+// TestProcesses_getAllWaitsForEveryInstance: an ss-get-all process blocks
+// until the last instance of the node has set the key, then prints one
+// "node.i:key value" line per instance; with --value it is silent when all
+// agree and exits 1 when one differs. Real slipc serve, real agent binary.
+func TestProcesses_getAllWaitsForEveryInstance(t *testing.T) {
+	coord := startCoordinator(t, t.TempDir(), "")
+	tokens := coord.exchangeAll("pool", coord.create(coordinator.Deployment{ID: "pool", Nodes: map[string]*coordinator.Node{
+		"lb":  {Multiplicity: 1},
+		"web": {Multiplicity: 3, Params: map[string]coordinator.Param{"ready": {Output: true}}},
+	}}))
+	set := func(inst, value string) {
+		t.Helper()
+		if b, err := ss(t, context.Background(), coord, "pool", inst, tokens[inst], "ss-set", "ready", value).CombinedOutput(); err != nil {
+			t.Fatalf("ss-set on %s: %v %s", inst, err, b)
+		}
+	}
+	getAll := ss(t, context.Background(), coord, "pool", "lb.1", tokens["lb.1"], "ss-get-all", "--timeout", "60", "web", "ready")
+	var out, errOut syncBuffer
+	getAll.Stdout, getAll.Stderr = &out, &errOut
+	if err := getAll.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- getAll.Wait() }()
+	waitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(errOut.String(), "Waiting for web.1:ready") && strings.Contains(errOut.String(), "Waiting for web.3:ready")
+	})
+	set("web.1", "yes")
+	set("web.3", "yes")
+	select {
+	case err := <-done:
+		t.Fatalf("ss-get-all returned before web.2 set its key: %v, printed %q, stderr %q", err, out.String(), errOut.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	set("web.2", "yes")
+	select {
+	case err := <-done:
+		if want := "web.1:ready yes\nweb.2:ready yes\nweb.3:ready yes\n"; err != nil || out.String() != want {
+			t.Fatalf("ss-get-all: %v, printed %q, want %q (stderr %q)", err, out.String(), want, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ss-get-all still waiting after every instance set its key; stderr %q", errOut.String())
+	}
+
+	check := ss(t, context.Background(), coord, "pool", "lb.1", tokens["lb.1"], "ss-get-all", "--value", "yes", "web", "ready")
+	if b, err := check.CombinedOutput(); err != nil || len(b) != 0 {
+		t.Fatalf("ss-get-all --value yes with every instance at yes: %v, printed %q", err, b)
+	}
+	set("web.2", "no")
+	check = ss(t, context.Background(), coord, "pool", "lb.1", tokens["lb.1"], "ss-get-all", "--value", "yes", "web", "ready")
+	var cout, cerr syncBuffer
+	check.Stdout, check.Stderr = &cout, &cerr
+	check.Run()
+	if code := check.ProcessState.ExitCode(); code != 1 || cout.String() != "web.1:ready yes\nweb.2:ready no\nweb.3:ready yes\n" ||
+		!strings.Contains(cerr.String(), `web.2:ready not equal to the expected value "yes"`) {
+		t.Fatalf("ss-get-all --value yes with web.2 at no: exit %d, stdout %q, stderr %q", code, cout.String(), cerr.String())
+	}
+}
+
 // TestProcesses_abortEndsEveryWaiter: ss-get processes blocked on keys of
 // several instances all exit 8 when another process aborts the run. How
 // long they took is logged; the 100 ms target is measured by
 // BenchmarkAbortWakeup, not asserted here (shared machines are noisy).
 func TestProcesses_abortEndsEveryWaiter(t *testing.T) {
 	coord := startCoordinator(t, t.TempDir(), "")
-	tokens := coord.create(lampRun())
+	tokens := coord.exchangeAll("lamp", coord.create(lampRun()))
 	const n = 20
 	type result struct {
 		code int
@@ -369,5 +439,56 @@ func TestRun_scaleRunsHooks(t *testing.T) {
 		if code := agents[inst].wait(t, 30*time.Second); code != 0 {
 			t.Errorf("%s exited %d", inst, code)
 		}
+	}
+}
+
+// TestRun_killedBeforeTheExchangeAnswer: an agent killed after recording
+// its new token and sending the exchange, before the answer arrived (the
+// coordinator committed it), asks again with the same token when it
+// restarts, is answered yes, and runs on with that token.
+func TestRun_killedBeforeTheExchangeAnswer(t *testing.T) {
+	coord := startCoordinator(t, t.TempDir(), "")
+	d := coordinator.Deployment{ID: "solo", Nodes: map[string]*coordinator.Node{
+		"app": {Multiplicity: 1, Params: map[string]coordinator.Param{},
+			Scripts: map[string][]string{"deploy": {"ss-set statecustom deployed"}}},
+	}}
+	boot := coord.create(d)["app.1"]
+	state := t.TempDir()
+	// What the killed agent left: its token on disk, not marked exchanged,
+	// and the exchange committed at the coordinator.
+	own, ownHash := newHash(t)
+	bootSum := sha256.Sum256([]byte(boot))
+	creds, _ := json.Marshal(agent.Credentials{Deployment: "solo", Instance: "app.1", BootstrapSHA256: hex.EncodeToString(bootSum[:]), Token: own})
+	if err := os.WriteFile(agent.TokenFile(state), creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := callAs(t, coord, boot, "POST", "/v1/deployments/solo/exchange", `{"token_sha256":"`+ownHash+`"}`); status != 200 {
+		t.Fatalf("exchange: %d %s", status, body)
+	}
+	a := startAgent(t, coord, "solo", "app.1", boot, state)
+	coord.waitState("solo", coordinator.Ready, 60*time.Second)
+	if p := coord.params("solo"); p["app.1:statecustom"] != "deployed" {
+		t.Errorf("app.1:statecustom = %q", p["app.1:statecustom"])
+	}
+	if c, err := agent.LoadCredentials(agent.TokenFile(state)); err != nil || c.Token != own || !c.Exchanged {
+		t.Errorf("token file after the restart: %+v, %v", c, err)
+	}
+	coord.admin("POST", "/v1/deployments/solo/finalize", nil, nil)
+	if code := a.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("agent exited %d:\n%s", code, a.out.String())
+	}
+}
+
+// TestRun_spentBootstrapToken: an agent whose state folder was lost after
+// its exchange cannot use the machine's bootstrap token again: it fails
+// saying why (systemd keeps restarting it, and the log tells the operator
+// to have the provider issue a new bootstrap token).
+func TestRun_spentBootstrapToken(t *testing.T) {
+	coord := startCoordinator(t, t.TempDir(), "")
+	tokens := coord.create(lampRun())
+	coord.exchange("lamp", tokens["web.1"]) // exchanged by an agent whose state is now gone
+	a := startAgent(t, coord, "lamp", "web.1", tokens["web.1"], t.TempDir())
+	if code := a.wait(t, 30*time.Second); code != 1 || !strings.Contains(a.out.String(), "already exchanged") {
+		t.Errorf("agent exited %d, want 1 saying the bootstrap token was already exchanged:\n%s", code, a.out.String())
 	}
 }

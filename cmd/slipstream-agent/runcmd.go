@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"syscall"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
@@ -18,7 +19,16 @@ import (
 // commands is what the agent binary answers to when linked under another
 // name; run links them into its state folder and puts that first on the
 // scripts' PATH, so scripts find ss-get wherever the agent was installed.
-var commands = []string{"ss-get", "ss-set", "ss-display", "ss-random", "ss-abort"}
+var commands = sortedCommands()
+
+func sortedCommands() []string {
+	names := make([]string, 0, len(ssCommands))
+	for n := range ssCommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // runAgent is "slipstream-agent run": the node executor. It exits 0 when
 // the run is Done or the deployment no longer exists (so systemd does not
@@ -30,10 +40,7 @@ func runAgent(args []string, getenv func(string) string, stdout, stderr io.Write
 		return client.ExitClient
 	}
 	if *stateDir == "" {
-		*stateDir = getenv("SLIPSTREAM_STATE_DIR")
-	}
-	if *stateDir == "" {
-		*stateDir = "/var/lib/slipstream"
+		*stateDir = stateDirFrom(getenv)
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {

@@ -49,6 +49,15 @@ type Connector struct {
 	Name string
 	// Resource is the Terraform resource type that starts one machine.
 	Resource string
+	// Implemented is true once the provider has Resource. Until then the
+	// connector is planned: its settings are listed (so the compiler and
+	// the docs know them and the connector's work only flips this flag),
+	// but slipc rejects a cloud that uses it and the provider offers no
+	// configuration block for it, so a recipe cannot compile to Terraform
+	// that fails at plan time with "resource type not supported".
+	// provider.TestCatalogImplementedMatchesResources keeps this flag and
+	// the provider's resources in step.
+	Implemented bool
 	// NeedsImage is false for connectors that adopt existing machines, which
 	// therefore need no native image id.
 	NeedsImage bool
@@ -99,9 +108,9 @@ func (c *Connector) SettingNames(scopes ...Scope) []string {
 
 var connectors = map[string]*Connector{
 	"fixed": {
-		Name: "fixed", Resource: "slipstream_fixed_host", NeedsImage: false, Bootstrap: "ssh_bootstrap",
+		Name: "fixed", Resource: "slipstream_fixed_host", Implemented: true, NeedsImage: false, Bootstrap: "ssh_bootstrap",
 		Settings: []Setting{
-			{Name: "hosts", Type: ListString, Scope: ScopePool, Required: true, Description: "Addresses (host or host:port) of the existing machines; nodes take them in order."},
+			{Name: "hosts", Type: ListString, Scope: ScopePool, Required: true, Description: "Addresses (host or host:port) of the existing machines, each node's own: a map from node name to its list, or one list when one node uses the cloud."},
 			{Name: "user", Type: String, Scope: ScopeProvider, Description: "SSH login user (default root)."},
 			{Name: "port", Type: Number, Scope: ScopeProvider, Description: "SSH port when a host gives none (default 22)."},
 			{Name: "private_key", Type: String, Scope: ScopeProvider, Sensitive: true, Description: "PEM private key for SSH login."},
@@ -111,6 +120,7 @@ var connectors = map[string]*Connector{
 			{Name: "bastion_user", Type: String, Scope: ScopeProvider, Description: "Login user on the jump host."},
 		},
 	},
+	// Planned: the ec2 connector arrives with issue 10.
 	"ec2": {
 		Name: "ec2", Sized: true, Resource: "slipstream_ec2_instance", NeedsImage: true, Bootstrap: "user_data",
 		Settings: []Setting{
@@ -127,6 +137,7 @@ var connectors = map[string]*Connector{
 			{Name: "tags", Type: MapString, Scope: ScopeInstance, Description: "Extra tags."},
 		},
 	},
+	// Planned: the openstack connector arrives with issue 10.
 	"openstack": {
 		Name: "openstack", Sized: true, Resource: "slipstream_openstack_instance", NeedsImage: true, Bootstrap: "user_data",
 		Settings: []Setting{
@@ -145,6 +156,7 @@ var connectors = map[string]*Connector{
 			{Name: "availability_zone", Type: String, Scope: ScopeInstance, Description: "Availability zone."},
 		},
 	},
+	// Planned: the cloudsigma connector arrives with issue 10.
 	"cloudsigma": {
 		Name: "cloudsigma", Sized: true, Resource: "slipstream_cloudsigma_server", NeedsImage: true, Bootstrap: "user_data",
 		Settings: []Setting{
@@ -164,11 +176,29 @@ func Lookup(name string) (*Connector, bool) {
 	return c, ok
 }
 
-// Names lists every connector name, sorted.
+// Names lists every connector name, implemented or planned, sorted.
 func Names() []string {
-	names := make([]string, 0, len(connectors))
-	for n := range connectors {
-		names = append(names, n)
+	return names(func(*Connector) bool { return true })
+}
+
+// Implemented lists the connectors the provider has a resource for,
+// sorted: the ones a recipe may use.
+func Implemented() []string {
+	return names(func(c *Connector) bool { return c.Implemented })
+}
+
+// Planned lists the connectors that are known but not yet available,
+// sorted.
+func Planned() []string {
+	return names(func(c *Connector) bool { return !c.Implemented })
+}
+
+func names(keep func(*Connector) bool) []string {
+	var names []string
+	for n, c := range connectors {
+		if keep(c) {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names

@@ -72,3 +72,35 @@ func TestSettingNames(t *testing.T) {
 		}
 	}
 }
+
+// TestImplementedAndPlanned: every connector is either implemented or
+// planned, and the planned ones keep their settings (so issue 10 only
+// flips Implemented). Whether an implemented connector really has its
+// resource is checked against the provider itself, in
+// provider.TestCatalogImplementedMatchesResources.
+func TestImplementedAndPlanned(t *testing.T) {
+	impl, planned := Implemented(), Planned()
+	if len(impl) == 0 {
+		t.Fatal("no connector is implemented")
+	}
+	if len(impl)+len(planned) != len(Names()) {
+		t.Fatalf("implemented %v + planned %v is not every connector %v", impl, planned, Names())
+	}
+	for _, n := range impl {
+		if c, _ := Lookup(n); !c.Implemented {
+			t.Errorf("Implemented() lists %s, whose flag is false", n)
+		}
+	}
+	for _, n := range planned {
+		c, _ := Lookup(n)
+		if c.Implemented {
+			t.Errorf("Planned() lists %s, whose flag is true", n)
+		}
+		if len(c.Settings) == 0 {
+			t.Errorf("planned connector %s has no settings: keep them, so the connector's work only flips the flag", n)
+		}
+	}
+	if c, _ := Lookup("fixed"); !c.Implemented {
+		t.Error("the fixed connector is implemented (slipstream_fixed_host)")
+	}
+}

@@ -16,7 +16,9 @@
 // reports are still sent. The agent keeps its progress on disk, so after a
 // crash or a reboot (systemd restarts it) it resumes without rerunning
 // what finished; it rides out network failures and coordinator restarts
-// by retrying with backoff.
+// by retrying with backoff. At its first start it trades the machine's
+// one-time bootstrap token for a token of its own (token.go); scripts get
+// neither in their environment.
 package agent
 
 import (
@@ -47,7 +49,8 @@ type Config struct {
 	// knows it; otherwise the machine-id is published.
 	InstanceID string `json:"instance_id,omitempty"`
 	// ConfigPath is where the configuration was read from; scripts get it
-	// as SLIPSTREAM_AGENT_CONFIG so ss-* commands find the coordinator.
+	// as SLIPSTREAM_AGENT_CONFIG. Token is the machine's bootstrap token:
+	// the agent's own is in its state folder (TokenFile).
 	ConfigPath string `json:"-"`
 }
 
@@ -119,6 +122,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.logf("%s of deployment %s, coordinator %s", r.Instance, r.Config.Deployment, r.Config.ServiceURL)
+	if err := r.ownToken(ctx); err != nil {
+		return err
+	}
 	for {
 		run, err := r.Client.Run(ctx)
 		if err != nil {
@@ -133,7 +139,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.logf("the run is Done")
 			return nil
 		}
-		if run.Abort != "" && state != coordinator.Finalizing {
+		// An abort is reported once, even when the run is already being
+		// finalized (the keep-running policy finalizes an aborted run at
+		// once): the reports are what tell why it failed.
+		if run.Abort != "" && (state != coordinator.Finalizing || r.progress.AbortReported != run.Abort) {
 			if err := r.aborted(ctx, run.Abort, state); err != nil {
 				return r.gone(err)
 			}
@@ -316,6 +325,7 @@ func (r *Runner) reportDir() string { return filepath.Join(r.StateDir, "reports"
 
 // environment is what every script gets: SlipStream's variables, so its
 // scripts run unchanged, and enough for ss-* to reach the coordinator.
+// Scripts run as the agent's user (root), who can read the token file.
 func (r *Runner) environment() []string {
 	env := make([]string, 0, len(r.Env)+12)
 	for _, kv := range r.Env {
@@ -341,7 +351,10 @@ func (r *Runner) environment() []string {
 		"SLIPSTREAM_NODE_NAME="+r.Instance.Node,
 		"SLIPSTREAM_NODE_INDEX="+strconv.Itoa(r.Instance.Index),
 		"SLIPSTREAM_CLOUD="+r.Config.Cloud,
-		"SLIPSTREAM_TOKEN="+r.Config.Token,
+		// Not the token itself: a script that logs or reports its
+		// environment would hand it out. The ss-* commands read it from
+		// the token file (root's, 0600), as the script's user can.
+		"SLIPSTREAM_TOKEN_FILE="+TokenFile(r.StateDir),
 		"SLIPSTREAM_REPORT_DIR="+r.reportDir(),
 	)
 	if r.Config.CAFingerprint != "" {
@@ -413,6 +426,9 @@ func (r *Runner) aborted(ctx context.Context, message, state string) error {
 		if err := r.save(); err != nil {
 			return err
 		}
+	}
+	if state == coordinator.Finalizing {
+		return nil // the loop completes Finalizing: the run waits for it
 	}
 	// Wake on either: the abort changing (cancelled) or the state changing
 	// (finalized). One long-poll each, the first to return wins.

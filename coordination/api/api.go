@@ -1,15 +1,25 @@
 // Package api is the coordinator's HTTP/JSON API under /v1 (slipc serve).
 //
 // Authentication: every request carries "Authorization: Bearer <token>".
-// The admin token (the provider's) may do everything. Each instance has its
-// own token, issued when its deployment is created and stored only as a
-// SHA-256 hash: it may read its own deployment, and write only its own
-// instance's parameters, its abort and its state completions. Tokens are
-// compared in constant time. Bodies are limited (413 beyond).
+// The admin token (the provider's) may do everything. Each instance gets a
+// one-time bootstrap token, issued when its deployment is created or
+// scaled and carried by its user-data or SSH bootstrap: it can only be
+// exchanged, once, for the agent's own token, which the agent makes on the
+// machine (exchange.go). Tokens are stored only as SHA-256 hashes and
+// compared in constant time. An agent token may read its own deployment
+// (of the sensitive values, only its own, its node's inputs and the
+// outputs they are mapped from), and write only its own instance's
+// parameters, its abort and its state completions. Bodies are limited
+// (413 beyond).
 //
-//	POST   /v1/deployments                        admin: register; returns instance tokens
+//	POST   /v1/deployments                        admin: register; with "token_sha256" the hashes of the caller's bootstrap tokens (safe to retry), else returns new ones
+//	GET    /v1/deployments                        admin: every deployment: id, state, abort, instances, meta
+//	PATCH  /v1/deployments/{id}                   admin: {"keep_running", "max_provisioning_failures", "meta"}
+//	POST   /v1/deployments/{id}/tokens            admin: {"token_sha256": {"web.3": hash}}: new tokens, the old revoked
+//	POST   /v1/deployments/{id}/instances/{i}/failed admin: {"reason"}: machine i could not be started
+//	POST   /v1/deployments/{id}/exchange          bootstrap token: {"token_sha256": "<hex>"}; returns {"instance"}
 //	GET    /v1/deployments/{id}                   spec, state and abort message
-//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity"}; returns new instances' tokens
+//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256"}; as create
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
 //	GET    /v1/deployments/{id}/parameters        admin: every value set
@@ -28,6 +38,7 @@
 // Errors are {"error": {"code": "...", "message": "..."}} with codes the
 // agent maps to SlipStream's exit codes: timeout (408), aborted (409),
 // not_set (404), not_found (404), forbidden (403), unauthorized (401),
+// exchanged (401: a bootstrap token already exchanged),
 // invalid (400), too_large (413), conflict (409, "exists" or "state"),
 // rate_limited (429, with Retry-After: too many authentication failures
 // from the client's address).
@@ -135,7 +146,12 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s := &Server{c: c, opts: opts, admin: sha256.Sum256([]byte(opts.AdminToken)), mux: http.NewServeMux()}
 	s.ext = newExtras(opts)
 	s.mux.HandleFunc("POST /v1/deployments", s.admin1(s.createDeployment))
+	s.mux.HandleFunc("GET /v1/deployments", s.admin1(s.listDeployments))
+	s.mux.HandleFunc("PATCH /v1/deployments/{id}", s.admin1(s.updateSettings))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/tokens", s.admin1(s.reissueTokens))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/instances/{instance}/failed", s.admin1(s.instanceFailed))
 	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
+	s.mux.HandleFunc("POST /v1/deployments/{id}/exchange", s.exchange)
 	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
 	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
@@ -262,6 +278,17 @@ func (s *Server) anyone(h handler) http.HandlerFunc {
 		}
 		sum := sha256.Sum256([]byte(token))
 		inst, err := s.c.InstanceForToken(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]))
+		if errors.Is(err, coordinator.ErrBootstrapToken) {
+			// A valid token, for one thing only: the agent exchanges it
+			// when it starts (exchange.go).
+			writeError(w, http.StatusForbidden, "forbidden", err.Error())
+			return
+		}
+		if errors.Is(err, coordinator.ErrTokenExchanged) {
+			s.ext.authFailed(r)
+			writeError(w, http.StatusUnauthorized, "exchanged", err.Error())
+			return
+		}
 		if err != nil && !errors.Is(err, coordinator.ErrNotFound) {
 			// The store failed, not the token: a 500 the agent retries,
 			// rather than a 401 that would count against the client's
@@ -315,7 +342,9 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not_set", err.Error())
 	case errors.Is(err, coordinator.ErrNotFound), errors.Is(err, coordinator.ErrUnknown):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, coordinator.ErrForbidden):
+	case errors.Is(err, coordinator.ErrTokenExchanged):
+		writeError(w, http.StatusUnauthorized, "exchanged", err.Error())
+	case errors.Is(err, coordinator.ErrForbidden), errors.Is(err, coordinator.ErrBootstrapToken), errors.Is(err, coordinator.ErrNotBootstrap):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 	case errors.Is(err, coordinator.ErrExists):
 		writeError(w, http.StatusConflict, "exists", err.Error())
@@ -360,11 +389,23 @@ type createResponse struct {
 	Tokens map[string]string `json:"tokens"`
 }
 
+// createRequest is a deployment to register. TokenSHA256 holds the hex
+// SHA-256 of each instance's token, chosen by the caller (the provider):
+// then the coordinator never sees the tokens, and sending the same request
+// again after a lost answer succeeds without registering anything twice.
+// Without it the coordinator issues the tokens and returns them, and a
+// create whose answer is lost cannot be retried.
+type createRequest struct {
+	coordinator.Deployment
+	TokenSHA256 map[string]string `json:"token_sha256,omitempty"`
+}
+
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
-	var d coordinator.Deployment
-	if !decode(w, r, &d) {
+	var req createRequest
+	if !decode(w, r, &req) {
 		return
 	}
+	d := req.Deployment
 	total := 0
 	for name, n := range d.Nodes {
 		if n == nil {
@@ -377,9 +418,24 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 		}
 		total += n.Multiplicity
 	}
-	tokens, hashes := map[string]string{}, map[string]string{}
-	for name, n := range d.Nodes {
-		issueTokens(name, 1, n.Multiplicity, tokens, hashes)
+	tokens, hashes := map[string]string{}, req.TokenSHA256
+	if hashes == nil {
+		hashes = map[string]string{}
+		for name, n := range d.Nodes {
+			issueTokens(name, 1, n.Multiplicity, tokens, hashes)
+		}
+	} else {
+		want := map[string]bool{}
+		for name, n := range d.Nodes {
+			for i := 1; i <= n.Multiplicity; i++ {
+				want[coordinator.Instance{Node: name, Index: i}.String()] = true
+			}
+		}
+		if msg := checkHashes(hashes, want, true); msg != "" {
+			writeError(w, http.StatusBadRequest, "invalid", msg)
+			return
+		}
+		tokens = nil
 	}
 	if err := s.c.CreateDeployment(r.Context(), d, hashes); err != nil {
 		var invalid *coordinator.InvalidError
@@ -391,6 +447,32 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 		return
 	}
 	writeJSON(w, http.StatusCreated, createResponse{ID: d.ID, Tokens: tokens})
+}
+
+// checkHashes checks token hashes chosen by the caller: 64 hex digits
+// each, unique, for instances in want (every one of them when all).
+func checkHashes(hashes map[string]string, want map[string]bool, all bool) string {
+	seen := map[string]bool{}
+	for inst, h := range hashes {
+		if !want[inst] {
+			return fmt.Sprintf("token_sha256 names %q, which is not an instance this request creates", inst)
+		}
+		if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
+			return fmt.Sprintf("token_sha256 of %s must be 64 hexadecimal digits (a SHA-256)", inst)
+		}
+		if seen[h] {
+			return fmt.Sprintf("token_sha256 of %s is another instance's too: each instance needs its own token", inst)
+		}
+		seen[h] = true
+	}
+	if all && len(hashes) != len(want) {
+		for inst := range want {
+			if _, ok := hashes[inst]; !ok {
+				return fmt.Sprintf("token_sha256 has no hash for instance %s: give one for every instance, or leave token_sha256 out", inst)
+			}
+		}
+	}
+	return ""
 }
 
 // issueTokens makes tokens for instances from..to of node, adding each to
@@ -412,11 +494,14 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
+func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, who caller) {
 	d, _, err := s.c.Spec(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	if who.instance != nil {
+		d = forInstance(d, *who.instance)
 	}
 	run, err := s.c.Status(r.Context(), r.PathValue("id"))
 	if err != nil {

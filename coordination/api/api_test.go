@@ -55,7 +55,17 @@ const lampJSON = `{"id":"lamp","nodes":{
  "db":{"multiplicity":1,"params":{"password":{"output":true,"sensitive":true}}},
  "web":{"multiplicity":2,"params":{"db_password":{"sensitive":true}},"mappings":{"db_password":"db:password"}}}}`
 
+// create registers a deployment and returns its instances' agent tokens:
+// the bootstrap tokens the create answers, each exchanged as the agent
+// does when it starts (createBootstrap keeps them as they are).
 func create(t *testing.T, srv *httptest.Server, body string) map[string]string {
+	t.Helper()
+	var d struct{ ID string }
+	json.Unmarshal([]byte(body), &d)
+	return exchangeAll(t, srv, d.ID, createBootstrap(t, srv, body))
+}
+
+func createBootstrap(t *testing.T, srv *httptest.Server, body string) map[string]string {
 	t.Helper()
 	r := call(t, srv, "POST", "/v1/deployments", admin, body)
 	if r.status != http.StatusCreated {

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
 type scaleResponse struct {
@@ -15,8 +19,9 @@ type scaleResponse struct {
 // deployment). New instances get tokens like those issued at creation.
 func (s *Server) scale(w http.ResponseWriter, r *http.Request, _ caller) {
 	var body struct {
-		Node         string `json:"node"`
-		Multiplicity *int   `json:"multiplicity"`
+		Node         string            `json:"node"`
+		Multiplicity *int              `json:"multiplicity"`
+		TokenSHA256  map[string]string `json:"token_sha256"`
 	}
 	if !decode(w, r, &body) {
 		return
@@ -46,8 +51,24 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("a deployment may have 0 to %d instances", s.opts.MaxInstances))
 		return
 	}
-	tokens, hashes := map[string]string{}, map[string]string{}
-	issueTokens(body.Node, n.Multiplicity+1, *body.Multiplicity, tokens, hashes)
+	tokens, hashes := map[string]string{}, body.TokenSHA256
+	if hashes == nil {
+		hashes = map[string]string{}
+		issueTokens(body.Node, n.Multiplicity+1, *body.Multiplicity, tokens, hashes)
+	} else {
+		// The caller's tokens for instances 1..multiplicity it adds; a
+		// retry after the scale committed names instances that exist now,
+		// and the coordinator checks that they hold exactly these tokens.
+		want := map[string]bool{}
+		for i := 1; i <= *body.Multiplicity; i++ {
+			want[coordinator.Instance{Node: body.Node, Index: i}.String()] = true
+		}
+		if msg := checkHashes(hashes, want, false); msg != "" {
+			writeError(w, http.StatusBadRequest, "invalid", msg)
+			return
+		}
+		tokens = nil
+	}
 	now, err := s.c.Scale(r.Context(), id, body.Node, *body.Multiplicity, hashes)
 	if err != nil {
 		fail(w, err)
@@ -64,4 +85,90 @@ func (s *Server) finalize(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"state": now})
+}
+
+// listDeployments lists every deployment the coordinator holds, so an
+// operator can find those no Terraform state knows.
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, _ caller) {
+	list, err := s.c.Deployments(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if list == nil {
+		list = []coordinator.Summary{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deployments": list})
+}
+
+// updateSettings changes what a running deployment may change in place.
+func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, _ caller) {
+	var body coordinator.Settings
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Meta != nil && !json.Valid(body.Meta) {
+		writeError(w, http.StatusBadRequest, "invalid", "meta must be JSON")
+		return
+	}
+	now, err := s.c.UpdateSettings(r.Context(), r.PathValue("id"), body)
+	var invalid *coordinator.InvalidError
+	if errors.As(err, &invalid) {
+		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"state": now})
+}
+
+// reissueTokens replaces instances' tokens with the caller's.
+func (s *Server) reissueTokens(w http.ResponseWriter, r *http.Request, _ caller) {
+	var body struct {
+		TokenSHA256 map[string]string `json:"token_sha256"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if len(body.TokenSHA256) == 0 {
+		writeError(w, http.StatusBadRequest, "invalid", `the body needs "token_sha256": {"node.i": "<hex sha256>"}`)
+		return
+	}
+	want := map[string]bool{}
+	for inst := range body.TokenSHA256 {
+		want[inst] = true
+	}
+	if msg := checkHashes(body.TokenSHA256, want, true); msg != "" {
+		writeError(w, http.StatusBadRequest, "invalid", msg)
+		return
+	}
+	if err := s.c.ReissueTokens(r.Context(), r.PathValue("id"), body.TokenSHA256); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// instanceFailed records that an instance's machine could not be started.
+func (s *Server) instanceFailed(w http.ResponseWriter, r *http.Request, _ caller) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	k, err := coordinator.Qualify(r.PathValue("instance")+":x", nil)
+	inst, ok := k.Instance()
+	if err != nil || !ok {
+		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("%q is not an instance name (node.i)", r.PathValue("instance")))
+		return
+	}
+	tolerated, err := s.c.InstanceFailed(r.Context(), r.PathValue("id"), inst, body.Reason)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"tolerated": tolerated})
 }

@@ -36,7 +36,7 @@ func TestAPI_scaleAndFinalize(t *testing.T) {
 	if r.status != http.StatusOK || scaled.State != "Initializing" || len(scaled.Tokens) != 1 || scaled.Tokens["web.3"] == "" {
 		t.Fatalf("scale: %d %s", r.status, r.raw)
 	}
-	if r := call(t, srv, "PUT", "/v1/deployments/lamp/parameters/statecustom", scaled.Tokens["web.3"], `{"value":"hi"}`); r.status != http.StatusNoContent {
+	if r := call(t, srv, "PUT", "/v1/deployments/lamp/parameters/statecustom", exchangeToken(t, srv, "lamp", scaled.Tokens["web.3"]), `{"value":"hi"}`); r.status != http.StatusNoContent {
 		t.Fatalf("the new instance's token: %d %s", r.status, r.raw)
 	}
 	if r := call(t, srv, "GET", "/v1/deployments/lamp", tokens["web.1"], ""); r.status != http.StatusOK || !strings.Contains(r.raw, `"multiplicity":3`) {

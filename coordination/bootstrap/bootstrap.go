@@ -58,13 +58,22 @@ type view struct {
 	AgentPath string
 	CAPEM     string // re-encoded: only CERTIFICATE blocks
 	JSON      string // agent.json, one line
+	Owner     string // "<deployment> <instance>", what the owner file holds
 }
 
 //go:embed *.sh.tmpl
 var templateFS embed.FS
 
+// Commands are the names the agent answers to besides run (SlipStream's
+// ss-* commands). The bootstrap links each one to the agent in
+// /usr/local/bin and the uninstall removes them; cmd/slipstream-agent's
+// tests check that the agent answers to exactly these, so a command
+// cannot be documented and analysed (compiler/waitgraph) but missing on
+// the machine.
+var Commands = []string{"ss-abort", "ss-display", "ss-get", "ss-get-all", "ss-random", "ss-set"}
+
 var templates = template.Must(template.New("").
-	Funcs(template.FuncMap{"sq": shellQuote}).
+	Funcs(template.FuncMap{"sq": shellQuote, "commands": func() string { return strings.Join(Commands, " ") }}).
 	ParseFS(templateFS, "*.sh.tmpl"))
 
 // Script renders the POSIX sh script that installs and starts the agent.
@@ -100,14 +109,62 @@ func UserData(c Config) (string, error) {
 }
 
 // UninstallScript renders the script that stops the agent and removes
-// everything Script installed. Only Config.Root matters to it, so a machine
-// can be cleaned up without its token.
+// everything Script installed. Only Config.Root, Deployment and Instance
+// matter to it, so a machine can be cleaned up without its token. With
+// Deployment and Instance set it is guarded: it removes the agent only if
+// the host is that instance's or nobody's, and otherwise exits with
+// ExitOwnedByOther, leaving everything in place. With both empty it
+// removes whatever agent is installed.
 func UninstallScript(c Config) (string, error) {
 	root, err := checkRoot(c.Root)
 	if err != nil {
 		return "", err
 	}
-	return render("uninstall.sh.tmpl", &view{What: "uninstaller", Root: root})
+	v := &view{What: "uninstaller", Root: root}
+	if c.Deployment != "" || c.Instance != "" {
+		if v.Owner, err = c.owner(); err != nil {
+			return "", err
+		}
+	}
+	return render("uninstall.sh.tmpl", v)
+}
+
+// ExitOwnedByOther is the status with which the bootstrap and the guarded
+// uninstall script refuse a host that belongs to another deployment or
+// instance.
+const ExitOwnedByOther = 3
+
+// OwnerScript renders a script that prints who owns the host, as
+// "<deployment> <instance>" (see ParseOwner), or nothing when no agent is
+// installed. It reads neither the token nor anything else secret.
+func OwnerScript(c Config) (string, error) {
+	root, err := checkRoot(c.Root)
+	if err != nil {
+		return "", err
+	}
+	return render("owner.sh.tmpl", &view{What: "owner check", Root: root})
+}
+
+// ParseOwner splits what OwnerScript printed into the deployment and the
+// instance; ok is false when the host is free.
+func ParseOwner(out string) (deployment, instance string, ok bool) {
+	out = strings.TrimSpace(out)
+	i := strings.LastIndexByte(out, ' ')
+	if out == "" || i < 0 {
+		return "", out, out != ""
+	}
+	return out[:i], out[i+1:], true
+}
+
+// owner is the owner file's line for c, checked as Script checks it.
+func (c Config) owner() (string, error) {
+	if err := checkText(c.Deployment); err != nil || c.Deployment == "" {
+		return "", fmt.Errorf("bootstrap: Config.Deployment %q: empty or not text", c.Deployment)
+	}
+	if !instanceRE.MatchString(c.Instance) {
+		return "", fmt.Errorf("bootstrap: Config.Instance %q is not a node instance name such as web.2 (node name, dot, index)", c.Instance)
+	}
+	return c.Deployment + " " + c.Instance, nil
 }
 
 func render(name string, v *view) (string, error) {
@@ -249,7 +306,8 @@ func (c Config) view() (*view, error) {
 	return &view{
 		What: "bootstrap", Root: root, Sums: sums, Archs: strings.Join(archs, ", "),
 		URL: agentURL, AgentPath: c.AgentPath, CAPEM: caPEM,
-		JSON: strings.TrimSuffix(js.String(), "\n"),
+		JSON:  strings.TrimSuffix(js.String(), "\n"),
+		Owner: c.Deployment + " " + c.Instance,
 	}, nil
 }
 

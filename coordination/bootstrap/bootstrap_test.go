@@ -390,7 +390,9 @@ func checkInstalled(t *testing.T, c Config, agent []byte) {
 	if b, _ := os.ReadFile(filepath.Join(bin, "slipstream-agent")); string(b) != string(agent) {
 		t.Errorf("slipstream-agent differs from the agent served")
 	}
-	for _, n := range []string{"ss-get", "ss-set", "ss-display", "ss-random", "ss-abort"} {
+	// Listed here, not taken from Commands, so that dropping one from
+	// Commands fails the test.
+	for _, n := range []string{"ss-get", "ss-get-all", "ss-set", "ss-display", "ss-random", "ss-abort"} {
 		if target, err := os.Readlink(filepath.Join(bin, n)); err != nil || target != "slipstream-agent" {
 			t.Errorf("%s: link to %q (%v), want slipstream-agent", n, target, err)
 		}
@@ -628,7 +630,8 @@ func TestScriptsParse(t *testing.T) {
 	} {
 		c := baseConfig()
 		edit(&c)
-		for _, render := range []func(Config) (string, error){Script, UserData, UninstallScript} {
+		unguarded := func(c Config) (string, error) { return UninstallScript(Config{Root: c.Root}) }
+		for _, render := range []func(Config) (string, error){Script, UserData, UninstallScript, unguarded, OwnerScript} {
 			s, err := render(c)
 			if err != nil {
 				t.Fatal(err)
@@ -671,9 +674,13 @@ func TestPathsUnderRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o, err := OwnerScript(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sysdir := regexp.MustCompile(`/(?:etc|usr|var|run|tmp|opt|srv|home|root|lib|bin|sbin)\b[^\s"';)]*`)
 	readOnly := []string{"/run/systemd/system", "/bin/sh"}
-	for name, script := range map[string]string{"install": s, "uninstall": u} {
+	for name, script := range map[string]string{"install": s, "uninstall": u, "owner": o} {
 		for _, m := range sysdir.FindAllStringIndex(script, -1) {
 			p := script[m[0]:m[1]]
 			if m[0] >= 2 && script[m[0]-2:m[0]] == "$R" || slices.Contains(readOnly, p) {
@@ -1261,5 +1268,165 @@ WantedBy=multi-user.target
 	})
 	if len(left) > 0 {
 		t.Errorf("uninstall left %v", left)
+	}
+}
+
+// TestOwnership: a host belongs to the instance whose bootstrap claimed it.
+// Another deployment's bootstrap, or another instance's of the same
+// deployment, is refused with ExitOwnedByOther and changes nothing; the
+// guarded uninstall of a non-owner leaves the agent running; the owner's
+// own re-run and uninstall work.
+func TestOwnership(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	stopLeftovers(t, root)
+	os.WriteFile(filepath.Join(root, "hold"), nil, 0o600)
+	agent := fakeAgent(root)
+	upload := filepath.Join(t.TempDir(), "agent")
+	os.WriteFile(upload, agent, 0o600)
+	owner := baseConfig()
+	owner.AgentPath, owner.AgentSHA256, owner.Root = upload, sums(agent), root
+	s, _ := Script(owner)
+	mustRun(t, s, "")
+	running := supervisors(t, root)
+	if len(running) != 1 {
+		t.Fatalf("supervisors %v, want one", running)
+	}
+	agentJSON := filepath.Join(root, "etc/slipstream/agent.json")
+	before, _ := os.ReadFile(agentJSON)
+
+	ownerScript, err := OwnerScript(Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, ownerScript, "")
+	if d, i, ok := ParseOwner(out); !ok || d != owner.Deployment || i != owner.Instance {
+		t.Errorf("OwnerScript printed %q: %q %q %v, want %s %s", out, d, i, ok, owner.Deployment, owner.Instance)
+	}
+
+	otherDeployment := owner
+	otherDeployment.Deployment, otherDeployment.Token = "other-deployment-1", randomHex(t, 64)
+	otherInstance := owner
+	otherInstance.Instance, otherInstance.Token = "web.3", randomHex(t, 64)
+	for name, c := range map[string]Config{"another deployment": otherDeployment, "another instance": otherInstance} {
+		s, _ := Script(c)
+		out, err := runScript(t, s, "")
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != ExitOwnedByOther {
+			t.Errorf("%s: bootstrap %v, want exit status %d\n%s", name, err, ExitOwnedByOther, out)
+		}
+		want := "refusing to install: this host belongs to instance web.2 of deployment " + owner.Deployment
+		if !strings.Contains(out, want) {
+			t.Errorf("%s: output lacks %q:\n%s", name, want, out)
+		}
+		un, _ := UninstallScript(Config{Root: root, Deployment: c.Deployment, Instance: c.Instance})
+		out, err = runScript(t, un, "")
+		if !errors.As(err, &exit) || exit.ExitCode() != ExitOwnedByOther || !strings.Contains(out, "not uninstalling: this host belongs to instance web.2") {
+			t.Errorf("%s: guarded uninstall %v, want exit status %d\n%s", name, err, ExitOwnedByOther, out)
+		}
+		if after, _ := os.ReadFile(agentJSON); string(after) != string(before) {
+			t.Errorf("%s: agent.json changed:\n%s\nwas\n%s", name, after, before)
+		}
+		if got := supervisors(t, root); !slices.Equal(got, running) {
+			t.Errorf("%s: supervisors %v, want %v untouched", name, got, running)
+		}
+	}
+
+	// An install made before the owner file existed is recognised by its
+	// agent.json.
+	os.Remove(filepath.Join(root, "etc/slipstream/owner"))
+	s, _ = Script(otherDeployment)
+	if out, err := runScript(t, s, ""); err == nil || !strings.Contains(out, "belongs to instance web.2") {
+		t.Errorf("legacy install: bootstrap of another deployment %v\n%s", err, out)
+	}
+	s, _ = Script(owner)
+	if out := mustRun(t, s, ""); !strings.Contains(out, "already running with this configuration") {
+		t.Errorf("the owner's re-run:\n%s", out)
+	}
+	checkUninstall(t, owner)
+	// A free host is anybody's again.
+	if out := mustRun(t, ownerScript, ""); strings.TrimSpace(out) != "" {
+		t.Errorf("OwnerScript on a free host printed %q", out)
+	}
+	s, _ = Script(otherDeployment)
+	mustRun(t, s, "")
+	checkUninstall(t, otherDeployment)
+}
+
+// TestOwnerClaimRace: of bootstraps of several deployments started at once
+// on a free host, exactly one installs; the others are refused.
+func TestOwnerClaimRace(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	stopLeftovers(t, root)
+	os.WriteFile(filepath.Join(root, "hold"), nil, 0o600)
+	agent := fakeAgent(root)
+	upload := filepath.Join(t.TempDir(), "agent")
+	os.WriteFile(upload, agent, 0o600)
+	const n = 6
+	var wg sync.WaitGroup
+	var won, refused atomic.Int32
+	var configs []Config
+	for i := range n {
+		c := baseConfig()
+		c.Deployment = fmt.Sprintf("racer-%d", i)
+		c.AgentPath, c.AgentSHA256, c.Root = upload, sums(agent), root
+		configs = append(configs, c)
+		s, _ := Script(c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := runScript(t, s, "")
+			var exit *exec.ExitError
+			switch {
+			case err == nil:
+				won.Add(1)
+			case errors.As(err, &exit) && exit.ExitCode() == ExitOwnedByOther:
+				refused.Add(1)
+			default:
+				t.Errorf("%s: %v\n%s", c.Deployment, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 || refused.Load() != n-1 {
+		t.Fatalf("%d bootstraps installed and %d were refused, want 1 and %d", won.Load(), refused.Load(), n-1)
+	}
+	out := mustRun(t, mustOwnerScript(t, root), "")
+	d, _, _ := ParseOwner(out)
+	for _, c := range configs {
+		if c.Deployment == d {
+			b, _ := os.ReadFile(filepath.Join(root, "etc/slipstream/agent.json"))
+			if !strings.Contains(string(b), `"deployment":"`+d+`"`) {
+				t.Errorf("the owner is %s but agent.json is %s", d, b)
+			}
+			checkUninstall(t, c)
+			return
+		}
+	}
+	t.Errorf("owner %q is none of the racers", out)
+}
+
+func mustOwnerScript(t *testing.T, root string) string {
+	t.Helper()
+	s, err := OwnerScript(Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestParseOwner(t *testing.T) {
+	for _, tc := range []struct{ in, d, i string }{
+		{"lamp-1a2b web.2\n", "lamp-1a2b", "web.2"},
+		{"a deployment with spaces db.1", "a deployment with spaces", "db.1"},
+	} {
+		d, i, ok := ParseOwner(tc.in)
+		if !ok || d != tc.d || i != tc.i {
+			t.Errorf("ParseOwner(%q) = %q %q %v", tc.in, d, i, ok)
+		}
+	}
+	if _, _, ok := ParseOwner(" \n"); ok {
+		t.Error("ParseOwner of nothing says owned")
 	}
 }

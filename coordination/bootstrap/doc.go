@@ -4,6 +4,7 @@
 //	Script(c)          POSIX sh install-and-start script, run as root over SSH
 //	UserData(c)        the same script as cloud-init user-data, at most MaxUserData bytes
 //	UninstallScript(c) stops the agent and removes everything Script installed
+//	OwnerScript(c)     prints who owns the host ("<deployment> <instance>"), see ParseOwner
 //
 // # User-data
 //
@@ -24,11 +25,12 @@
 // temporary directory in tests:
 //
 //	/usr/local/bin/slipstream-agent          the agent, 0755
-//	/usr/local/bin/ss-get, ss-set, ss-display, ss-random, ss-abort
+//	/usr/local/bin/ss-get, ss-get-all, ss-set, ss-display, ss-random, ss-abort (Commands)
 //	                                         symbolic links to slipstream-agent (relative)
 //	/etc/slipstream/                         0700
 //	/etc/slipstream/agent.json               0600: {"service_url", "deployment", "instance",
 //	                                         "token", "ca_fingerprint", "cloud"}
+//	/etc/slipstream/owner                    "<deployment> <instance>\n": who the host belongs to
 //	/etc/slipstream/ca.pem                   only when Config.CAPEM is set
 //	/var/lib/slipstream/                     0700, the agent's state (SLIPSTREAM_STATE_DIR)
 //	/etc/systemd/system/slipstream-agent.service   with systemd
@@ -54,9 +56,11 @@
 //  2. maps uname -m to the agent's architecture (x86_64 or amd64 → amd64,
 //     aarch64 or arm64 → arm64) and fails naming any other machine, or an
 //     architecture for which Config.AgentSHA256 holds no checksum;
-//  3. picks a checksum tool: sha256sum, else shasum -a 256, else openssl
+//  3. claims the host (see Ownership below), and refuses a host that
+//     belongs to another deployment or instance;
+//  4. picks a checksum tool: sha256sum, else shasum -a 256, else openssl
 //     dgst -sha256, else fails saying none is installed;
-//  4. if the installed agent already has the expected checksum, keeps it
+//  5. if the installed agent already has the expected checksum, keeps it
 //     (a re-run downloads nothing); otherwise gets the agent into a
 //     temporary file next to its destination, either by copying
 //     Config.AgentPath (uploaded beforehand by the SSH bootstrapper; the
@@ -68,18 +72,18 @@
 //     saying neither is installed. With Config.CAPEM the download trusts
 //     that certificate only (curl --cacert, wget --ca-certificate), so TLS
 //     is pinned to the coordinator's CA;
-//  5. verifies the checksum of the copy it is about to install and refuses
+//  6. verifies the checksum of the copy it is about to install and refuses
 //     a mismatch with the expected and the actual sums, leaving no file
 //     behind; then chmod 755 and mv into place, an atomic rename;
-//  6. links the ss-* commands, writes ca.pem and agent.json (each through a
+//  7. links the ss-* commands, writes ca.pem and agent.json (each through a
 //     temporary file and a rename, so the agent never reads half a file;
 //     a stale ca.pem goes when CAPEM is empty);
-//  7. starts the agent, as `slipstream-agent run` with
+//  8. starts the agent, as `slipstream-agent run` with
 //     SLIPSTREAM_AGENT_CONFIG=<root>/etc/slipstream/agent.json and
 //     SLIPSTREAM_STATE_DIR=<root>/var/lib/slipstream.
 //
 // With systemd — Root is "", /run/systemd/system exists and systemctl is
-// installed — step 7 writes the unit slipstream-agent.service (Type=simple,
+// installed — step 8 writes the unit slipstream-agent.service (Type=simple,
 // After= and Wants=network-online.target, Restart=on-failure,
 // RestartSec=2s, the two variables as Environment= lines,
 // WantedBy=multi-user.target), runs systemctl daemon-reload and
@@ -115,6 +119,28 @@
 // path), never by the pid alone, so a stale pid file naming a recycled pid
 // cannot get an unrelated process killed.
 //
+// # Ownership
+//
+// A host runs one agent: its paths are fixed, so a second deployment's
+// bootstrap would overwrite the first one's configuration and take its
+// host over. The bootstrap therefore claims the host before it writes
+// anything of the agent: it writes "<deployment> <instance>" to a
+// temporary file and hard-links it to /etc/slipstream/owner, which fails
+// if the file exists, so of two bootstraps racing for a free host exactly
+// one wins. A host whose owner is another deployment, or another instance
+// of the same deployment, is refused with exit status ExitOwnedByOther (3)
+// and the message "refusing to install: this host belongs to instance I of
+// deployment D", and nothing is changed; the owner's own re-run goes on as
+// before. An install made before the owner file existed is recognised by
+// the deployment and instance in its agent.json. A bootstrap that claimed
+// the host and then fails gives the claim up again (its EXIT trap removes
+// the owner file), so a failed first install leaves the host free.
+//
+// There is no sharing of a host between deployments: per-deployment paths
+// and unit names would be possible, but SlipStream ran one instance per
+// machine, and two deployments' scripts on one machine would still collide
+// on what they install. Refusing is the safe default.
+//
 // # Uninstalling
 //
 // UninstallScript stops the supervisor as above, or, when the unit file
@@ -122,7 +148,12 @@
 // daemon-reload; then it removes the binary, the links, /etc/slipstream,
 // /var/lib/slipstream, the unit, the pid file and the log. It succeeds when
 // there is nothing to remove, so it can be run any number of times. It uses
-// only Config.Root, so a machine can be cleaned up without its token.
+// only Config.Root, Deployment and Instance, so a machine can be cleaned up
+// without its token. With Deployment and Instance set it is guarded, as the
+// provider runs it: a host owned by another deployment or instance is left
+// as it is, with exit status ExitOwnedByOther. Without them it removes
+// whatever agent is installed; `slipstream-agent uninstall` runs that form
+// on a host, to free one still claimed by a deployment that is gone.
 //
 // # Validation and quoting
 //

@@ -7,6 +7,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
@@ -39,6 +42,9 @@ type Error struct {
 	Status  int
 	// RetryAfter is the server's Retry-After (rate limiting).
 	RetryAfter time.Duration
+	// sent: the request was written to the connection, so the
+	// coordinator may have acted on it.
+	sent bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -50,7 +56,7 @@ func (e *Error) ExitCode() int {
 		return ExitTimeout
 	case e.Code == "aborted":
 		return ExitAborted
-	case e.Code == "network":
+	case e.Code == "network", e.Code == "unreachable":
 		return ExitNetwork
 	case e.Status >= 500:
 		return ExitServer
@@ -78,6 +84,17 @@ type Client struct {
 	HTTP       *http.Client
 	// MaxBackoff caps the wait between retries (default 5 s).
 	MaxBackoff time.Duration
+	// RetryFor bounds how long one call keeps retrying a coordinator it
+	// cannot reach (or that answers 5xx), counted from the first failure;
+	// the call then fails with an *Error of code "unreachable" that says
+	// for how long and why. 0: until ctx ends (the agent rides out
+	// coordinator restarts; the provider sets a budget so that a plan
+	// never hangs).
+	RetryFor time.Duration
+	// AttemptTimeout bounds one request (0: none), plus the wait of a
+	// long-poll: a coordinator that accepts the connection but never
+	// answers is then retried like one that is down.
+	AttemptTimeout time.Duration
 }
 
 func (c *Client) http() *http.Client {
@@ -87,10 +104,27 @@ func (c *Client) http() *http.Client {
 	return http.DefaultClient
 }
 
+// request is one API call.
+type request struct {
+	method, path string
+	payload      []byte
+	contentType  string
+	out          any
+	// safe: sending the request twice has the effect of sending it once
+	// (GET, PUT, DELETE, and the POSTs this API makes idempotent: creates
+	// and scales with the caller's token hashes, completions, aborts,
+	// finalize). Only a safe request is sent again after a failure that
+	// may have reached the coordinator.
+	safe bool
+	// wait is how long the coordinator may hold a long-poll before it
+	// answers; it extends AttemptTimeout.
+	wait time.Duration
+}
+
 // do sends one request with a JSON body, retrying network errors, 5xx
-// answers and rate limiting until ctx ends. Other client errors (4xx) are
+// answers and rate limiting (see send). Other client errors (4xx) are
 // final.
-func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
+func (c *Client) do(ctx context.Context, method, path string, body any, out any, safe bool) error {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -98,24 +132,40 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 			return err
 		}
 	}
-	return c.send(ctx, method, path, payload, "application/json", out)
+	return c.send(ctx, request{method: method, path: path, payload: payload, contentType: "application/json", out: out, safe: safe})
 }
 
-func (c *Client) send(ctx context.Context, method, path string, payload []byte, contentType string, out any) error {
+// send sends a request until it gets an answer that is not a failure of
+// the coordinator, ctx ends, or RetryFor passes. A request that is not
+// safe is retried only when it never left this process (the connection
+// failed before it was written) or was refused unprocessed (429): the
+// coordinator may have acted on anything else.
+func (c *Client) send(ctx context.Context, req request) error {
 	backoff := 100 * time.Millisecond
 	maxBackoff := c.MaxBackoff
 	if maxBackoff <= 0 {
 		maxBackoff = 5 * time.Second
 	}
+	var firstFailure time.Time
 	for {
-		err := c.once(ctx, method, path, payload, contentType, out)
+		err := c.once(ctx, req)
 		var e *Error
-		if err == nil || !errors.As(err, &e) || (e.Code != "network" && e.Status < 500 && e.Status != http.StatusTooManyRequests) {
+		if err == nil || !errors.As(err, &e) || !e.retryable(req.safe) {
 			return err
+		}
+		if firstFailure.IsZero() {
+			firstFailure = time.Now()
 		}
 		pause := backoff
 		if e.RetryAfter > pause {
 			pause = e.RetryAfter
+		}
+		if c.RetryFor > 0 {
+			left := c.RetryFor - time.Since(firstFailure)
+			if left <= 0 {
+				return c.unreachable(time.Since(firstFailure), e)
+			}
+			pause = min(pause, left)
 		}
 		select {
 		case <-ctx.Done():
@@ -126,24 +176,69 @@ func (c *Client) send(ctx context.Context, method, path string, payload []byte, 
 	}
 }
 
-func (c *Client) once(ctx context.Context, method, path string, payload []byte, contentType string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(payload))
+// unreachable is the error of a call whose retry budget ran out.
+func (c *Client) unreachable(d time.Duration, last *Error) *Error {
+	what := "unreachable"
+	if last.Code != "network" {
+		what = "failing"
+	}
+	return &Error{Code: "unreachable", Status: last.Status,
+		Message: fmt.Sprintf("coordinator at %s %s for %s: %s", c.BaseURL, what, d.Round(time.Second), last.Message)}
+}
+
+// retryable reports whether a failed request may be sent again.
+func (e *Error) retryable(safe bool) bool {
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		return true // refused before anything was done
+	case e.Code == "network":
+		return safe || !e.sent
+	case e.Status >= 500:
+		return safe
+	}
+	return false
+}
+
+func (c *Client) once(parent context.Context, r request) error {
+	ctx := parent
+	if c.AttemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.AttemptTimeout+r.wait)
+		defer cancel()
+	}
+	var body io.Reader
+	if r.payload != nil {
+		body = bytes.NewReader(r.payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, strings.TrimRight(c.BaseURL, "/")+r.path, body)
 	if err != nil {
 		return &Error{Code: "invalid", Message: err.Error()}
 	}
+	// Whether the request reached the connection decides whether a
+	// request that is not safe may be sent again.
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { sent.Store(true) },
+	}))
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if payload != nil {
-		req.Header.Set("Content-Type", contentType)
+	if r.payload != nil {
+		req.Header.Set("Content-Type", r.contentType)
 	}
 	res, err := c.http().Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return &Error{Code: "timeout", Message: "timed out: " + ctx.Err().Error()}
+		if parent.Err() != nil {
+			return &Error{Code: "timeout", Message: "timed out: " + parent.Err().Error()}
 		}
-		return &Error{Code: "network", Message: "cannot reach the coordinator: " + err.Error()}
+		if ctx.Err() != nil { // this attempt's own limit
+			return &Error{Code: "network", sent: sent.Load(), Message: fmt.Sprintf("the coordinator did not answer within %s", c.AttemptTimeout+r.wait)}
+		}
+		return &Error{Code: "network", sent: sent.Load(), Message: "cannot reach the coordinator: " + err.Error()}
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if err != nil {
+		return &Error{Code: "network", sent: true, Message: "reading the coordinator's answer: " + err.Error()}
+	}
 	if res.StatusCode >= 300 {
 		var eb struct {
 			Error struct{ Code, Message string } `json:"error"`
@@ -151,14 +246,14 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
 			eb.Error.Code, eb.Error.Message = "http", fmt.Sprintf("coordinator answered %s", res.Status)
 		}
-		e := &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: res.StatusCode}
+		e := &Error{Code: eb.Error.Code, Message: eb.Error.Message, Status: res.StatusCode, sent: true}
 		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second
 		}
 		return e
 	}
-	if out != nil && len(b) > 0 {
-		return json.Unmarshal(b, out)
+	if r.out != nil && len(b) > 0 {
+		return json.Unmarshal(b, r.out)
 	}
 	return nil
 }
@@ -197,7 +292,7 @@ func (c *Client) get(ctx context.Context, key string, wait time.Duration, ignore
 		// Tell the user at once when the key is not there yet, as
 		// SlipStream's ss-get did, then block.
 		var out struct{ Value string }
-		err := c.do(ctx, "GET", c.paramPath(key)+ignoreQuery(ignoreAbort), nil, &out)
+		err := c.do(ctx, "GET", c.paramPath(key)+ignoreQuery(ignoreAbort), nil, &out, true)
 		var e *Error
 		if err == nil {
 			return out.Value, nil
@@ -223,7 +318,11 @@ func (c *Client) get(ctx context.Context, key string, wait time.Duration, ignore
 			q.Set("changed_from", *changedFrom)
 		}
 		var out struct{ Value string }
-		err := c.do(ctx, "GET", c.paramPath(key)+"?"+q.Encode(), nil, &out)
+		var left time.Duration
+		if wait > 0 {
+			left = time.Until(deadline)
+		}
+		err := c.send(ctx, request{method: "GET", path: c.paramPath(key) + "?" + q.Encode(), out: &out, safe: true, wait: left})
 		var e *Error
 		if err == nil {
 			return out.Value, nil
@@ -244,19 +343,19 @@ func ignoreQuery(ignoreAbort bool) string {
 
 // Set writes one of the calling instance's parameters.
 func (c *Client) Set(ctx context.Context, key, value string, ignoreAbort bool) error {
-	return c.do(ctx, "PUT", c.paramPath(key), map[string]any{"value": value, "ignore_abort": ignoreAbort}, nil)
+	return c.do(ctx, "PUT", c.paramPath(key), map[string]any{"value": value, "ignore_abort": ignoreAbort}, nil, true)
 }
 
 // Abort raises (or with cancel, clears) the run's abort.
 func (c *Client) Abort(ctx context.Context, message string, cancel bool) error {
-	return c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/abort", map[string]any{"message": message, "cancel": cancel}, nil)
+	return c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/abort", map[string]any{"message": message, "cancel": cancel}, nil, true)
 }
 
 // Complete reports that this instance finished a state; it returns the
 // run's state afterwards.
 func (c *Client) Complete(ctx context.Context, state string) (string, error) {
 	var out struct{ State string }
-	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/complete", map[string]any{"state": state}, &out)
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/complete", map[string]any{"state": state}, &out, true)
 	return out.State, err
 }
 
@@ -270,7 +369,7 @@ type Run struct {
 // Run reads the deployment's spec, its state and abort message.
 func (c *Client) Run(ctx context.Context) (*Run, error) {
 	var out Run
-	if err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment), nil, &out); err != nil {
+	if err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment), nil, &out, true); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -279,39 +378,128 @@ func (c *Client) Run(ctx context.Context) (*Run, error) {
 // UploadReport sends an instance's report directory, a gzip-compressed
 // tar, replacing the one sent before.
 func (c *Client) UploadReport(ctx context.Context, instance string, tarball []byte) error {
-	return c.send(ctx, "PUT", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/reports/"+url.PathEscape(instance), tarball, "application/gzip", nil)
+	return c.send(ctx, request{method: "PUT", path: "/v1/deployments/" + url.PathEscape(c.Deployment) + "/reports/" + url.PathEscape(instance), payload: tarball, contentType: "application/gzip", safe: true})
+}
+
+// Exchange trades the client's token, a one-time bootstrap token, for the
+// agent's own token, given by its hex SHA-256 (the token itself never
+// leaves the machine). It returns the instance the token acts for. It is
+// safe to retry: the same exchange asked again succeeds. Afterwards the
+// client still holds the spent bootstrap token: set Token to the new one.
+func (c *Client) Exchange(ctx context.Context, tokenSHA256 string) (string, error) {
+	var out struct{ Instance string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/exchange", map[string]string{"token_sha256": tokenSHA256}, &out, true)
+	return out.Instance, err
 }
 
 // The calls below are the provider's: they need the admin token.
 
-// CreateDeployment registers d and returns its instances' tokens.
+// CreateDeployment registers d with tokens this client makes for its
+// instances (the coordinator receives only their SHA-256), and returns
+// them. Because the request carries everything, sending it again after a
+// lost answer is safe: the coordinator takes the same registration as a
+// success.
 func (c *Client) CreateDeployment(ctx context.Context, d *coordinator.Deployment) (map[string]string, error) {
-	var out struct{ Tokens map[string]string }
-	err := c.do(ctx, "POST", "/v1/deployments", d, &out)
-	return out.Tokens, err
+	tokens, hashes := map[string]string{}, map[string]string{}
+	for name, n := range d.Nodes {
+		NewTokens(name, 1, n.Multiplicity, tokens, hashes)
+	}
+	body := struct {
+		*coordinator.Deployment
+		TokenSHA256 map[string]string `json:"token_sha256"`
+	}{d, hashes}
+	if err := c.do(ctx, "POST", "/v1/deployments", body, nil, true); err != nil {
+		return nil, err
+	}
+	return tokens, nil
 }
 
 // Scale changes a node's multiplicity; it returns the run's state and the
-// new instances' tokens.
-func (c *Client) Scale(ctx context.Context, node string, multiplicity int) (string, map[string]string, error) {
-	var out struct {
-		State  string
-		Tokens map[string]string
+// new instances' tokens, made here as in CreateDeployment (so a retry is
+// safe).
+func (c *Client) Scale(ctx context.Context, node string, from, to int) (string, map[string]string, error) {
+	tokens, hashes := map[string]string{}, map[string]string{}
+	NewTokens(node, from+1, to, tokens, hashes)
+	var out struct{ State string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/scale", map[string]any{"node": node, "multiplicity": to, "token_sha256": hashes}, &out, true)
+	if err != nil {
+		return "", nil, err
 	}
-	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/scale", map[string]any{"node": node, "multiplicity": multiplicity}, &out)
-	return out.State, out.Tokens, err
+	return out.State, tokens, nil
+}
+
+// ReissueTokens gives instances new tokens, made here, and revokes the
+// ones they had; it returns the new tokens.
+func (c *Client) ReissueTokens(ctx context.Context, instances []string) (map[string]string, error) {
+	tokens, hashes := map[string]string{}, map[string]string{}
+	for _, inst := range instances {
+		tok := newToken()
+		tokens[inst], hashes[inst] = tok, TokenHash(tok)
+	}
+	if err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/tokens", map[string]any{"token_sha256": hashes}, nil, true); err != nil {
+		return nil, err
+	}
+	return tokens, nil
+}
+
+// Deployments lists every deployment at the coordinator (admin).
+func (c *Client) Deployments(ctx context.Context) ([]coordinator.Summary, error) {
+	var out struct{ Deployments []coordinator.Summary }
+	err := c.do(ctx, "GET", "/v1/deployments", nil, &out, true)
+	return out.Deployments, err
+}
+
+// UpdateSettings changes the deployment's keep-running policy, tolerated
+// provisioning failures or description in place; it returns the run's
+// state afterwards.
+func (c *Client) UpdateSettings(ctx context.Context, s coordinator.Settings) (string, error) {
+	var out struct{ State string }
+	err := c.do(ctx, "PATCH", "/v1/deployments/"+url.PathEscape(c.Deployment), s, &out, true)
+	return out.State, err
+}
+
+// InstanceFailed tells the coordinator that an instance's machine could
+// not be started; tolerated says whether the run goes on without it.
+func (c *Client) InstanceFailed(ctx context.Context, instance, reason string) (bool, error) {
+	var out struct{ Tolerated bool }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/instances/"+url.PathEscape(instance)+"/failed", map[string]string{"reason": reason}, &out, true)
+	return out.Tolerated, err
+}
+
+// NewTokens makes tokens for instances from..to of node, adding each to
+// tokens and its hex SHA-256 (all the coordinator keeps) to hashes.
+func NewTokens(node string, from, to int, tokens, hashes map[string]string) {
+	for i := from; i <= to; i++ {
+		inst := coordinator.Instance{Node: node, Index: i}.String()
+		tok := newToken()
+		tokens[inst], hashes[inst] = tok, TokenHash(tok)
+	}
+}
+
+// TokenHash is the hex SHA-256 of a token, as the coordinator keeps it.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
 }
 
 // Finalize ends the run and returns its state afterwards.
 func (c *Client) Finalize(ctx context.Context) (string, error) {
 	var out struct{ State string }
-	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/finalize", nil, &out)
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/finalize", nil, &out, true)
 	return out.State, err
 }
 
 // Delete removes the deployment and everything kept for it.
 func (c *Client) Delete(ctx context.Context) error {
-	return c.do(ctx, "DELETE", "/v1/deployments/"+url.PathEscape(c.Deployment), nil, nil)
+	return c.do(ctx, "DELETE", "/v1/deployments/"+url.PathEscape(c.Deployment), nil, nil, true)
 }
 
 // Parameters returns every parameter that has a value, and which of them
@@ -321,7 +509,7 @@ func (c *Client) Parameters(ctx context.Context) (map[string]string, map[string]
 		Parameters map[string]string
 		Sensitive  map[string]bool
 	}
-	err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/parameters", nil, &out)
+	err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/parameters", nil, &out, true)
 	return out.Parameters, out.Sensitive, err
 }
 
@@ -335,7 +523,7 @@ type Agent struct {
 // Agents lists the agent binaries the coordinator serves, by "linux/amd64".
 func (c *Client) Agents(ctx context.Context) (map[string]Agent, error) {
 	var out struct{ Agents map[string]Agent }
-	err := c.do(ctx, "GET", "/v1/agent", nil, &out)
+	err := c.do(ctx, "GET", "/v1/agent", nil, &out, true)
 	return out.Agents, err
 }
 

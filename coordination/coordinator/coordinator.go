@@ -46,7 +46,7 @@ var nextState = map[string]string{
 var (
 	ErrNotFound  = errors.New("no such deployment")
 	ErrExists    = errors.New("deployment already exists")
-	ErrForbidden = errors.New("an instance may set only its own parameters")
+	ErrForbidden = errors.New("forbidden")
 	ErrUnknown   = errors.New("no such parameter")
 	ErrNotSet    = errors.New("parameter not set")
 	ErrTimeout   = errors.New("timed out waiting for the parameter")
@@ -63,6 +63,9 @@ func (e *AbortError) Error() string { return "run aborted: " + e.Message }
 type Deployment struct {
 	ID    string           `json:"id"`
 	Nodes map[string]*Node `json:"nodes"`
+	// KeepRunning is SlipStream's keep-running policy: what the run does
+	// once it is Ready, or aborted (policy.go). "" is "on-success".
+	KeepRunning string `json:"keep_running,omitempty"`
 	// Meta is kept for the provider as it is given (its own description of
 	// the deployment, so an import can rebuild the resource).
 	Meta json.RawMessage `json:"meta,omitempty"`
@@ -84,6 +87,10 @@ type Node struct {
 	// Scripts are the node's scripts by phase (see Phases), each phase's
 	// in the order they run: the image chain's root first.
 	Scripts map[string][]string `json:"scripts,omitempty"`
+	// MaxProvisioningFailures is how many of the node's instances may fail
+	// to start (InstanceFailed) without aborting the run; the barriers then
+	// go on without them, as SlipStream's did.
+	MaxProvisioningFailures int `json:"max_provisioning_failures,omitempty"`
 }
 
 // Phases are the script phases an agent runs, in SlipStream's terms:
@@ -98,14 +105,64 @@ type Param struct {
 }
 
 // isSensitive reports whether a qualified key ("web.2:password") names a
-// parameter declared sensitive.
+// sensitive parameter (see ParamSensitive).
 func (d *Deployment) isSensitive(key string) bool {
 	k, err := Qualify(key, nil)
 	if err != nil {
 		return false
 	}
 	inst, ok := k.Instance()
-	return ok && d.Nodes[inst.Node] != nil && d.Nodes[inst.Node].Params[k.Name].Sensitive
+	return ok && d.ParamSensitive(inst.Node, k.Name)
+}
+
+// ParamSensitive reports whether a node's parameter is sensitive: declared
+// so, or an input mapped from a sensitive output (the value is the same
+// secret, so it is kept out of listings and the event stream alike).
+func (d *Deployment) ParamSensitive(node, name string) bool {
+	// A chain of mappings is followed at most as far as there are nodes:
+	// validate does not forbid a cycle of inputs mapped from inputs.
+	for range len(d.Nodes) + 1 {
+		n := d.Nodes[node]
+		if n == nil {
+			return false
+		}
+		if n.Params[name].Sensitive {
+			return true
+		}
+		from, mapped := n.Mappings[name]
+		if !mapped {
+			return false
+		}
+		node, name, _ = strings.Cut(from, ":")
+	}
+	return false
+}
+
+// mayRead reports whether an instance may read a key: anything not
+// sensitive; of the sensitive values, its own instance's, the inputs of
+// its own node, and the outputs its node's inputs are mapped from
+// (web reads db.1:password when it maps db_password = db:password). A
+// machine's token, or a script on it, gets no other secret of the
+// deployment.
+func (d *Deployment) mayRead(caller Instance, k Key) bool {
+	inst, ok := k.Instance()
+	if !ok || !d.ParamSensitive(inst.Node, k.Name) || inst == caller {
+		return true
+	}
+	n := d.Nodes[caller.Node]
+	if n == nil {
+		return false
+	}
+	if inst.Node == caller.Node {
+		p, declared := n.Params[k.Name]
+		return declared && !p.Output
+	}
+	for _, from := range n.Mappings {
+		if src, err := Qualify(from, nil); err == nil && src == k {
+			return true
+		}
+	}
+	return false
 }
 
 // builtins are the parameters every instance has; the settable ones are
@@ -174,7 +231,13 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 		return err
 	}
 	_, err = c.st.Update(ctx, ns(d.ID), func(tx store.Tx) error {
-		if _, ok := tx.Get(specKey); ok {
+		if kv, ok := tx.Get(specKey); ok {
+			// The same registration again is the retry of a create whose
+			// answer was lost: it succeeds, changing nothing. Anything
+			// else under this id is another deployment.
+			if kv.Value == string(spec) && len(tokenHashes) > 0 && tokensHeld(tx, tokenHashes) {
+				return nil
+			}
 			return ErrExists
 		}
 		tx.Put(specKey, string(spec))
@@ -201,28 +264,23 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 	return err
 }
 
-// InstanceForToken returns the instance whose token has the given hex
-// SHA-256 hash, or ErrNotFound. Only hashes are stored, so a copy of the
-// store does not hand out working tokens.
+// InstanceForToken returns the instance whose agent token has the given
+// hex SHA-256 hash, or ErrNotFound. Only hashes are stored, so a copy of
+// the store does not hand out working tokens. A bootstrap token is
+// ErrBootstrapToken (it can only be exchanged: see Exchange), a spent one
+// ErrTokenExchanged.
 func (c *Coordinator) InstanceForToken(ctx context.Context, id, hash string) (*Instance, error) {
-	var name string
-	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
-		kv, ok := tx.Get("t/" + hash)
-		if !ok {
-			return ErrNotFound
-		}
-		name = kv.Value
-		return nil
-	})
+	rec, err := c.Token(ctx, id, hash)
 	if err != nil {
 		return nil, err
 	}
-	k, err := Qualify(name+":x", nil)
-	if err != nil {
-		return nil, err
+	switch rec.Kind {
+	case TokenBootstrap:
+		return nil, ErrBootstrapToken
+	case TokenUsed:
+		return nil, ErrTokenExchanged
 	}
-	inst, _ := k.Instance()
-	return &inst, nil
+	return &rec.Instance, nil
 }
 
 // Spec returns a deployment's registration and the run's state.
@@ -265,12 +323,18 @@ func validate(d Deployment) error {
 	if !nodeRE.MatchString(d.ID) && !nameRE.MatchString(d.ID) {
 		return fmt.Errorf("invalid deployment id %q", d.ID)
 	}
+	if !keepRunningPolicies[d.KeepRunning] {
+		return fmt.Errorf("invalid keep_running %q (want always, on-success, on-error or never)", d.KeepRunning)
+	}
 	for name, n := range d.Nodes {
 		if !nodeRE.MatchString(name) {
 			return fmt.Errorf("invalid node name %q", name)
 		}
 		if n.Multiplicity < 0 {
 			return fmt.Errorf("node %s: multiplicity %d is negative", name, n.Multiplicity)
+		}
+		if n.MaxProvisioningFailures < 0 {
+			return fmt.Errorf("node %s: max_provisioning_failures %d is negative", name, n.MaxProvisioningFailures)
 		}
 		for p := range n.Params {
 			if !nameRE.MatchString(p) {
@@ -377,7 +441,7 @@ func (c *Coordinator) Set(ctx context.Context, id string, caller *Instance, raw,
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), c.opts.MaxValue)
 	}
 	if caller != nil && k.Scope != caller.String() {
-		return fmt.Errorf("%w: %s cannot set %s", ErrForbidden, caller, k)
+		return fmt.Errorf("%w: %s cannot set %s (an instance may set only its own parameters)", ErrForbidden, caller, k)
 	}
 	if settable, builtin := builtins[k.Name]; builtin && !settable || k.Scope == "ss" {
 		return fmt.Errorf("%w: %s is kept by the coordinator", ErrForbidden, k)
@@ -455,6 +519,7 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 		}
 	}()
 	reread := true
+	allowed := false
 	var readRev int64
 	for {
 		if reread {
@@ -463,6 +528,16 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 			rev, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
 				if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
 					return &AbortError{msg}
+				}
+				if caller != nil && !allowed {
+					d, err := c.spec(id, tx)
+					if err != nil {
+						return err
+					}
+					if !d.mayRead(*caller, k) {
+						return fmt.Errorf("%w: %s is sensitive, and an instance may read only its own secrets, its node's inputs and the outputs they are mapped from (map it into an input of node %s to read it)", ErrForbidden, k, caller.Node)
+					}
+					allowed = true // the spec's sensitivity and mappings do not change
 				}
 				kv, ok := tx.Get(pkey(k))
 				value, found = kv.Value, ok
@@ -542,7 +617,8 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		message = message[:c.opts.MaxValue]
 	}
 	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
-		if _, err := c.spec(id, tx); err != nil {
+		d, err := c.spec(id, tx)
+		if err != nil {
 			return err
 		}
 		run := pkey(Key{"ss", "abort"})
@@ -563,6 +639,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		if caller != nil {
 			tx.Put(pkey(Key{caller.String(), "abort"}), message)
 		}
+		applyPolicy(d, tx)
 		return nil
 	})
 	return err

@@ -57,6 +57,9 @@ func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, st
 		}
 		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
 		now = cur.Value
+		if isFailed(tx, inst) {
+			return fmt.Errorf("%w: %s was recorded as failed to provision and takes no part in the run", ErrState, inst)
+		}
 		if cur.Value != state {
 			return fmt.Errorf("%w: the run is %s, not %s", ErrState, cur.Value, state)
 		}
@@ -96,18 +99,23 @@ func instances(d *Deployment) int {
 // settle moves the run on through every state all live instances have
 // completed, resetting the flags at each step, and returns the state it
 // stops in. A deployment with no instances goes straight to Ready (or from
-// Finalizing to Done): an empty barrier is passed.
+// Finalizing to Done): an empty barrier is passed. Instances that failed
+// to provision are not live. A run reaching Ready whose keep-running
+// policy does not keep it up goes on to Finalizing.
 func settle(d *Deployment, tx store.Tx) string {
 	stateKey := pkey(Key{"ss", "state"})
 	cur, _ := tx.Get(stateKey)
 	state := cur.Value
-	total := instances(d)
+	total := instances(d) - failedCount(tx)
 	for {
 		next, ok := nextState[state]
 		if !ok || completed(tx) < total {
 			return state
 		}
 		clearFlags(d, tx)
+		if _, aborted := abortMessage(tx); next == Ready && !aborted && !staysUp(d.KeepRunning, false) {
+			next = Finalizing
+		}
 		tx.Put(stateKey, next)
 		state = next
 	}
@@ -170,15 +178,20 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 		}
 		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
 		now = cur.Value
+		old := n.Multiplicity
+		if old == multiplicity {
+			// Nothing to do, or the retry of a scale that committed but
+			// whose answer was lost: its tokens are in place already.
+			if !tokensHeld(tx, tokenHashes) {
+				return fmt.Errorf("%w: node %s already has %d instances, scaled by another request", ErrState, node, multiplicity)
+			}
+			return nil
+		}
 		if msg, aborted := abortMessage(tx); aborted {
 			return &AbortError{msg}
 		}
 		if now != Ready && now != Initializing {
 			return fmt.Errorf("%w: the run is %s; a node is scaled when the run is Ready", ErrState, now)
-		}
-		old := n.Multiplicity
-		if old == multiplicity {
-			return nil
 		}
 		// The spec is shared with the cache: change a copy.
 		scaled := *d
@@ -226,13 +239,16 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 			for _, kv := range tx.List("p/" + inst + ":") {
 				tx.Delete(kv.Key)
 			}
+			tx.Delete(agentKey(Instance{node, i}))
+			if isFailed(tx, Instance{node, i}) {
+				tx.Delete("f/" + inst)
+				tx.Put(failedCountKey, strconv.Itoa(failedCount(tx)-1))
+			}
 		}
 		if multiplicity < old {
-			for _, kv := range tx.List("t/") {
-				if k, err := Qualify(kv.Value+":x", nil); err == nil {
-					if in, ok := k.Instance(); ok && in.Node == node && in.Index > multiplicity {
-						tx.Delete(kv.Key)
-					}
+			for _, kv := range tx.List("t/") { // bootstrap, agent and spent tokens alike
+				if rec, ok := ParseTokenRecord(kv.Value); ok && rec.Instance.Node == node && rec.Instance.Index > multiplicity {
+					tx.Delete(kv.Key)
 				}
 			}
 		}

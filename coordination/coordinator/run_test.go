@@ -141,8 +141,8 @@ func TestScale_upAndDown(t *testing.T) {
 			t.Errorf("%s = %q (%v), want %q", key, v, err, want)
 		}
 	}
-	if in, err := c.InstanceForToken(bg(t), "lamp", "h5"); err != nil || in.String() != "web.5" {
-		t.Fatalf("new token: %v %v", in, err)
+	if rec, err := c.Token(bg(t), "lamp", "h5"); err != nil || rec.Instance.String() != "web.5" || rec.Kind != TokenBootstrap {
+		t.Fatalf("new token: %v %v", rec, err)
 	}
 	all = append(all, Instance{"web", 4}, Instance{"web", 5})
 	completeAll(t, c, all[:5], Provisioning)
@@ -151,8 +151,15 @@ func TestScale_upAndDown(t *testing.T) {
 	}
 	toReadyFrom(t, c, all, Provisioning)
 
+	agent3 := hash('3')
+	if _, err := c.Exchange(bg(t), "lamp", "h3", agent3); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Scale(bg(t), "lamp", "web", 2, nil); err != nil {
 		t.Fatalf("scale down: %v", err)
+	}
+	if _, err := c.Token(bg(t), "lamp", agent3); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("removed instance's agent token still works: %v", err)
 	}
 	if _, err := c.Get(bg(t), "lamp", nil, "web.3:title", 0, false); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("removed instance's parameter: %v, want ErrUnknown", err)
@@ -214,7 +221,9 @@ func TestFinalize(t *testing.T) {
 // status carries the abort.
 func TestFinalize_abortedRun(t *testing.T) {
 	c := newCoordinator(t)
-	c.CreateDeployment(bg(t), lamp(), nil)
+	d := lamp()
+	d.KeepRunning = KeepAlways // on-success would finalize it at the abort
+	c.CreateDeployment(bg(t), d, nil)
 	c.Abort(bg(t), "lamp", inst("web", 2), "disk full", false)
 	if r, _ := c.Status(bg(t), "lamp"); r.Abort != "web.2: disk full" || r.State != Initializing {
 		t.Fatalf("status %+v", r)

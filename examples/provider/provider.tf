@@ -2,7 +2,8 @@
 # from SLIPSTREAM_COORDINATOR_URL and SLIPSTREAM_TOKEN.
 provider "slipstream" {}
 
-# One alias per cloud, as slipc emits them: here existing hosts over SSH...
+# One alias per cloud, as slipc emits them: here existing hosts in the lab,
+# reached over SSH as root...
 provider "slipstream" {
   alias = "lab"
   fixed = {
@@ -11,10 +12,13 @@ provider "slipstream" {
   }
 }
 
-# ...and an EC2 region whose credentials come from the usual AWS variables.
+# ...and a second pool of hosts in a data centre, behind its jump host.
 provider "slipstream" {
-  alias = "aws"
-  ec2 = {
-    region = "eu-west-1"
+  alias = "datacenter"
+  fixed = {
+    user         = "deploy"
+    private_key  = var.dc_private_key
+    bastion_host = "198.51.100.2"
+    bastion_user = "jump"
   }
 }

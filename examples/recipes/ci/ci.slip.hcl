@@ -10,7 +10,10 @@ variable "app_version" {
 
 cloud "lab" {
   connector = "fixed"
-  hosts     = ["10.200.0.2", "10.200.0.3"]
+  hosts = {
+    app    = ["10.200.0.2"]
+    tester = ["10.200.0.3"]
+  }
 }
 
 image "debian" {

@@ -10,7 +10,10 @@ variable "workers" {
 
 cloud "lab" {
   connector = "fixed"
-  hosts     = ["10.200.0.2", "10.200.0.3", "10.200.0.4", "10.200.0.5", "10.200.0.6"]
+  hosts = {
+    master = ["10.200.0.2"]
+    worker = ["10.200.0.3", "10.200.0.4", "10.200.0.5", "10.200.0.6"] # room for var.workers up to 4
+  }
 }
 
 image "debian" {

@@ -10,7 +10,11 @@ variable "site_title" {
 
 cloud "lab" {
   connector = "fixed"
-  hosts     = ["10.200.0.2", "10.200.0.3", "10.200.0.4", "10.200.0.5"]
+  # Each node has its own machines, so scaling one never moves another.
+  hosts = {
+    db  = ["10.200.0.2"]
+    web = ["10.200.0.3", "10.200.0.4", "10.200.0.5"]
+  }
   user      = "root"
 }
 

@@ -1,36 +1,48 @@
-# One deployment across two clouds: the database on a private OpenStack,
-# the web tier on EC2. Only the cloud blocks name a cloud; retargeting the
+# One deployment across two clouds: the database on a host in the office's
+# server room, the web tier on hosts rented in a data centre and reached
+# through its jump host. Only the cloud blocks name a cloud; retargeting the
 # deployment means changing them alone.
+#
+# Both clouds are pools of existing hosts (the fixed connector): the same
+# recipe over two host pools, because fixed is the one connector the
+# provider has a resource for today. The ec2, openstack and cloudsigma
+# connectors are in the catalog (connectors/catalog) with their settings,
+# but planned: they arrive with issue 10, which flips each one's
+# Implemented flag. Until then slipc rejects a cloud that uses them. Then
+# moving the web tier to EC2 is this file's "datacenter" cloud becoming
+#
+#   cloud "aws" {
+#     connector     = "ec2"
+#     region        = "eu-west-1"
+#     instance_type = "t3.small"
+#   }
+#
+# with the web node's cloud = cloud.aws and an id for "aws" in the image's
+# ids = { aws = "ami-…" }; nothing else changes.
 
-variable "os_password" {
-  type      = string
-  sensitive = true
+variable "dc_private_key" {
+  type        = string
+  sensitive   = true
+  description = "PEM private key the data centre's hosts accept for the deploy user."
 }
 
-cloud "private" {
-  connector    = "openstack"
-  auth_url     = "https://keystone.example.org:5000/v3"
-  user_name    = "deployer"
-  password     = var.os_password
-  project_name = "web"
-  domain_name  = "Default"
-  flavor       = "m1.medium"
-  network      = "internal"
+cloud "office" {
+  connector = "fixed"
+  hosts     = ["10.200.0.2"]
+  user      = "root"
 }
 
-cloud "aws" {
-  connector     = "ec2"
-  region        = "eu-west-1"
-  instance_type = "t3.small"
+cloud "datacenter" {
+  connector    = "fixed"
+  hosts        = ["198.51.100.10", "198.51.100.11"]
+  user         = "deploy"
+  private_key  = var.dc_private_key
+  bastion_host = "198.51.100.2"
+  bastion_user = "jump"
 }
 
 image "ubuntu" {
-  platform   = "ubuntu"
-  login_user = "ubuntu"
-  ids = {
-    private = "4d2b9a0c-5d1e-4c55-a3c1-0f5a5b2e7c11"
-    aws     = "ami-0a8e758f5e873d1c1"
-  }
+  platform = "ubuntu"
 }
 
 component "db" {
@@ -67,14 +79,13 @@ component "web" {
 deployment "shop" {
   node "db" {
     component = component.db
-    cloud     = cloud.private
+    cloud     = cloud.office
   }
 
   node "web" {
-    component     = component.web
-    cloud         = cloud.aws
-    multiplicity  = 2
-    instance_type = "t3.medium"
+    component    = component.web
+    cloud        = cloud.datacenter
+    multiplicity = 2
     inputs = {
       db_host     = "db:hostname"
       db_password = "db:password"

@@ -19,7 +19,10 @@ provider "slipstream" {
 }
 
 locals {
-  lab_hosts = ["10.200.0.2", "10.200.0.3"]
+  lab_hosts = {
+    app    = ["10.200.0.2"]
+    tester = ["10.200.0.3"]
+  }
 }
 
 resource "slipstream_deployment" "certify" {
@@ -93,14 +96,14 @@ resource "slipstream_fixed_host" "app" {
 
   bootstrap     = slipstream_deployment.certify.ssh_bootstrap["app.${count.index + 1}"]
   deployment_id = slipstream_deployment.certify.id
-  host          = local.lab_hosts[count.index]
+  host          = local.lab_hosts["app"][count.index]
   index         = count.index + 1
   node          = "app"
 
   lifecycle {
     precondition {
-      condition     = count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"app\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["app"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"app\": its multiplicity is more than the length of the cloud's hosts[\"app\"]. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -111,14 +114,14 @@ resource "slipstream_fixed_host" "tester" {
 
   bootstrap     = slipstream_deployment.certify.ssh_bootstrap["tester.${count.index + 1}"]
   deployment_id = slipstream_deployment.certify.id
-  host          = local.lab_hosts[var.app_multiplicity + count.index]
+  host          = local.lab_hosts["tester"][count.index]
   index         = count.index + 1
   node          = "tester"
 
   lifecycle {
     precondition {
-      condition     = var.app_multiplicity + count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"tester\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["tester"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"tester\": its multiplicity is more than the length of the cloud's hosts[\"tester\"]. Lower the multiplicity or add hosts."
     }
   }
 }

@@ -19,7 +19,10 @@ provider "slipstream" {
 }
 
 locals {
-  lab_hosts = ["10.200.0.2", "10.200.0.3", "10.200.0.4", "10.200.0.5", "10.200.0.6"]
+  lab_hosts = {
+    master = ["10.200.0.2"]
+    worker = ["10.200.0.3", "10.200.0.4", "10.200.0.5", "10.200.0.6"]
+  }
 }
 
 resource "slipstream_deployment" "cluster" {
@@ -88,14 +91,14 @@ resource "slipstream_fixed_host" "master" {
 
   bootstrap     = slipstream_deployment.cluster.ssh_bootstrap["master.${count.index + 1}"]
   deployment_id = slipstream_deployment.cluster.id
-  host          = local.lab_hosts[count.index]
+  host          = local.lab_hosts["master"][count.index]
   index         = count.index + 1
   node          = "master"
 
   lifecycle {
     precondition {
-      condition     = count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"master\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["master"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"master\": its multiplicity is more than the length of the cloud's hosts[\"master\"]. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -106,14 +109,14 @@ resource "slipstream_fixed_host" "worker" {
 
   bootstrap     = slipstream_deployment.cluster.ssh_bootstrap["worker.${count.index + 1}"]
   deployment_id = slipstream_deployment.cluster.id
-  host          = local.lab_hosts[var.master_multiplicity + count.index]
+  host          = local.lab_hosts["worker"][count.index]
   index         = count.index + 1
   node          = "worker"
 
   lifecycle {
     precondition {
-      condition     = var.master_multiplicity + count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"worker\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["worker"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"worker\": its multiplicity is more than the length of the cloud's hosts[\"worker\"]. Lower the multiplicity or add hosts."
     }
   }
 }

@@ -21,7 +21,10 @@ provider "slipstream" {
 }
 
 locals {
-  lab_hosts = ["10.200.0.2", "10.200.0.3", "10.200.0.4", "10.200.0.5"]
+  lab_hosts = {
+    db  = ["10.200.0.2"]
+    web = ["10.200.0.3", "10.200.0.4", "10.200.0.5"]
+  }
 }
 
 resource "slipstream_deployment" "lamp" {
@@ -109,14 +112,14 @@ resource "slipstream_fixed_host" "db" {
 
   bootstrap     = slipstream_deployment.lamp.ssh_bootstrap["db.${count.index + 1}"]
   deployment_id = slipstream_deployment.lamp.id
-  host          = local.lab_hosts[count.index]
+  host          = local.lab_hosts["db"][count.index]
   index         = count.index + 1
   node          = "db"
 
   lifecycle {
     precondition {
-      condition     = count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"db\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["db"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"db\": its multiplicity is more than the length of the cloud's hosts[\"db\"]. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -127,14 +130,14 @@ resource "slipstream_fixed_host" "web" {
 
   bootstrap     = slipstream_deployment.lamp.ssh_bootstrap["web.${count.index + 1}"]
   deployment_id = slipstream_deployment.lamp.id
-  host          = local.lab_hosts[var.db_multiplicity + count.index]
+  host          = local.lab_hosts["web"][count.index]
   index         = count.index + 1
   node          = "web"
 
   lifecycle {
     precondition {
-      condition     = var.db_multiplicity + count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"web\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["web"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"web\": its multiplicity is more than the length of the cloud's hosts[\"web\"]. Lower the multiplicity or add hosts."
     }
   }
 }

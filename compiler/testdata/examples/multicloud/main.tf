@@ -14,21 +14,25 @@ provider "slipstream" {
 }
 
 provider "slipstream" {
-  alias = "aws"
-  ec2 = {
-    region = "eu-west-1"
+  alias = "datacenter"
+  fixed = {
+    bastion_host = "198.51.100.2"
+    bastion_user = "jump"
+    private_key  = var.dc_private_key
+    user         = "deploy"
   }
 }
 
 provider "slipstream" {
-  alias = "private"
-  openstack = {
-    auth_url     = "https://keystone.example.org:5000/v3"
-    domain_name  = "Default"
-    password     = var.os_password
-    project_name = "web"
-    user_name    = "deployer"
+  alias = "office"
+  fixed = {
+    user = "root"
   }
+}
+
+locals {
+  datacenter_hosts = ["198.51.100.10", "198.51.100.11"]
+  office_hosts     = ["10.200.0.2"]
 }
 
 resource "slipstream_deployment" "shop" {
@@ -36,9 +40,8 @@ resource "slipstream_deployment" "shop" {
   components = {
     db = {
       image = {
-        chain      = ["ubuntu"]
-        login_user = "ubuntu"
-        platform   = "ubuntu"
+        chain    = ["ubuntu"]
+        platform = "ubuntu"
       }
       parameters = {
         password = {
@@ -52,9 +55,8 @@ resource "slipstream_deployment" "shop" {
     }
     web = {
       image = {
-        chain      = ["ubuntu"]
-        login_user = "ubuntu"
-        platform   = "ubuntu"
+        chain    = ["ubuntu"]
+        platform = "ubuntu"
       }
       parameters = {
         db_host = {}
@@ -69,15 +71,15 @@ resource "slipstream_deployment" "shop" {
   }
   nodes = {
     db = {
-      cloud        = "private"
+      cloud        = "office"
       component    = "db"
-      connector    = "openstack"
+      connector    = "fixed"
       multiplicity = var.db_multiplicity
     }
     web = {
-      cloud     = "aws"
+      cloud     = "datacenter"
       component = "web"
-      connector = "ec2"
+      connector = "fixed"
       mappings = {
         db_host     = "db:hostname"
         db_password = "db:password"
@@ -87,39 +89,45 @@ resource "slipstream_deployment" "shop" {
   }
 }
 
-resource "slipstream_openstack_instance" "db" {
+resource "slipstream_fixed_host" "db" {
   count    = var.db_multiplicity
-  provider = slipstream.private
+  provider = slipstream.office
 
-  bootstrap     = slipstream_deployment.shop.user_data["db.${count.index + 1}"]
-  cpu           = 2
+  bootstrap     = slipstream_deployment.shop.ssh_bootstrap["db.${count.index + 1}"]
   deployment_id = slipstream_deployment.shop.id
-  disk          = 50
-  flavor        = "m1.medium"
-  image_id      = "4d2b9a0c-5d1e-4c55-a3c1-0f5a5b2e7c11"
+  host          = local.office_hosts[count.index]
   index         = count.index + 1
-  network       = "internal"
   node          = "db"
-  ram           = 8
+
+  lifecycle {
+    precondition {
+      condition     = count.index < length(local.office_hosts)
+      error_message = "Cloud \"office\" has too few hosts for node \"db\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
+    }
+  }
 }
 
-resource "slipstream_ec2_instance" "web" {
+resource "slipstream_fixed_host" "web" {
   count    = var.web_multiplicity
-  provider = slipstream.aws
+  provider = slipstream.datacenter
 
-  bootstrap     = slipstream_deployment.shop.user_data["web.${count.index + 1}"]
-  cpu           = 1
+  bootstrap     = slipstream_deployment.shop.ssh_bootstrap["web.${count.index + 1}"]
   deployment_id = slipstream_deployment.shop.id
-  image_id      = "ami-0a8e758f5e873d1c1"
+  host          = local.datacenter_hosts[count.index]
   index         = count.index + 1
-  instance_type = "t3.medium"
   node          = "web"
-  ram           = 2
+
+  lifecycle {
+    precondition {
+      condition     = count.index < length(local.datacenter_hosts)
+      error_message = "Cloud \"datacenter\" has too few hosts for node \"web\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
+    }
+  }
 }
 
 resource "slipstream_deployment_ready" "shop" {
   deployment_id = slipstream_deployment.shop.id
   instances     = slipstream_deployment.shop.instances
 
-  depends_on = [slipstream_openstack_instance.db, slipstream_ec2_instance.web]
+  depends_on = [slipstream_fixed_host.db, slipstream_fixed_host.web]
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The web tier on EC2 waits for the database on OpenStack.
+# The web tier in the data centre waits for the database in the office.
 set -e
 host=$(ss-get db_host)
 password=$(ss-get db_password)

@@ -1,5 +1,6 @@
-# Nodes take hosts from their fixed cloud's list in name order; a quoted
-# literal that looks like a mapping stays a literal.
+# Each node takes its own list of a fixed cloud's hosts, which does not
+# move when another node is scaled; a cloud with one node may give a plain
+# list. A quoted literal that looks like a mapping stays a literal.
 
 variable "workers" {
   type    = number
@@ -8,7 +9,11 @@ variable "workers" {
 
 cloud "rack_a" {
   connector   = "fixed"
-  hosts       = ["192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14"]
+  hosts = {
+    alpha = ["192.0.2.10"]
+    beta  = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
+    gamma = ["192.0.2.14", "192.0.2.15"]
+  }
   user        = "deploy"
   port        = 2222
   known_hosts = "192.0.2.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1vY2tLZXlGb3JUZXN0c09ubHlOb3RBUmVhbEtleQ"

@@ -28,7 +28,11 @@ provider "slipstream" {
 }
 
 locals {
-  rack_a_hosts = ["192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14"]
+  rack_a_hosts = {
+    alpha = ["192.0.2.10"]
+    beta  = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
+    gamma = ["192.0.2.14", "192.0.2.15"]
+  }
   rack_b_hosts = ["192.0.2.20"]
 }
 
@@ -100,14 +104,14 @@ resource "slipstream_fixed_host" "alpha" {
 
   bootstrap     = slipstream_deployment.pools.ssh_bootstrap["alpha.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
-  host          = local.rack_a_hosts[count.index]
+  host          = local.rack_a_hosts["alpha"][count.index]
   index         = count.index + 1
   node          = "alpha"
 
   lifecycle {
     precondition {
-      condition     = count.index < length(local.rack_a_hosts)
-      error_message = "Cloud \"rack_a\" has too few hosts for node \"alpha\" and the nodes placed before it."
+      condition     = count.index < length(local.rack_a_hosts["alpha"])
+      error_message = "Cloud \"rack_a\" has too few hosts for node \"alpha\": its multiplicity is more than the length of the cloud's hosts[\"alpha\"]. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -118,14 +122,14 @@ resource "slipstream_fixed_host" "beta" {
 
   bootstrap     = slipstream_deployment.pools.ssh_bootstrap["beta.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
-  host          = local.rack_a_hosts[var.alpha_multiplicity + count.index]
+  host          = local.rack_a_hosts["beta"][count.index]
   index         = count.index + 1
   node          = "beta"
 
   lifecycle {
     precondition {
-      condition     = var.alpha_multiplicity + count.index < length(local.rack_a_hosts)
-      error_message = "Cloud \"rack_a\" has too few hosts for node \"beta\" and the nodes placed before it."
+      condition     = count.index < length(local.rack_a_hosts["beta"])
+      error_message = "Cloud \"rack_a\" has too few hosts for node \"beta\": its multiplicity is more than the length of the cloud's hosts[\"beta\"]. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -143,7 +147,7 @@ resource "slipstream_fixed_host" "delta" {
   lifecycle {
     precondition {
       condition     = count.index < length(local.rack_b_hosts)
-      error_message = "Cloud \"rack_b\" has too few hosts for node \"delta\" and the nodes placed before it."
+      error_message = "Cloud \"rack_b\" has too few hosts for node \"delta\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -154,14 +158,14 @@ resource "slipstream_fixed_host" "gamma" {
 
   bootstrap     = slipstream_deployment.pools.ssh_bootstrap["gamma.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
-  host          = local.rack_a_hosts[var.alpha_multiplicity + var.workers + count.index]
+  host          = local.rack_a_hosts["gamma"][count.index]
   index         = count.index + 1
   node          = "gamma"
 
   lifecycle {
     precondition {
-      condition     = var.alpha_multiplicity + var.workers + count.index < length(local.rack_a_hosts)
-      error_message = "Cloud \"rack_a\" has too few hosts for node \"gamma\" and the nodes placed before it."
+      condition     = count.index < length(local.rack_a_hosts["gamma"])
+      error_message = "Cloud \"rack_a\" has too few hosts for node \"gamma\": its multiplicity is more than the length of the cloud's hosts[\"gamma\"]. Lower the multiplicity or add hosts."
     }
   }
 }

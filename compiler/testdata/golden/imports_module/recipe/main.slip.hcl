@@ -15,7 +15,8 @@ cloud "lab" {
 }
 
 variable "lab_hosts" {
-  type = list(string)
+  type        = map(list(string))
+  description = "Each node's hosts: { cache = [...], api = [...] }."
 }
 
 image "custom" {

@@ -74,14 +74,14 @@ resource "slipstream_fixed_host" "api" {
 
   bootstrap     = slipstream_deployment.svc.ssh_bootstrap["api.${count.index + 1}"]
   deployment_id = slipstream_deployment.svc.id
-  host          = local.lab_hosts[count.index]
+  host          = local.lab_hosts["api"][count.index]
   index         = count.index + 1
   node          = "api"
 
   lifecycle {
     precondition {
-      condition     = count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"api\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["api"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"api\": its multiplicity is more than the length of the cloud's hosts[\"api\"]. Lower the multiplicity or add hosts."
     }
   }
 }
@@ -92,14 +92,14 @@ resource "slipstream_fixed_host" "cache" {
 
   bootstrap     = slipstream_deployment.svc.ssh_bootstrap["cache.${count.index + 1}"]
   deployment_id = slipstream_deployment.svc.id
-  host          = local.lab_hosts[var.api_multiplicity + count.index]
+  host          = local.lab_hosts["cache"][count.index]
   index         = count.index + 1
   node          = "cache"
 
   lifecycle {
     precondition {
-      condition     = var.api_multiplicity + count.index < length(local.lab_hosts)
-      error_message = "Cloud \"lab\" has too few hosts for node \"cache\" and the nodes placed before it."
+      condition     = count.index < length(local.lab_hosts["cache"])
+      error_message = "Cloud \"lab\" has too few hosts for node \"cache\": its multiplicity is more than the length of the cloud's hosts[\"cache\"]. Lower the multiplicity or add hosts."
     }
   }
 }

@@ -2,7 +2,8 @@
 # Change the recipe and run: slipc compile imports_module
 
 variable "lab_hosts" {
-  type = list(string)
+  description = "Each node's hosts: { cache = [...], api = [...] }."
+  type        = map(list(string))
 }
 
 variable "replicas" {

@@ -1,0 +1,1 @@
+ss-get secret >/dev/null

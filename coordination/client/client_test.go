@@ -1,0 +1,190 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+)
+
+const admin = "admin-token-for-the-client-tests"
+
+// newCoordinator is the real API over a bbolt store on loopback.
+func newCoordinator(t *testing.T) *httptest.Server {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := coordinator.New(st, coordinator.Options{})
+	s, err := api.New(c, api.Options{AdminToken: admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
+	return srv
+}
+
+// loseAnswers is a transport that sends requests matching drop to the
+// server, lets the server act on them, and then loses their answers, as
+// a connection cut at the wrong moment does: the caller sees a network
+// error for a request that committed.
+type loseAnswers struct {
+	drop    func(*http.Request) bool
+	dropped atomic.Int32
+	limit   int32
+}
+
+func (l *loseAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || !l.drop(req) || l.dropped.Load() >= l.limit {
+		return res, err
+	}
+	l.dropped.Add(1)
+	res.Body.Close()
+	return nil, errors.New("connection reset by peer (answer lost by the test)")
+}
+
+func deployment() *coordinator.Deployment {
+	return &coordinator.Deployment{ID: "lamp-1", Nodes: map[string]*coordinator.Node{
+		"db":  {Multiplicity: 1, Params: map[string]coordinator.Param{"password": {Output: true, Sensitive: true}}},
+		"web": {Multiplicity: 2, Params: map[string]coordinator.Param{"db_password": {Sensitive: true}}, Mappings: map[string]string{"db_password": "db:password"}},
+	}}
+}
+
+func bg(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestCreateDeployment_answerLost: the create commits, its answer is
+// lost, the client sends it again, and the tokens it returns are the
+// ones the coordinator holds: nothing orphaned, every instance reachable.
+func TestCreateDeployment_answerLost(t *testing.T) {
+	srv := newCoordinator(t)
+	lose := &loseAnswers{limit: 1, drop: func(r *http.Request) bool { return r.Method == "POST" && r.URL.Path == "/v1/deployments" }}
+	cl := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: admin, HTTP: &http.Client{Transport: lose}, RetryFor: 10 * time.Second}
+	tokens, err := cl.CreateDeployment(bg(t), deployment())
+	if err != nil {
+		t.Fatalf("create with its first answer lost: %v", err)
+	}
+	if lose.dropped.Load() != 1 {
+		t.Fatal("the test lost no answer")
+	}
+	if len(tokens) != 3 {
+		t.Fatalf("tokens: %v", tokens)
+	}
+	for inst, tok := range tokens {
+		m := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: tok}
+		if got, err := m.Exchange(bg(t), TokenHash("agent of "+inst)); err != nil || got != inst {
+			t.Fatalf("%s's bootstrap token does not work: %q %v", inst, got, err)
+		}
+	}
+}
+
+// TestScale_answerLost: the same for a scale: the new instances' tokens
+// work although the first answer never arrived.
+func TestScale_answerLost(t *testing.T) {
+	srv := newCoordinator(t)
+	cl := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: admin}
+	if _, err := cl.CreateDeployment(bg(t), deployment()); err != nil {
+		t.Fatal(err)
+	}
+	lose := &loseAnswers{limit: 1, drop: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/scale") }}
+	cl.HTTP = &http.Client{Transport: lose}
+	_, added, err := cl.Scale(bg(t), "web", 2, 4)
+	if err != nil {
+		t.Fatalf("scale with its first answer lost: %v", err)
+	}
+	if lose.dropped.Load() != 1 || len(added) != 2 || added["web.3"] == "" || added["web.4"] == "" {
+		t.Fatalf("dropped %d, added %v", lose.dropped.Load(), added)
+	}
+	for inst, tok := range added {
+		m := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: tok}
+		if got, err := m.Exchange(bg(t), TokenHash("agent of "+inst)); err != nil || got != inst {
+			t.Fatalf("%s's bootstrap token does not work: %q %v", inst, got, err)
+		}
+	}
+}
+
+// TestSend_unsafeRequestNotResent: a request that is not safe to repeat
+// is not sent again once it reached the server; one that never left is.
+func TestSend_unsafeRequestNotResent(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	cl := &Client{BaseURL: srv.URL, Token: admin, RetryFor: time.Second}
+	err := cl.send(bg(t), request{method: "POST", path: "/x", safe: false})
+	if err == nil || calls.Load() != 1 {
+		t.Fatalf("unsafe request: %v after %d calls, want one call", err, calls.Load())
+	}
+	calls.Store(0)
+	err = cl.send(bg(t), request{method: "POST", path: "/x", safe: true})
+	if err == nil || calls.Load() < 2 {
+		t.Fatalf("safe request: %v after %d calls, want retries", err, calls.Load())
+	}
+}
+
+// TestSend_budget: a coordinator that is down makes a call fail once
+// RetryFor has passed, with a message naming it and the cause.
+func TestSend_budget(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there any more
+	cl := &Client{BaseURL: "http://" + addr, Deployment: "d", Token: admin, RetryFor: 700 * time.Millisecond}
+	start := time.Now()
+	_, err = cl.Run(bg(t))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "unreachable" || e.ExitCode() != ExitNetwork {
+		t.Fatalf("err %v, want unreachable", err)
+	}
+	if !strings.Contains(e.Message, "coordinator at http://"+addr+" unreachable for") || !strings.Contains(e.Message, "connection refused") {
+		t.Fatalf("message %q", e.Message)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("gave up after %s", took)
+	}
+}
+
+// TestSend_hungCoordinator: a coordinator that accepts connections but
+// never answers is given up on after AttemptTimeout, then RetryFor.
+func TestSend_hungCoordinator(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // read nothing, answer nothing
+		}
+	}()
+	cl := &Client{BaseURL: "http://" + l.Addr().String(), Deployment: "d", Token: admin, RetryFor: 500 * time.Millisecond, AttemptTimeout: 200 * time.Millisecond}
+	_, err = cl.Run(bg(t))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "unreachable" || !strings.Contains(e.Message, "did not answer within 200ms") {
+		t.Fatalf("err %v", err)
+	}
+}
