@@ -113,11 +113,20 @@ func BenchmarkEtcdWatchWakeup(b *testing.B) {
 	reportLatency(b, all)
 }
 
-// BenchmarkEtcdPuts is BenchmarkDurableSets' etcd baseline: acknowledged
-// (fsynced) puts per second with 1,000 concurrent writers, each putting its
-// own key, spread over the clients.
-func BenchmarkEtcdPuts(b *testing.B) {
-	cs := newClients(b, etcdtest.Start(b), clients)
+// BenchmarkEtcdPuts is the etcd baseline of BenchmarkDurableSetsHTTP
+// (cmd/slipc) and BenchmarkDurableSets: acknowledged (fsynced) puts per
+// second with 1,000 concurrent writers, each putting its own key, through
+// etcd's network client (gRPC on loopback), the writers spread over 10
+// client connections.
+func BenchmarkEtcdPuts(b *testing.B) { etcdPuts(b, clients) }
+
+// BenchmarkEtcdPutsOwnConnections is BenchmarkEtcdPuts with each of the
+// 1,000 writers on a gRPC connection of its own, as each machine has its
+// own HTTP connection in BenchmarkDurableSetsHTTP.
+func BenchmarkEtcdPutsOwnConnections(b *testing.B) { etcdPuts(b, writers) }
+
+func etcdPuts(b *testing.B, conns int) {
+	cs := newClients(b, etcdtest.Start(b), conns)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
