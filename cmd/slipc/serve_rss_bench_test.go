@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,20 +77,48 @@ func BenchmarkServeRSS(b *testing.B) {
 	}
 	// Go raises its own soft RLIMIT_NOFILE to the hard limit at start (and
 	// so does the slipc it starts), so only the hard limit matters.
+	raiseOpenFiles(3*rssInstances + 4096)
 	if n := openFilesLimit(b); n < rssInstances+256 {
 		b.Skipf("BenchmarkServeRSS needs %d open files (one connection per instance, on each side); the limit here is %d: raise it (ulimit -Hn)", rssInstances+256, n)
 	}
 	b.StopTimer()
 	bin := buildSlipc(b)
 	b.StartTimer()
-	for _, useTLS := range []bool{false, true} {
-		name := map[bool]string{false: "http", true: "tls"}[useTLS]
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name            string
+		useTLS, watches bool
+	}{{"http", false, false}, {"tls", true, false}, {"tls-agent", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			n := rssInstances
+			if c.watches {
+				// Three connections per machine on each side: as many
+				// machines as the open-files limit allows, at most
+				// 10,000 (this machine's hard limit, 20,000, which
+				// root cannot raise in its container, fits 6,000). The
+				// figures are reported per machine too, to extrapolate.
+				n = min(rssInstances, (openFilesLimit(b)-1024)/3/1000*1000)
+				if n < 1000 {
+					b.Skipf("%s needs at least %d open files (three long-polls per machine); the limit here is %d", c.name, 3*1000+1024, openFilesLimit(b))
+				}
+			}
+			b.ReportMetric(float64(n), "machines")
 			for i := 0; i < b.N; i++ {
-				rssRun(b, bin, useTLS)
+				rssRun(b, bin, c.useTLS, c.watches, n)
 			}
 		})
 	}
+}
+
+// raiseOpenFiles lifts the hard limit on open files, which root may do
+// (up to fs.nr_open), so that the tls-agent case's 30,000 connections on
+// each side fit; slipc serve inherits it.
+func raiseOpenFiles(want uint64) {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil || l.Max >= want {
+		return
+	}
+	l.Max, l.Cur = want, want
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l) // not root: the check below skips
 }
 
 // openFilesLimit reads this process's open files limit from /proc.
@@ -311,7 +340,7 @@ func startRSSServer(b *testing.B, bin string, useTLS bool) *rssServer {
 	s.client = &http.Client{Transport: &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
 		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: 2 * rssInstances,
+		MaxIdleConnsPerHost: 4 * rssInstances,
 		MaxConnsPerHost:     0,
 		IdleConnTimeout:     5 * time.Minute,
 		DisableCompression:  true,
@@ -445,7 +474,12 @@ func (s *rssServer) profile(b *testing.B, phase string) {
 }
 
 // rssRun is one run of BenchmarkServeRSS against a new server.
-func rssRun(b *testing.B, bin string, useTLS bool) {
+// rssRun is one run. With watches, every machine also holds the two
+// long-polls its agent keeps during every script (coordination/agent:
+// one on ss:abort, one on ss:state changing), from before the gets to the
+// end: the real pattern, three parked long-polls per machine at the
+// barrier.
+func rssRun(b *testing.B, bin string, useTLS, watches bool, n int) {
 	s := startRSSServer(b, bin, useTLS)
 	const id = "rss"
 	b.Logf("slipc serve pid %d (flags %q, TLS %v), GOGC=%q (slipc's default when empty), at start: %v", s.pid, *rssServeFlags, useTLS, os.Getenv("GOGC"), s.mem(b))
@@ -458,7 +492,7 @@ func rssRun(b *testing.B, bin string, useTLS bool) {
 	start := time.Now()
 	spec := map[string]any{"id": id, "nodes": map[string]any{
 		"db":  map[string]any{"multiplicity": 1, "params": map[string]any{"password": map[string]any{"output": true, "sensitive": true}}},
-		"web": map[string]any{"multiplicity": rssInstances - 1, "params": map[string]any{"password": map[string]any{"sensitive": true}, "url": map[string]any{"output": true}}, "mappings": map[string]string{"password": "db:password"}},
+		"web": map[string]any{"multiplicity": n - 1, "params": map[string]any{"password": map[string]any{"sensitive": true}, "url": map[string]any{"output": true}}, "mappings": map[string]string{"password": "db:password"}},
 	}}
 	var created struct {
 		Tokens map[string]string `json:"tokens"`
@@ -466,10 +500,10 @@ func rssRun(b *testing.B, bin string, useTLS bool) {
 	if err := s.call("POST", "/v1/deployments", s.token, spec, &created, nil); err != nil {
 		b.Fatal(err)
 	}
-	if len(created.Tokens) != rssInstances {
-		b.Fatalf("%d instance tokens, want %d", len(created.Tokens), rssInstances)
+	if len(created.Tokens) != n {
+		b.Fatalf("%d instance tokens, want %d", len(created.Tokens), n)
 	}
-	phase("create 10,000 instances", start)
+	phase(fmt.Sprintf("create %d instances", n), start)
 
 	// Each agent exchanges its bootstrap token for its own at its first
 	// start: so do these, before they use it.
@@ -495,12 +529,41 @@ func rssRun(b *testing.B, bin string, useTLS bool) {
 	}
 	ex.Wait()
 	exchanged.Range(func(k, v any) bool { created.Tokens[k.(string)] = v.(string); return true })
-	phase("exchange 10,000 bootstrap tokens", start)
+	phase(fmt.Sprintf("exchange %d bootstrap tokens", n), start)
+
+	if watches {
+		var cur struct{ Value string }
+		if err := s.call("GET", "/v1/deployments/"+id+"/parameters/ss:state", s.token, nil, &cur, nil); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		var sent atomic.Int64
+		dialing := make(chan struct{}, 256)
+		for _, tok := range created.Tokens {
+			for _, q := range []string{"ss:abort?ignoreabort=true&wait=1h", "ss:state?ignoreabort=true&wait=1h&changed_from=" + cur.Value} {
+				dialing <- struct{}{}
+				go func() {
+					var once sync.Once
+					release := func() { once.Do(func() { <-dialing; sent.Add(1) }) }
+					defer release()
+					trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { release() }}
+					// They end when the run changes state or the server
+					// stops: neither is a failure of the benchmark.
+					s.call("GET", "/v1/deployments/"+id+"/parameters/"+q, tok, nil, nil, trace)
+				}()
+			}
+		}
+		for sent.Load() < int64(2*len(created.Tokens)) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		idle := s.settle(b)
+		b.Logf("%-44s %6.2f s   %v", fmt.Sprintf("%d agent watches parked %.1f s later", 2*len(created.Tokens), idle.Seconds()), time.Since(start).Seconds(), s.mem(b))
+	}
 
 	// 2. Every web instance long-polls its password.
 	const password = "s3cret"
 	start = time.Now()
-	webs := rssInstances - 1
+	webs := n - 1
 	returned := make([]time.Time, webs+1)
 	var written, failed atomic.Int64
 	var gets sync.WaitGroup
@@ -583,8 +646,8 @@ func rssRun(b *testing.B, bin string, useTLS bool) {
 	}
 	work.Wait()
 	burst := time.Since(start)
-	phase("9,999 url sets and 10,000 completes", start)
-	b.Logf("mean latency: set %.1f ms, complete %.1f ms", ms(time.Duration(setTime.Load()/int64(webs))), ms(time.Duration(completeTime.Load()/rssInstances)))
+	phase(fmt.Sprintf("%d url sets and %d completes", n-1, n), start)
+	b.Logf("mean latency: set %.1f ms, complete %.1f ms", ms(time.Duration(setTime.Load()/int64(webs))), ms(time.Duration(completeTime.Load()/int64(n))))
 	var dep struct{ State string }
 	if err := s.call("GET", "/v1/deployments/"+id, s.token, nil, &dep, nil); err != nil {
 		b.Fatal(err)
