@@ -42,17 +42,17 @@ func NewFixedHostResource() resource.Resource { return &fixedHostResource{} }
 type fixedHostResource struct{ cfg *Config }
 
 type fixedHostModel struct {
-	ID                 types.String   `tfsdk:"id"`
-	DeploymentID       types.String   `tfsdk:"deployment_id"`
-	Node               types.String   `tfsdk:"node"`
-	Index              types.Int64    `tfsdk:"index"`
-	Host               types.String   `tfsdk:"host"`
-	HostKey            types.String   `tfsdk:"host_key"`
-	Bootstrap          types.String   `tfsdk:"bootstrap"`
-	HostKeyFingerprint types.String   `tfsdk:"host_key_fingerprint"`
-	Arch               types.String   `tfsdk:"arch"`
-	ProvisioningFailed types.String   `tfsdk:"provisioning_failure"`
-	Timeouts           timeouts.Value `tfsdk:"timeouts"`
+	ID                  types.String   `tfsdk:"id"`
+	DeploymentID        types.String   `tfsdk:"deployment_id"`
+	Node                types.String   `tfsdk:"node"`
+	Index               types.Int64    `tfsdk:"index"`
+	Host                types.String   `tfsdk:"host"`
+	HostKey             types.String   `tfsdk:"host_key"`
+	Bootstrap           types.String   `tfsdk:"bootstrap"`
+	HostKeyFingerprint  types.String   `tfsdk:"host_key_fingerprint"`
+	Arch                types.String   `tfsdk:"arch"`
+	ProvisioningFailure types.String   `tfsdk:"provisioning_failure"`
+	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (r *fixedHostResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -207,7 +207,7 @@ func (r *fixedHostResource) Create(ctx context.Context, req resource.CreateReque
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	m.ID = types.StringValue(fmt.Sprintf("%s/%s.%d/%s", m.DeploymentID.ValueString(), m.Node.ValueString(), m.Index.ValueInt64(), m.Host.ValueString()))
-	m.ProvisioningFailed = types.StringValue("")
+	m.ProvisioningFailure = types.StringValue("")
 	var installDiags diag.Diagnostics
 	var failure string
 	if !r.install(ctx, &m, true, &installDiags, &failure) {
@@ -262,7 +262,7 @@ func (r *fixedHostResource) tolerate(ctx context.Context, m *fixedHostModel, fai
 		fmt.Sprintf("%s could not be adopted on %s, and node %s tolerates up to %d such machines (max_provisioning_failures), so the run goes on without it. "+
 			"It stays in the state marked failed; it rejoins when the node is scaled down past it and up again, or when the deployment is replaced.",
 			instance, m.Host.ValueString(), node, run.Deployment.Nodes[node].MaxProvisioningFailures))
-	m.ProvisioningFailed = types.StringValue(failure)
+	m.ProvisioningFailure = types.StringValue(failure)
 	if m.HostKeyFingerprint.IsUnknown() {
 		m.HostKeyFingerprint = types.StringNull()
 	}
@@ -501,7 +501,7 @@ func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if m.ProvisioningFailed.ValueString() != "" {
+	if m.ProvisioningFailure.ValueString() != "" {
 		return // left out of the run: nothing on the host to check
 	}
 	t := r.target(m.Host.ValueString(), m.HostKey.ValueString(), &resp.Diagnostics)
@@ -550,8 +550,8 @@ func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, 
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if m.ProvisioningFailed.IsNull() { // imported, or adopted by an older provider
-		m.ProvisioningFailed = types.StringValue("")
+	if m.ProvisioningFailure.IsNull() { // imported, or adopted by an older provider
+		m.ProvisioningFailure = types.StringValue("")
 	}
 	if m.HostKeyFingerprint.IsNull() {
 		m.HostKeyFingerprint = types.StringValue(sshconn.Fingerprint(conn.HostKey()))
@@ -580,8 +580,8 @@ func (r *fixedHostResource) Update(ctx context.Context, req resource.UpdateReque
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	plan.ID, plan.HostKeyFingerprint, plan.Arch = state.ID, state.HostKeyFingerprint, state.Arch
-	plan.ProvisioningFailed = state.ProvisioningFailed
-	if plan.ProvisioningFailed.ValueString() != "" {
+	plan.ProvisioningFailure = state.ProvisioningFailure
+	if plan.ProvisioningFailure.ValueString() != "" {
 		// Left out of this run: a new bootstrap is for a machine that
 		// runs, and this one does not take part any more.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -611,7 +611,7 @@ func (r *fixedHostResource) Delete(ctx context.Context, req resource.DeleteReque
 		t.HostKey = m.HostKeyFingerprint.ValueString()
 	}
 	conn, err := sshconn.Dial(ctx, *t)
-	if err != nil && m.ProvisioningFailed.ValueString() != "" {
+	if err != nil && m.ProvisioningFailure.ValueString() != "" {
 		// Its failed create removed what it had installed.
 		resp.Diagnostics.AddAttributeWarning(path.Root("host"), "Failed host released unchecked",
 			fmt.Sprintf("%s was left out of the run because it could not be adopted, and it is still unreachable (%v); it is released from the state without a check.", m.Host.ValueString(), err))

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http/httptrace"
 	"sort"
@@ -56,12 +53,9 @@ func durableSetsHTTP(b *testing.B, bin string, writers int) {
 	}
 	// Agents exchange their one-time bootstrap tokens for their own
 	// before they set anything: so do these.
-	for inst, boot := range created.Tokens {
-		own := newBenchToken(b)
-		if err := s.call("POST", "/v1/deployments/"+id+"/exchange", boot, map[string]string{"token_sha256": sha256Hex(own)}, nil, nil); err != nil {
-			b.Fatal(err)
-		}
-		created.Tokens[inst] = own
+	s.exchangeTokens(b, id, created.Tokens)
+	if b.Failed() {
+		return
 	}
 	// Every writer opens its connection first (one set each, not timed),
 	// so the measurement is of sets, not of 1,000 connections being set
@@ -136,18 +130,4 @@ func durableSetsHTTP(b *testing.B, bin string, writers int) {
 	// The server's share of the machine: clock ticks are 10 ms.
 	b.ReportMetric(float64(ticks)*1e4/float64(len(all)), "server-cpu-µs/set")
 	s.client.CloseIdleConnections()
-}
-
-// newBenchToken makes an agent's own token, as the agent does.
-func newBenchToken(b *testing.B) string {
-	t := make([]byte, 32)
-	if _, err := rand.Read(t); err != nil {
-		b.Fatal(err)
-	}
-	return hex.EncodeToString(t)
-}
-
-func sha256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
 }

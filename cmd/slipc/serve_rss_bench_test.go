@@ -356,6 +356,33 @@ func startRSSServer(b *testing.B, bin string, useTLS bool) *rssServer {
 
 // call makes one API call and decodes a 2xx answer into out (when not
 // nil); any other status is an error.
+// exchangeTokens trades each instance's bootstrap token (tokens:
+// instance → token) for an agent token of its own, as every agent does at
+// its first start, 64 at a time, and puts the agent tokens in tokens.
+func (s *rssServer) exchangeTokens(b *testing.B, id string, tokens map[string]string) {
+	var exchanged sync.Map
+	var ex sync.WaitGroup
+	slots := make(chan struct{}, 64)
+	for inst, boot := range tokens {
+		ex.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; ex.Done() }()
+			own := make([]byte, 32)
+			rand.Read(own)
+			tok := hex.EncodeToString(own)
+			sum := sha256.Sum256([]byte(tok))
+			if err := s.call("POST", "/v1/deployments/"+id+"/exchange", boot, map[string]string{"token_sha256": hex.EncodeToString(sum[:])}, nil, nil); err != nil {
+				b.Error(err)
+				return
+			}
+			exchanged.Store(inst, tok)
+		}()
+	}
+	ex.Wait()
+	exchanged.Range(func(k, v any) bool { tokens[k.(string)] = v.(string); return true })
+}
+
 func (s *rssServer) call(method, path, token string, body, out any, trace *httptrace.ClientTrace) error {
 	var rd io.Reader
 	if body != nil {
@@ -508,27 +535,7 @@ func rssRun(b *testing.B, bin string, useTLS, watches bool, n int) {
 	// Each agent exchanges its bootstrap token for its own at its first
 	// start: so do these, before they use it.
 	start = time.Now()
-	var exchanged sync.Map
-	var ex sync.WaitGroup
-	slots := make(chan struct{}, 64)
-	for inst, boot := range created.Tokens {
-		ex.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; ex.Done() }()
-			own := make([]byte, 32)
-			rand.Read(own)
-			tok := hex.EncodeToString(own)
-			sum := sha256.Sum256([]byte(tok))
-			if err := s.call("POST", "/v1/deployments/"+id+"/exchange", boot, map[string]string{"token_sha256": hex.EncodeToString(sum[:])}, nil, nil); err != nil {
-				b.Error(err)
-				return
-			}
-			exchanged.Store(inst, tok)
-		}()
-	}
-	ex.Wait()
-	exchanged.Range(func(k, v any) bool { created.Tokens[k.(string)] = v.(string); return true })
+	s.exchangeTokens(b, id, created.Tokens)
 	phase(fmt.Sprintf("exchange %d bootstrap tokens", n), start)
 
 	if watches {

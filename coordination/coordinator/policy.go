@@ -71,15 +71,22 @@ func applyPolicy(d *Deployment, tx store.Tx) {
 // tokens of a create, scale or reissue that committed before.
 func tokensHeld(tx store.Tx, hashes map[string]string) bool {
 	for inst, hash := range hashes {
-		kv, ok := tx.Get("t/" + hash)
-		if !ok {
-			return false
-		}
-		if rec, valid := ParseTokenRecord(kv.Value); !valid || rec.Instance.String() != inst || rec.Kind == TokenAgent {
+		if !heldBy(tx, inst, hash) {
 			return false
 		}
 	}
 	return true
+}
+
+// heldBy reports whether hash is a bootstrap token of inst, exchanged or
+// not.
+func heldBy(tx store.Tx, inst, hash string) bool {
+	kv, ok := tx.Get("t/" + hash)
+	if !ok {
+		return false
+	}
+	rec, valid := ParseTokenRecord(kv.Value)
+	return valid && rec.Instance.String() == inst && rec.Kind != TokenAgent
 }
 
 // ReissueTokens gives instances new bootstrap tokens (instance name → hex
@@ -119,7 +126,7 @@ func (c *Coordinator) RenewSpentTokens(ctx context.Context, id string, current, 
 		}
 		need := map[string]string{}
 		for inst, hash := range fresh {
-			if held := tokensHeld(tx, map[string]string{inst: hash}); held {
+			if heldBy(tx, inst, hash) {
 				renewed = append(renewed, inst) // this renewal, committed before
 				continue
 			}
