@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +56,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	etcdCert := fs.String("etcd-cert", "", "client certificate `file` for etcd (PEM)")
 	etcdKey := fs.String("etcd-key", "", "the client certificate's key `file` (PEM)")
 	maxConns := fs.Int("max-connections", 1024, "work on at most `n` connections at once; more are accepted and wait their turn (parked long-polls and event streams do not count). Bounds memory: about 35 KB each")
+	memLimit := fs.String("memory-limit", "", "soft memory `limit` for the server, e.g. 256MiB or 2GiB (as GOMEMLIMIT, which it overrides): the garbage collector works harder as the heap nears it instead of letting it grow to twice what is live; not a hard cap (docs/performance.md)")
 	agentDir := fs.String("agent-dir", "", "`folder` of the agent binaries served at /v1/agent (default: the agent folder next to slipc if there is one, else DATA/agent)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
@@ -64,6 +68,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *maxConns < 1 {
 		fmt.Fprintf(stderr, "slipc serve: -max-connections must be at least 1, not %d\n", *maxConns)
 		return exitUsage
+	}
+	if *memLimit != "" {
+		n, err := parseByteSize(*memLimit)
+		if err != nil {
+			fmt.Fprintf(stderr, "slipc serve: -memory-limit %q: %v\n", *memLimit, err)
+			return exitUsage
+		}
+		debug.SetMemoryLimit(n)
 	}
 	useTLS := *selfSigned || *certFile != ""
 	if (*certFile == "") != (*keyFile == "") || (*selfSigned && *certFile != "") {
@@ -256,4 +268,25 @@ func (s *closingStore) Close() error {
 	err := s.Store.Close()
 	s.client.Close()
 	return err
+}
+
+// parseByteSize reads a size as GOMEMLIMIT writes it: a whole number of
+// bytes with an optional B, KiB, MiB, GiB or TiB suffix.
+func parseByteSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}, {"B", 0}}
+	num, shift := s, uint(0)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, shift = rest, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return 0, errors.New("want a positive size such as 256MiB or 2GiB (suffixes B, KiB, MiB, GiB, TiB)")
+	}
+	return n << shift, nil
 }

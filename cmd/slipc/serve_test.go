@@ -126,3 +126,21 @@ func TestServe_maxConnectionsMustBePositive(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, stderr.String())
 	}
 }
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"256MiB": 256 << 20, "2GiB": 2 << 30, "1048576": 1 << 20, "512B": 512, "64KiB": 64 << 10, "1TiB": 1 << 40} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1MiB", "0", "1.5GiB", "256MB", "99999999999TiB"} {
+		if _, err := parseByteSize(bad); err == nil {
+			t.Errorf("parseByteSize(%q) succeeded", bad)
+		}
+	}
+	var stderr strings.Builder
+	code := serve(context.Background(), []string{"-listen", "127.0.0.1:0", "-data", t.TempDir(), "-memory-limit", "lots"}, io.Discard, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), `-memory-limit "lots": want a positive size such as 256MiB`) {
+		t.Fatalf("code %d, stderr %q", code, stderr.String())
+	}
+}

@@ -101,6 +101,11 @@ func (r *Runner) setPID(pid int) {
 	}
 }
 
+// watchRetry is how long a script's watch on the run waits before asking
+// again after the coordinator failed to answer (beyond the client's own
+// retries); a variable so tests can shorten it.
+var watchRetry = 5 * time.Second
+
 // ErrGone means the deployment or this instance no longer exists at the
 // coordinator (deleted, or scaled away): the agent has nothing left to do.
 var ErrGone = errors.New("the deployment or this instance no longer exists")
@@ -150,8 +155,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		switch state {
 		case coordinator.Ready:
-			// Wait for a scale action (Provisioning) or the end (Finalizing).
-			if _, err := r.Client.WaitChange(ctx, "ss:state", state, 0, false); err != nil && !isAbort(err) {
+			// Wait for a scale action (Provisioning), the end (Finalizing)
+			// or an abort; the loop reads which.
+			if _, err := r.Client.WaitRun(ctx, coordinator.Run{State: state}, 0); err != nil {
 				return r.gone(err)
 			}
 			continue
@@ -176,12 +182,22 @@ func (r *Runner) Run(ctx context.Context) error {
 		if _, err := r.Client.Complete(ctx, state); err != nil && !isState(err) && !isAbort(err) {
 			return r.gone(err)
 		}
-		// Wait for the others. An abort ends the wait, except when
-		// finalizing: the run is ending anyway.
-		finalizing := state == coordinator.Finalizing
-		if _, err := r.Client.WaitChange(ctx, "ss:state", state, 0, finalizing); err != nil && !isAbort(err) {
+		if err := r.waitOthers(ctx, coordinator.Run{State: state, Abort: run.Abort}); err != nil {
 			return r.gone(err)
 		}
+	}
+}
+
+// waitOthers waits, after completing seen.State, for the others to
+// complete it too (the run moves on). An abort ends the wait, except when
+// finalizing: the run is ending anyway.
+func (r *Runner) waitOthers(ctx context.Context, seen coordinator.Run) error {
+	for {
+		now, err := r.Client.WaitRun(ctx, seen, 0)
+		if err != nil || now.State != seen.State || seen.State != coordinator.Finalizing {
+			return err
+		}
+		seen = now // only the abort changed while finalizing
 	}
 }
 
@@ -295,15 +311,24 @@ func (r *Runner) script(ctx context.Context, state, phase string, index, count i
 	interrupt := make(chan struct{})
 	var once sync.Once
 	stop := func() { once.Do(func() { close(interrupt) }) }
+	// One long-poll on the run: it returns when the run is aborted (at
+	// once if it already is) or leaves state (finalized, or rewound). A
+	// watch cut by an outage is asked again, so an abort raised meanwhile
+	// still stops the script.
 	go func() {
-		// The abort: a get that ignores the abort returns its message.
-		if _, err := r.Client.Get(watchCtx, "ss:abort", 100*365*24*time.Hour, true, nil); err == nil {
-			stop()
-		}
-	}()
-	go func() {
-		if _, err := r.Client.WaitChange(watchCtx, "ss:state", state, 0, true); err == nil {
-			stop() // finalized (or rewound) while running
+		for watchCtx.Err() == nil {
+			_, err := r.Client.WaitRun(watchCtx, coordinator.Run{State: state}, 0)
+			if err == nil {
+				stop()
+				return
+			}
+			if watchCtx.Err() == nil {
+				r.logf("%s: following the run while %s runs: %v (asking again)", r.Instance, phase, err)
+				select {
+				case <-watchCtx.Done():
+				case <-time.After(watchRetry):
+				}
+			}
 		}
 	}()
 	env := append(r.environment(), extra...)
@@ -431,21 +456,10 @@ func (r *Runner) aborted(ctx context.Context, message, state string) error {
 		return nil // the loop completes Finalizing: the run waits for it
 	}
 	// Wake on either: the abort changing (cancelled) or the state changing
-	// (finalized). One long-poll each, the first to return wins.
-	// state is the one seen with the abort: if the run was finalized while
-	// the reports were sent, the wait below returns at once.
-	waitCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	woke := make(chan error, 2)
-	go func() {
-		_, err := r.Client.WaitChange(waitCtx, "ss:abort", message, 0, true) // "" once cancelled
-		woke <- err
-	}()
-	go func() {
-		_, err := r.Client.WaitChange(waitCtx, "ss:state", state, 0, true)
-		woke <- err
-	}()
-	return <-woke
+	// (finalized). state is the one seen with the abort: if the run was
+	// finalized while the reports were sent, the wait returns at once.
+	_, err := r.Client.WaitRun(ctx, coordinator.Run{State: state, Abort: message}, 0)
+	return err
 }
 
 // gone turns "this deployment or instance does not exist any more" into

@@ -19,6 +19,8 @@
 //	POST   /v1/deployments/{id}/instances/{i}/failed admin: {"reason"}: machine i could not be started
 //	POST   /v1/deployments/{id}/exchange          bootstrap token: {"token_sha256": "<hex>"}; returns {"instance"}
 //	GET    /v1/deployments/{id}                   spec, state and abort message
+//	GET    /v1/deployments/{id}/run               {"state", "abort"}; ?wait=30s&state=S&abort=M: long-poll until
+//	                                              the run differs from S and M (the agent's one watch on the run)
 //	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256"}; as create
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
@@ -41,7 +43,8 @@
 // exchanged (401: a bootstrap token already exchanged),
 // invalid (400), too_large (413), conflict (409, "exists" or "state"),
 // rate_limited (429, with Retry-After: too many authentication failures
-// from the client's address).
+// from the client's address), unavailable (503, with Retry-After: the
+// coordinator is shutting down; waits parked on it end so).
 package api
 
 import (
@@ -151,6 +154,7 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/deployments/{id}/tokens", s.admin1(s.reissueTokens))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/instances/{instance}/failed", s.admin1(s.instanceFailed))
 	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/run", s.anyone(s.getRun))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/exchange", s.exchange)
 	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
@@ -352,6 +356,12 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "state", err.Error())
 	case errors.Is(err, context.Canceled):
 		writeError(w, 499, "canceled", err.Error())
+	case errors.Is(err, coordinator.ErrClosed):
+		// Shutting down (a restart, usually): not a fault to log, and a
+		// status the clients retry, so a parked wait asks the next
+		// coordinator process.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the coordinator is shutting down; ask again")
 	default:
 		// Store failures and bugs: the details go to the coordinator's log,
 		// where its operator looks, not to the client.
@@ -529,28 +539,69 @@ func (s *Server) listParameters(w http.ResponseWriter, r *http.Request, _ caller
 	writeJSON(w, http.StatusOK, map[string]any{"parameters": values, "sensitive": sensitive})
 }
 
+// waitQuery reads a long-poll's ?wait= (0 when absent), capped at
+// MaxWait; on a bad value it answers the request and reports false.
+func (s *Server) waitQuery(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
+	q := r.URL.Query().Get("wait")
+	if q == "" {
+		return 0, true
+	}
+	d, err := time.ParseDuration(q)
+	if err != nil || d < 0 {
+		writeError(w, http.StatusBadRequest, "invalid", "wait must be a duration such as 30s")
+		return 0, false
+	}
+	return min(d, s.opts.MaxWait), true
+}
+
+// getRun answers the run's state and abort message. With wait, state and
+// abort (the run as the caller last saw it; abort empty or absent for a
+// run not aborted) it long-polls until the run differs: the agent's one
+// watch on the run, parked like a get.
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ caller) {
+	wait, ok := s.waitQuery(w, r)
+	if !ok {
+		return
+	}
+	id, q := r.PathValue("id"), r.URL.Query()
+	if !q.Has("state") {
+		run, err := s.c.Status(r.Context(), id) // nothing to compare with: answer now
+		answer(w, run, err)
+		return
+	}
+	// Only the strings are kept while the wait is parked, not the query.
+	seen := coordinator.Run{State: q.Get("state"), Abort: q.Get("abort")}
+	get := func(ctx context.Context, wait time.Duration) (any, error) {
+		return s.c.WaitRun(ctx, id, seen, wait)
+	}
+	register := func(fn func()) (func(), error) { return s.c.ParkRun(id, fn) }
+	if wait > 0 && !s.opts.NoParking && s.park(w, r, wait, get, register) {
+		return
+	}
+	run, err := get(r.Context(), wait)
+	answer(w, run, err)
+}
+
 func (s *Server) getParameter(w http.ResponseWriter, r *http.Request, who caller) {
-	var wait time.Duration
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if err != nil || d < 0 {
-			writeError(w, http.StatusBadRequest, "invalid", "wait must be a duration such as 30s")
-			return
-		}
-		wait = min(d, s.opts.MaxWait)
+	wait, ok := s.waitQuery(w, r)
+	if !ok {
+		return
 	}
 	ignore, _ := strconv.ParseBool(r.URL.Query().Get("ignoreabort"))
 	id, key := r.PathValue("id"), r.PathValue("key")
-	get := func(ctx context.Context, wait time.Duration) (string, error) {
-		return s.c.Get(ctx, id, who.instance, key, wait, ignore)
+	get := func(ctx context.Context, wait time.Duration) (any, error) {
+		v, err := s.c.Get(ctx, id, who.instance, key, wait, ignore)
+		return map[string]string{"value": v}, err
 	}
 	if q := r.URL.Query(); q.Has("changed_from") {
 		old := q.Get("changed_from")
-		get = func(ctx context.Context, wait time.Duration) (string, error) {
-			return s.c.WaitChange(ctx, id, who.instance, key, old, wait, ignore)
+		get = func(ctx context.Context, wait time.Duration) (any, error) {
+			v, err := s.c.WaitChange(ctx, id, who.instance, key, old, wait, ignore)
+			return map[string]string{"value": v}, err
 		}
 	}
-	if wait > 0 && !s.opts.NoParking && s.park(w, r, who, wait, get) {
+	register := func(fn func()) (func(), error) { return s.c.Park(id, who.instance, key, fn) }
+	if wait > 0 && !s.opts.NoParking && s.park(w, r, wait, get, register) {
 		return
 	}
 	v, err := get(r.Context(), wait)

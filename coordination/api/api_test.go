@@ -211,6 +211,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add("POST", "/v1/deployments/lamp/scale", []byte(`{"node":"web","multiplicity":3}`))
 	f.Add("POST", "/v1/deployments/lamp/finalize", []byte(nil))
 	f.Add("GET", "/v1/deployments/lamp/parameters/ss:state?wait=1ms&changed_from=Ready", []byte(nil))
+	f.Add("GET", "/v1/deployments/lamp/run?wait=1ms&state=Ready&abort=x", []byte(nil))
 	srv := newServer(f)
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {

@@ -27,8 +27,13 @@ import (
 // wait runs out). The answer is then written on the connection with
 // "Connection: close": the client's next request opens a new one.
 
-// getFunc answers a get within wait: Get, or WaitChange.
-type getFunc func(ctx context.Context, wait time.Duration) (string, error)
+// pollFunc answers a long-poll within wait with the body of its answer:
+// a parameter's get (Get, or WaitChange), or the run's (WaitRun).
+type pollFunc func(ctx context.Context, wait time.Duration) (any, error)
+
+// registerFunc registers fn to be called when the answer may have
+// changed: Coordinator.Park for a parameter, ParkRun for the run.
+type registerFunc func(fn func()) (cancel func(), err error)
 
 // notYet reports whether a non-blocking get's error means "wait".
 func notYet(err error) bool {
@@ -38,7 +43,7 @@ func notYet(err error) bool {
 // park answers the request now if it can, or parks it; it reports false
 // when the request must be served by blocking instead (the connection
 // cannot be taken over, as with HTTP/2).
-func (s *Server) park(w http.ResponseWriter, r *http.Request, who caller, wait time.Duration, get getFunc) bool {
+func (s *Server) park(w http.ResponseWriter, r *http.Request, wait time.Duration, get pollFunc, register registerFunc) bool {
 	if v, err := get(r.Context(), 0); !notYet(err) {
 		answer(w, v, err)
 		return true
@@ -48,7 +53,7 @@ func (s *Server) park(w http.ResponseWriter, r *http.Request, who caller, wait t
 		rl := lw.requestLog
 		p.log = &rl
 	}
-	cancel, err := s.c.Park(r.PathValue("id"), who.instance, r.PathValue("key"), p.fire)
+	cancel, err := register(p.fire)
 	if err != nil {
 		fail(w, err)
 		return true
@@ -79,17 +84,17 @@ func (s *Server) park(w http.ResponseWriter, r *http.Request, who caller, wait t
 	return true
 }
 
-func answer(w http.ResponseWriter, v string, err error) {
+func answer(w http.ResponseWriter, body any, err error) {
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"value": v})
+	writeJSON(w, http.StatusOK, body)
 }
 
 // parked is one parked get.
 type parked struct {
-	get      getFunc
+	get      pollFunc
 	deadline time.Time
 	cancel   func()
 	timer    *time.Timer

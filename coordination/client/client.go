@@ -375,6 +375,39 @@ func (c *Client) Run(ctx context.Context) (*Run, error) {
 	return &out, nil
 }
 
+// WaitRun blocks up to wait (0: forever) until the run differs from seen
+// (its state moved, its abort raised, changed or cancelled), and returns
+// it: one long-poll for both, asked again each time the server cuts it
+// short. A run that stays as seen is a timeout error.
+func (c *Client) WaitRun(ctx context.Context, seen coordinator.Run, wait time.Duration) (coordinator.Run, error) {
+	if wait <= 0 {
+		wait = 100 * 365 * 24 * time.Hour
+	}
+	deadline := time.Now().Add(wait)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
+	defer cancel()
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return seen, &Error{Code: "timeout", Message: "timed out waiting for the run to leave " + seen.State}
+		}
+		q := url.Values{"state": {seen.State}, "wait": {left.Round(time.Millisecond).String()}}
+		if seen.Abort != "" {
+			q.Set("abort", seen.Abort)
+		}
+		var out coordinator.Run
+		err := c.send(ctx, request{method: "GET", path: "/v1/deployments/" + url.PathEscape(c.Deployment) + "/run?" + q.Encode(), out: &out, safe: true, wait: left})
+		var e *Error
+		if err == nil {
+			return out, nil
+		}
+		if errors.As(err, &e) && e.Code == "timeout" && time.Until(deadline) > 0 && ctx.Err() == nil {
+			continue // the server cut the long-poll short; ask again
+		}
+		return seen, err
+	}
+}
+
 // UploadReport sends an instance's report directory, a gzip-compressed
 // tar, replacing the one sent before.
 func (c *Client) UploadReport(ctx context.Context, instance string, tarball []byte) error {

@@ -211,3 +211,36 @@ func TestRenewSpentTokens(t *testing.T) {
 		t.Fatalf("the renewed token: %q %v", got, err)
 	}
 }
+
+// TestWaitRun_acrossShortPolls: the server cuts each long-poll short
+// (MaxWait); WaitRun asks again until the run changes, and with a wait of
+// its own ends in a timeout error carrying the run as it was seen.
+func TestWaitRun_acrossShortPolls(t *testing.T) {
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := coordinator.New(st, coordinator.Options{})
+	s, err := api.New(c, api.Options{AdminToken: admin, MaxWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
+	cl := &Client{BaseURL: srv.URL, Deployment: "lamp-1", Token: admin}
+	if _, err := cl.CreateDeployment(bg(t), deployment()); err != nil {
+		t.Fatal(err)
+	}
+	seen := coordinator.Run{State: coordinator.Initializing}
+	var e *Error
+	if r, err := cl.WaitRun(bg(t), seen, 300*time.Millisecond); !errors.As(err, &e) || e.Code != "timeout" || r != seen {
+		t.Fatalf("unchanged run: %+v %v, want a timeout", r, err)
+	}
+	go func() {
+		time.Sleep(500 * time.Millisecond) // several server rounds
+		cl.Finalize(context.Background())
+	}()
+	if r, err := cl.WaitRun(bg(t), seen, 0); err != nil || r.State != coordinator.Finalizing {
+		t.Fatalf("after finalize: %+v %v", r, err)
+	}
+}

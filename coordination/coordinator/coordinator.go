@@ -52,7 +52,16 @@ var (
 	ErrTimeout   = errors.New("timed out waiting for the parameter")
 	ErrTooLarge  = errors.New("value too large")
 	ErrState     = errors.New("the run is not in that state")
+	// ErrClosed: the coordinator is shutting down (its store may be
+	// fine); waits end with it, and clients ask the next process.
+	ErrClosed = errors.New("the coordinator is shutting down")
 )
+
+// runTimeout is WaitRun's timeout: an ErrTimeout that names the run.
+type runTimeout struct{ state string }
+
+func (e runTimeout) Error() string        { return "timed out: the run is still " + e.state }
+func (e runTimeout) Is(target error) bool { return target == ErrTimeout }
 
 // AbortError is returned by gets and sets while the run is aborted.
 type AbortError struct{ Message string }
@@ -207,6 +216,11 @@ func (c *Coordinator) Close() {
 		close(c.closed)
 		for _, w := range c.watches {
 			w.cancel()
+			// Blocking gets see closed; parked ones (Park) hold no
+			// goroutine to see it: wake them, so that each answers
+			// (the coordinator is closed) instead of waiting out its
+			// time on a coordinator that will never wake it.
+			w.deliverAll(wakeup{reread: true, rewatch: true})
 		}
 	}
 }
@@ -602,7 +616,7 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-c.closed:
-			return "", store.ErrClosed
+			return "", ErrClosed
 		}
 	}
 }

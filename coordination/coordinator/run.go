@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store"
 )
@@ -40,6 +41,57 @@ func (c *Coordinator) Status(ctx context.Context, id string) (Run, error) {
 		return nil
 	})
 	return r, err
+}
+
+// WaitRun blocks until the run differs from seen (its state moved, or its
+// abort was raised, changed or cancelled) and returns it as it is then;
+// with the run unchanged after wait, it returns it with ErrTimeout (wait
+// 0: at once). Agents follow the run with it: one long-poll for both the
+// state and the abort, where a state wait and an abort wait took two.
+func (c *Coordinator) WaitRun(ctx context.Context, id string, seen Run, wait time.Duration) (Run, error) {
+	var deadline <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	var w *waiter
+	defer func() {
+		if w != nil {
+			w.release()
+		}
+	}()
+	for {
+		r, err := c.Status(ctx, id)
+		switch {
+		case err != nil:
+			return r, err
+		case r != seen:
+			return r, nil
+		case wait <= 0:
+			return r, runTimeout{r.State}
+		case w == nil:
+			// Register, then read again: a change committed between the
+			// read above and the registration is caught by the second.
+			if w, err = c.wait(id, stateKey, abortKey); err != nil {
+				return r, err
+			}
+			continue
+		}
+		select {
+		case u := <-w.ch:
+			if u.rewatch {
+				w.release()
+				w = nil
+			}
+		case <-deadline:
+			return r, runTimeout{r.State}
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-c.closed:
+			return r, ErrClosed
+		}
+	}
 }
 
 // Complete records that an instance finished state; when every instance

@@ -299,3 +299,86 @@ func TestScale_inInitializingKeepsCompletions(t *testing.T) {
 		t.Fatalf("after shrinking to the instances that completed: %s, want Provisioning", now)
 	}
 }
+
+// TestWaitChange_cancelledAbortWakes: an agent that reported an abort
+// waits for it to change; cancelling it (ss-abort --cancel) must end that
+// wait, not leave the agent parked until the run's state moves.
+func TestWaitChange_cancelledAbortWakes(t *testing.T) {
+	c := newCoordinator(t)
+	c.CreateDeployment(bg(t), lamp(), nil)
+	if err := c.Abort(bg(t), "lamp", inst("db", 1), "disk full", false); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		v, err := c.WaitChange(bg(t), "lamp", inst("web", 1), "ss:abort", "db.1: disk full", 10*time.Second, true)
+		if err == nil && v != "" {
+			err = errors.New("woke with " + v)
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it block
+	if err := c.Abort(bg(t), "lamp", inst("db", 1), "", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("wait on the abort after it was cancelled: %v", err)
+	}
+}
+
+// TestWaitRun: one wait follows both the run's state and its abort: it
+// answers at once when the run already differs from what the caller saw,
+// wakes on a state change, an abort and a cancelled abort, and times out
+// with the run unchanged.
+func TestWaitRun(t *testing.T) {
+	c := newCoordinator(t)
+	d := lamp()
+	d.KeepRunning = "always" // an aborted run stays in its state: only the abort changes
+	c.CreateDeployment(bg(t), d, nil)
+	if r, err := c.WaitRun(bg(t), "lamp", Run{State: Ready}, time.Second); err != nil || r.State != Initializing {
+		t.Fatalf("already different: %+v %v", r, err)
+	}
+	if r, err := c.WaitRun(bg(t), "lamp", Run{State: Initializing}, 50*time.Millisecond); !errors.Is(err, ErrTimeout) || r.State != Initializing {
+		t.Fatalf("unchanged: %+v %v, want a timeout with the run as it is", r, err)
+	}
+	wake := func(seen Run, change func()) Run {
+		t.Helper()
+		got := make(chan Run, 1)
+		go func() {
+			r, err := c.WaitRun(bg(t), "lamp", seen, 10*time.Second)
+			if err != nil {
+				t.Errorf("wait from %+v: %v", seen, err)
+			}
+			got <- r
+		}()
+		time.Sleep(50 * time.Millisecond) // let it block
+		change()
+		return <-got
+	}
+	all := []Instance{{"db", 1}, {"web", 1}, {"web", 2}, {"web", 3}}
+	if r := wake(Run{State: Initializing}, func() { completeAll(t, c, all, Initializing) }); r != (Run{State: Provisioning}) {
+		t.Fatalf("after the barrier: %+v", r)
+	}
+	if r := wake(Run{State: Provisioning}, func() { c.Abort(bg(t), "lamp", inst("web", 2), "no disk", false) }); r != (Run{State: Provisioning, Abort: "web.2: no disk"}) {
+		t.Fatalf("after the abort: %+v", r)
+	}
+	if r := wake(Run{State: Provisioning, Abort: "web.2: no disk"}, func() { c.Abort(bg(t), "lamp", inst("web", 2), "", true) }); r != (Run{State: Provisioning}) {
+		t.Fatalf("after the abort was cancelled: %+v", r)
+	}
+	if _, err := c.WaitRun(bg(t), "nope", Run{}, time.Second); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown deployment: %v", err)
+	}
+	// A deployment deleted while waited on ends the wait.
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.WaitRun(bg(t), "lamp", Run{State: Provisioning}, 10*time.Second)
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := c.DeleteDeployment(bg(t), "lamp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted while waited on: %v", err)
+	}
+}

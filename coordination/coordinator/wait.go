@@ -30,9 +30,9 @@ var idleWatch = 30 * time.Second
 // waiter is one blocked get. Its channel holds at most one pending
 // wake-up, the latest.
 type waiter struct {
-	ch  chan wakeup
-	key string
-	dw  *depWatch
+	ch   chan wakeup
+	keys []string // the storage keys it waits on: one, or the run's two
+	dw   *depWatch
 	// fn, for a parked wait (Park), replaces ch: called on the first
 	// wake-up, from the watch's goroutine.
 	fn   func()
@@ -80,9 +80,11 @@ func (w *waiter) deliver(u wakeup) {
 func (w *waiter) release() {
 	dw := w.dw
 	dw.mu.Lock()
-	delete(dw.waiters[w.key], w)
-	if len(dw.waiters[w.key]) == 0 {
-		delete(dw.waiters, w.key)
+	for _, key := range w.keys {
+		delete(dw.waiters[key], w)
+		if len(dw.waiters[key]) == 0 {
+			delete(dw.waiters, key)
+		}
 	}
 	idle := len(dw.waiters) == 0
 	dw.mu.Unlock()
@@ -108,18 +110,21 @@ func (dw *depWatch) closeIfIdle() {
 // abortKey wakes every waiter of a deployment: gets fail at once on abort.
 var abortKey = pkey(Key{"ss", "abort"})
 
-// wait registers a waiter for a storage key of a deployment, starting the
+// stateKey is the run's state, which WaitRun follows with abortKey.
+var stateKey = pkey(Key{"ss", "state"})
+
+// wait registers a waiter for storage keys of a deployment, starting the
 // deployment's watch if needed.
-func (c *Coordinator) wait(id, key string) (*waiter, error) {
-	return c.waitFunc(id, key, nil)
+func (c *Coordinator) wait(id string, keys ...string) (*waiter, error) {
+	return c.waitFunc(id, keys, nil)
 }
 
-func (c *Coordinator) waitFunc(id, key string, fn func()) (*waiter, error) {
+func (c *Coordinator) waitFunc(id string, keys []string, fn func()) (*waiter, error) {
 	c.mu.Lock()
 	select {
 	case <-c.closed:
 		c.mu.Unlock()
-		return nil, store.ErrClosed
+		return nil, ErrClosed
 	default:
 	}
 	dw := c.watches[id]
@@ -135,15 +140,17 @@ func (c *Coordinator) waitFunc(id, key string, fn func()) (*waiter, error) {
 		go c.follow(ctx, id, dw, rev)
 	}
 	defer c.mu.Unlock()
-	w := &waiter{key: key, dw: dw, fn: fn}
+	w := &waiter{keys: keys, dw: dw, fn: fn}
 	if fn == nil {
 		w.ch = make(chan wakeup, 1)
 	}
 	dw.mu.Lock()
-	if dw.waiters[key] == nil {
-		dw.waiters[key] = map[*waiter]bool{}
+	for _, key := range keys {
+		if dw.waiters[key] == nil {
+			dw.waiters[key] = map[*waiter]bool{}
+		}
+		dw.waiters[key][w] = true
 	}
-	dw.waiters[key][w] = true
 	dw.mu.Unlock()
 	return w, nil
 }
@@ -159,7 +166,17 @@ func (c *Coordinator) Park(id string, caller *Instance, raw string, fn func()) (
 	if err != nil {
 		return nil, err
 	}
-	w, err := c.waitFunc(id, pkey(k), fn)
+	return c.park(id, []string{pkey(k)}, fn)
+}
+
+// ParkRun is Park for WaitRun: fn is called when the run's state or abort
+// may have changed.
+func (c *Coordinator) ParkRun(id string, fn func()) (cancel func(), err error) {
+	return c.park(id, []string{stateKey, abortKey}, fn)
+}
+
+func (c *Coordinator) park(id string, keys []string, fn func()) (cancel func(), err error) {
+	w, err := c.waitFunc(id, keys, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -201,12 +218,11 @@ func (c *Coordinator) follow(ctx context.Context, id string, dw *depWatch, rev i
 				break
 			}
 			rev = ev.Rev
-			if ev.Key == abortKey {
-				// Every get ends at once with the message; a cancelled
-				// abort changes nothing for a waiter.
-				if !ev.Deleted && ev.Value != "" {
-					dw.deliverAll(wakeup{rev: ev.Rev, abort: ev.Value})
-				}
+			if ev.Key == abortKey && !ev.Deleted && ev.Value != "" {
+				// Every get ends at once with the message. A cancelled
+				// abort wakes only those waiting on the abort itself
+				// (an agent that reported it, WaitRun), below.
+				dw.deliverAll(wakeup{rev: ev.Rev, abort: ev.Value})
 				continue
 			}
 			u := wakeup{rev: ev.Rev, value: ev.Value, reread: ev.Deleted}
