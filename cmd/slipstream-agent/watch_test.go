@@ -150,3 +150,30 @@ func TestRun_cancelledAbortRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRun_deletedDeploymentStopsTheScript: a deployment deleted while a
+// script runs (terraform destroy of a run that hangs) stops the script at
+// once, and the agent exits quietly, instead of letting the script run to
+// its end for nothing.
+func TestRun_deletedDeploymentStopsTheScript(t *testing.T) {
+	coord := startCoordinator(t, t.TempDir(), "")
+	d := coordinator.Deployment{ID: "gone", Nodes: map[string]*coordinator.Node{
+		"web": {Multiplicity: 1, Scripts: map[string][]string{"deploy": {"echo deploying\nsleep 300\n"}}},
+	}}
+	tokens := coord.create(d)
+	state := t.TempDir()
+	a := startAgent(t, coord, "gone", "web.1", tokens["web.1"], state)
+	waitFor(t, 30*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(state, "logs", "deploy.log"))
+		return strings.Contains(string(b), "deploying")
+	})
+	if _, err := coord.admin("DELETE", "/v1/deployments/gone", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("agent exited %d", code)
+	}
+	if out := a.out.String(); !strings.Contains(out, "deploy stopped") || !strings.Contains(out, "stopping:") {
+		t.Fatalf("agent output:\n%s", out)
+	}
+}

@@ -103,8 +103,8 @@ func (r *Runner) setPID(pid int) {
 
 // watchRetry is how long a script's watch on the run waits before asking
 // again after the coordinator failed to answer (beyond the client's own
-// retries); a variable so tests can shorten it.
-var watchRetry = 5 * time.Second
+// retries).
+const watchRetry = 5 * time.Second
 
 // ErrGone means the deployment or this instance no longer exists at the
 // coordinator (deleted, or scaled away): the agent has nothing left to do.
@@ -318,8 +318,8 @@ func (r *Runner) script(ctx context.Context, state, phase string, index, count i
 	go func() {
 		for watchCtx.Err() == nil {
 			_, err := r.Client.WaitRun(watchCtx, coordinator.Run{State: state}, 0)
-			if err == nil {
-				stop()
+			if err == nil || errors.Is(r.gone(err), ErrGone) {
+				stop() // aborted, finalized, or the deployment is gone
 				return
 			}
 			if watchCtx.Err() == nil {
@@ -335,7 +335,7 @@ func (r *Runner) script(ctx context.Context, state, phase string, index, count i
 	env = append(env, "SLIPSTREAM_PHASE="+phase)
 	err := r.runScript(ctx, interrupt, phase, index, count, body, env, filepath.Join(r.logDir(), phase+".log"))
 	if errors.Is(err, errInterrupted) {
-		r.logf("%s: %s stopped: the run was aborted or finalized", r.Instance, phase)
+		r.logf("%s: %s stopped: the run was aborted or finalized, or the deployment is gone", r.Instance, phase)
 	}
 	return err
 }
