@@ -232,6 +232,14 @@ const specKey = "spec"
 
 func pkey(k Key) string { return "p/" + k.String() }
 
+// The run's own keys: its state, and its abort message (which wakes every
+// waiter of the deployment: gets fail at once on abort). WaitRun follows
+// both.
+var (
+	stateKey = pkey(Key{"ss", "state"})
+	abortKey = pkey(Key{"ss", "abort"})
+)
+
 // CreateDeployment registers a deployment: its spec, the node-wide
 // parameters, every input's starting value, state Initializing, and the
 // hashes of its instances' tokens (instance name → hex SHA-256; see
@@ -268,7 +276,7 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 				}
 			}
 		}
-		tx.Put(pkey(Key{"ss", "state"}), Initializing)
+		tx.Put(stateKey, Initializing)
 		settle(&d, tx) // a deployment without instances is Ready at once
 		for inst, hash := range tokenHashes {
 			tx.Put("t/"+hash, inst)
@@ -304,7 +312,7 @@ func (c *Coordinator) Spec(ctx context.Context, id string) (*Deployment, string,
 	_, err := c.st.View(ctx, ns(id), func(tx store.Tx) error {
 		var err error
 		d, err = c.spec(id, tx)
-		kv, _ := tx.Get(pkey(Key{"ss", "state"}))
+		kv, _ := tx.Get(stateKey)
 		state = kv.Value
 		return err
 	})
@@ -439,7 +447,7 @@ func declared(d *Deployment, k Key) error {
 }
 
 func abortMessage(tx store.Tx) (string, bool) {
-	kv, ok := tx.Get(pkey(Key{"ss", "abort"}))
+	kv, ok := tx.Get(abortKey)
 	return kv.Value, ok && kv.Value != ""
 }
 
@@ -635,9 +643,8 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		if err != nil {
 			return err
 		}
-		run := pkey(Key{"ss", "abort"})
 		if cancel {
-			tx.Delete(run)
+			tx.Delete(abortKey)
 			if caller != nil {
 				tx.Delete(pkey(Key{caller.String(), "abort"}))
 			}
@@ -648,7 +655,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 			if caller != nil {
 				who = caller.String()
 			}
-			tx.Put(run, who+": "+message)
+			tx.Put(abortKey, who+": "+message)
 		}
 		if caller != nil {
 			tx.Put(pkey(Key{caller.String(), "abort"}), message)

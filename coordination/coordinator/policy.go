@@ -50,7 +50,7 @@ func staysUp(policy string, aborted bool) bool {
 // not stay up in the state it is in now. Called after an abort and after
 // the policy changes; settle applies it when the run reaches Ready.
 func applyPolicy(d *Deployment, tx store.Tx) {
-	cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+	cur, _ := tx.Get(stateKey)
 	if cur.Value == Finalizing || cur.Value == Done {
 		return
 	}
@@ -62,7 +62,7 @@ func applyPolicy(d *Deployment, tx store.Tx) {
 		return
 	}
 	clearFlags(d, tx)
-	tx.Put(pkey(Key{"ss", "state"}), Finalizing)
+	tx.Put(stateKey, Finalizing)
 	settle(d, tx)
 }
 
@@ -208,7 +208,7 @@ func (c *Coordinator) Deployments(ctx context.Context) ([]Summary, error) {
 			if err != nil {
 				return err
 			}
-			kv, _ := tx.Get(pkey(Key{"ss", "state"}))
+			kv, _ := tx.Get(stateKey)
 			s.State, s.Instances, s.Meta = kv.Value, instances(d), d.Meta
 			s.Abort, _ = abortMessage(tx)
 			return nil
@@ -277,7 +277,7 @@ func (c *Coordinator) UpdateSettings(ctx context.Context, id string, s Settings)
 		}
 		tx.Put(specKey, string(spec))
 		applyPolicy(&changed, tx)
-		kv, _ := tx.Get(pkey(Key{"ss", "state"}))
+		kv, _ := tx.Get(stateKey)
 		now = kv.Value
 		return nil
 	})
@@ -331,14 +331,14 @@ func (c *Coordinator) InstanceFailed(ctx context.Context, id string, inst Instan
 		tx.Put("f/"+inst.String(), reason)
 		tx.Put(failedCountKey, strconv.Itoa(failedCount(tx)+1))
 		tx.Put(pkey(Key{inst.String(), "vmstate"}), "failed")
-		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		cur, _ := tx.Get(stateKey)
 		if kv, ok := tx.Get(pkey(Key{inst.String(), "complete"})); ok && kv.Value == cur.Value {
 			tx.Put(completedKey, strconv.Itoa(completed(tx)-1))
 		}
 		tx.Delete(pkey(Key{inst.String(), "complete"}))
 		if failedHere > n.MaxProvisioningFailures {
 			if _, set := abortMessage(tx); !set {
-				tx.Put(pkey(Key{"ss", "abort"}), fmt.Sprintf("%s: failed to provision: %s (node %s tolerates %d failed instances, and this is failure %d)",
+				tx.Put(abortKey, fmt.Sprintf("%s: failed to provision: %s (node %s tolerates %d failed instances, and this is failure %d)",
 					inst, reason, inst.Node, n.MaxProvisioningFailures, failedHere))
 			}
 			tx.Put(pkey(Key{inst.String(), "abort"}), reason)

@@ -35,7 +35,7 @@ func (c *Coordinator) Status(ctx context.Context, id string) (Run, error) {
 		if _, ok := tx.Get(specKey); !ok {
 			return ErrNotFound
 		}
-		kv, _ := tx.Get(pkey(Key{"ss", "state"}))
+		kv, _ := tx.Get(stateKey)
 		r.State = kv.Value
 		r.Abort, _ = abortMessage(tx)
 		return nil
@@ -107,7 +107,7 @@ func (c *Coordinator) Complete(ctx context.Context, id string, inst Instance, st
 		if err := declared(d, Key{inst.String(), "complete"}); err != nil {
 			return err
 		}
-		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		cur, _ := tx.Get(stateKey)
 		now = cur.Value
 		if isFailed(tx, inst) {
 			return fmt.Errorf("%w: %s was recorded as failed to provision and takes no part in the run", ErrState, inst)
@@ -155,7 +155,6 @@ func instances(d *Deployment) int {
 // to provision are not live. A run reaching Ready whose keep-running
 // policy does not keep it up goes on to Finalizing.
 func settle(d *Deployment, tx store.Tx) string {
-	stateKey := pkey(Key{"ss", "state"})
 	cur, _ := tx.Get(stateKey)
 	state := cur.Value
 	total := instances(d) - failedCount(tx)
@@ -194,12 +193,12 @@ func (c *Coordinator) Finalize(ctx context.Context, id string) (string, error) {
 		if err != nil {
 			return err
 		}
-		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		cur, _ := tx.Get(stateKey)
 		if now = cur.Value; now == Finalizing || now == Done {
 			return nil
 		}
 		clearFlags(d, tx)
-		tx.Put(pkey(Key{"ss", "state"}), Finalizing)
+		tx.Put(stateKey, Finalizing)
 		now = settle(d, tx)
 		return nil
 	})
@@ -228,7 +227,7 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 		if n == nil {
 			return fmt.Errorf("%w: node %q", ErrUnknown, node)
 		}
-		cur, _ := tx.Get(pkey(Key{"ss", "state"}))
+		cur, _ := tx.Get(stateKey)
 		now = cur.Value
 		old := n.Multiplicity
 		if old == multiplicity {
@@ -321,7 +320,7 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 			tx.Put(pkey(Key{"ss", "scaling.action"}), action)
 			tx.Put(pkey(Key{"ss", "scaling.node"}), node)
 			tx.Put(pkey(Key{"ss", "scaling.vms"}), strings.Join(changed, " "))
-			tx.Put(pkey(Key{"ss", "state"}), Provisioning)
+			tx.Put(stateKey, Provisioning)
 		}
 		if now == Initializing {
 			// Instances that completed Initializing keep their flag; the

@@ -107,12 +107,6 @@ func (dw *depWatch) closeIfIdle() {
 	}
 }
 
-// abortKey wakes every waiter of a deployment: gets fail at once on abort.
-var abortKey = pkey(Key{"ss", "abort"})
-
-// stateKey is the run's state, which WaitRun follows with abortKey.
-var stateKey = pkey(Key{"ss", "state"})
-
 // wait registers a waiter for storage keys of a deployment, starting the
 // deployment's watch if needed.
 func (c *Coordinator) wait(id string, keys ...string) (*waiter, error) {
