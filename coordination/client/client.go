@@ -302,35 +302,43 @@ func (c *Client) get(ctx context.Context, key string, wait time.Duration, ignore
 		}
 		waiting()
 	}
+	q := url.Values{}
+	if ignoreAbort {
+		q.Set("ignoreabort", "true")
+	}
+	if changedFrom != nil {
+		q.Set("changed_from", *changedFrom)
+	}
+	var out struct{ Value string }
+	var err error
+	if wait > 0 {
+		err = c.longPoll(ctx, deadline, c.paramPath(key), q, &out, "timed out waiting for "+key)
+	} else {
+		err = c.send(ctx, request{method: "GET", path: c.paramPath(key) + "?" + q.Encode(), out: &out, safe: true})
+	}
+	if err != nil {
+		return "", err
+	}
+	return out.Value, nil
+}
+
+// longPoll sends GET path?query&wait=… until it is answered, the deadline
+// passes (a timeout error saying expired) or ctx ends: the server cuts a
+// long-poll short at its own maximum wait, and each round asks for the
+// time left.
+func (c *Client) longPoll(ctx context.Context, deadline time.Time, path string, query url.Values, out any, expired string) error {
 	for {
-		q := url.Values{}
-		if wait > 0 {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return "", &Error{Code: "timeout", Message: "timed out waiting for " + key}
-			}
-			q.Set("wait", left.Round(time.Millisecond).String())
+		left := time.Until(deadline)
+		if left <= 0 {
+			return &Error{Code: "timeout", Message: expired}
 		}
-		if ignoreAbort {
-			q.Set("ignoreabort", "true")
-		}
-		if changedFrom != nil {
-			q.Set("changed_from", *changedFrom)
-		}
-		var out struct{ Value string }
-		var left time.Duration
-		if wait > 0 {
-			left = time.Until(deadline)
-		}
-		err := c.send(ctx, request{method: "GET", path: c.paramPath(key) + "?" + q.Encode(), out: &out, safe: true, wait: left})
+		query.Set("wait", left.Round(time.Millisecond).String())
+		err := c.send(ctx, request{method: "GET", path: path + "?" + query.Encode(), out: out, safe: true, wait: left})
 		var e *Error
-		if err == nil {
-			return out.Value, nil
-		}
-		if errors.As(err, &e) && e.Code == "timeout" && wait > 0 && time.Until(deadline) > 0 && ctx.Err() == nil {
+		if errors.As(err, &e) && e.Code == "timeout" && time.Until(deadline) > 0 && ctx.Err() == nil {
 			continue // the server cut the long-poll short; ask again
 		}
-		return "", err
+		return err
 	}
 }
 
@@ -386,26 +394,15 @@ func (c *Client) WaitRun(ctx context.Context, seen coordinator.Run, wait time.Du
 	deadline := time.Now().Add(wait)
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Second))
 	defer cancel()
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return seen, &Error{Code: "timeout", Message: "timed out waiting for the run to leave " + seen.State}
-		}
-		q := url.Values{"state": {seen.State}, "wait": {left.Round(time.Millisecond).String()}}
-		if seen.Abort != "" {
-			q.Set("abort", seen.Abort)
-		}
-		var out coordinator.Run
-		err := c.send(ctx, request{method: "GET", path: "/v1/deployments/" + url.PathEscape(c.Deployment) + "/run?" + q.Encode(), out: &out, safe: true, wait: left})
-		var e *Error
-		if err == nil {
-			return out, nil
-		}
-		if errors.As(err, &e) && e.Code == "timeout" && time.Until(deadline) > 0 && ctx.Err() == nil {
-			continue // the server cut the long-poll short; ask again
-		}
+	q := url.Values{"state": {seen.State}}
+	if seen.Abort != "" {
+		q.Set("abort", seen.Abort)
+	}
+	var out coordinator.Run
+	if err := c.longPoll(ctx, deadline, "/v1/deployments/"+url.PathEscape(c.Deployment)+"/run", q, &out, "timed out waiting for the run to leave "+seen.State); err != nil {
 		return seen, err
 	}
+	return out, nil
 }
 
 // UploadReport sends an instance's report directory, a gzip-compressed
