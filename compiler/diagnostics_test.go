@@ -20,7 +20,8 @@ type diagCase struct {
 	// checked against the marked range.
 	want []wantDiag
 	// planned lets the case use connectors that are not yet available
-	// (ec2 has the per-node settings these checks are about).
+	// (to check a planned connector's settings beyond the availability
+	// error).
 	planned bool
 	// context, when set, is what the first diagnostic's Context must span.
 	context string
@@ -319,13 +320,14 @@ cloud "aws" {
 	{
 		name: "connector not yet available",
 		files: map[string]string{"main.slip.hcl": `
-cloud "aws" {
-  connector = «"ec2"»
-  region    = "eu-west-1"
+cloud "az" {
+  connector       = «"azure"»
+  subscription_id = "00000000-0000-0000-0000-000000000000"
+  location        = "westeurope"
 }`},
-		context: `connector = "ec2"`,
+		context: `connector       = "azure"`,
 		want: []wantDiag{errorDiag("Connector not yet available",
-			`Cloud "aws" uses connector "ec2", which is planned but not yet available: the provider has no slipstream_ec2_instance resource yet, so nothing could start this cloud's machines. The connectors available now are: fixed. Planned, not yet available: cloudsigma, ec2, openstack.`)},
+			`Cloud "az" uses connector "azure", which is planned but not yet available: the provider has no slipstream_azure_vm resource yet, so nothing could start this cloud's machines. The connectors available now are: cloudsigma, ec2, fixed, openstack. Planned, not yet available: azure, cloudstack, opennebula.`)},
 	},
 	{
 		// The availability error comes first; the cloud's settings are
@@ -333,18 +335,17 @@ cloud "aws" {
 		name: "planned connector with a wrong setting",
 		files: map[string]string{"main.slip.hcl": `
 cloud "private" {
-  connector = «"openstack"»
-  auth_url  = "https://keystone.test:5000/v3"
-  flavour   = "m1.small"
+  connector = «"cloudstack"»
+  api_url   = "https://cloud.test/client/api"
+  zones     = "z1"
 }`},
 		want: []wantDiag{
-			errorDiag("Connector not yet available", `connector "openstack", which is planned but not yet available`),
-			errorDiag("Unsupported connector setting", `Did you mean "flavor"?`),
+			errorDiag("Connector not yet available", `connector "cloudstack", which is planned but not yet available`),
+			errorDiag("Unsupported connector setting", `Connector "cloudstack" has no setting`),
 		},
 	},
 	{
-		name:    "setting the connector does not have",
-		planned: true,
+		name: "setting the connector does not have",
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -354,8 +355,7 @@ cloud "aws" {
 		want: []wantDiag{errorDiag("Unsupported connector setting", `Connector "ec2" has no setting "flavor".`)},
 	},
 	{
-		name:    "required setting missing",
-		planned: true,
+		name: "required setting missing",
 		files: map[string]string{"main.slip.hcl": `
 «cloud "aws"» {
   connector = "ec2"
@@ -363,8 +363,7 @@ cloud "aws" {
 		want: []wantDiag{errorDiag("Missing required connector setting", `requires "region"`)},
 	},
 	{
-		name:    "cloud-wide setting on a node",
-		planned: true,
+		name: "cloud-wide setting on a node",
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -386,8 +385,7 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Cloud-wide setting on a node", `set it in cloud "aws" instead`)},
 	},
 	{
-		name:    "node setting typo",
-		planned: true,
+		name: "node setting typo",
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"
@@ -409,8 +407,7 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Unsupported argument", `Did you mean "instance_type"?`)},
 	},
 	{
-		name:    "no image id for the cloud",
-		planned: true,
+		name: "no image id for the cloud",
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {
   connector = "ec2"

@@ -68,6 +68,13 @@ func tlsCoordinator(t *testing.T, pool *nshost.Pool) (url, fingerprint string) {
 // tlsCoordinatorWith is tlsCoordinator with the API wrapped by wrap.
 func tlsCoordinatorWith(t *testing.T, pool *nshost.Pool, wrap func(http.Handler) http.Handler) (url, fingerprint string) {
 	t.Helper()
+	return tlsCoordinatorOn(t, pool.GatewayIP, wrap)
+}
+
+// tlsCoordinatorOn is tlsCoordinatorWith listening on ip (a bridge's
+// gateway address, where machines reach it).
+func tlsCoordinatorOn(t *testing.T, ip string, wrap func(http.Handler) http.Handler) (url, fingerprint string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "coordinator.db"))
 	if err != nil {
@@ -78,11 +85,11 @@ func tlsCoordinatorWith(t *testing.T, pool *nshost.Pool, wrap func(http.Handler)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, fp, err := tlsutil.SelfSigned(dir, []string{pool.GatewayIP})
+	cert, fp, err := tlsutil.SelfSigned(dir, []string{ip})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(pool.GatewayIP, "0"))
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

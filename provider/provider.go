@@ -63,6 +63,10 @@ type slipstreamProvider struct {
 type hooks struct {
 	// instancesIssued is called with a deployment's new instance tokens.
 	instancesIssued func(deployment string, tokens map[string]string)
+	// waitRunning makes cloud instance resources wait in Create until
+	// their machine runs, as most cloud providers do: the benchmark's
+	// baseline (Terraform's parallelism then bounds the boots).
+	waitRunning bool
 }
 
 // Config is the provider configuration resources receive: the coordinator
@@ -89,6 +93,7 @@ type Config struct {
 	Now func() time.Time
 
 	agents *agentCache
+	clouds *cloudConnectors
 	hooks  *hooks
 }
 
@@ -216,6 +221,7 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	cfg.Now = time.Now
 	cfg.agents = &agentCache{}
+	cfg.clouds = &cloudConnectors{}
 	cfg.hooks = p.hooks
 	var configured []string
 	for _, name := range catalog.Implemented() {
@@ -239,11 +245,11 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 }
 
 func (p *slipstreamProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{
+	return append([]func() resource.Resource{
 		NewDeploymentResource,
 		NewDeploymentReadyResource,
 		NewFixedHostResource,
-	}
+	}, machineResources()...)
 }
 
 func (p *slipstreamProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -22,3 +22,25 @@ provider "slipstream" {
     bastion_user = "jump"
   }
 }
+
+# Cloud machines: one alias per cloud and region of the recipe.
+provider "slipstream" {
+  alias = "aws_eu"
+  ec2 = {
+    region = "eu-west-1"
+  }
+}
+
+provider "slipstream" {
+  alias = "private"
+  openstack = {
+    cloud = "mycloud" # an entry of clouds.yaml
+  }
+}
+
+provider "slipstream" {
+  alias = "cs_zrh"
+  cloudsigma = {
+    location = "zrh"
+  }
+}

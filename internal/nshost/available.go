@@ -13,6 +13,14 @@ func Available() error {
 	return checkAvailable(os.Geteuid(), readCapEff(), tool, fileExecutable)
 }
 
+// NetworkAvailable returns nil if this machine can host Networks: what
+// Available checks, except sshd, which only Pools run.
+func NetworkAvailable() error {
+	return checkAvailable(os.Geteuid(), readCapEff(), tool, func(path string) bool {
+		return path == SSHDPath || fileExecutable(path)
+	})
+}
+
 func checkAvailable(euid int, capEff uint64, lookup func(string) (string, error), executable func(string) bool) error {
 	var missing []string
 	if euid != 0 {

@@ -15,6 +15,11 @@
 // gets a random id and a free subnet while holding a machine-wide lock, and
 // CleanupStale removes only pools whose creating process is gone and that
 // were not saved to a pool file that still exists.
+//
+// A Network (NewNetwork) is the same bridge without sshd hosts: callers
+// add and remove network namespaces on it while it runs and bring their
+// own processes (the fake clouds' guests, connectors/fakecloud/guest); it
+// is registered and cleaned up like a pool.
 package nshost
 
 import (

@@ -79,6 +79,11 @@ func (p *Pool) register() error {
 			}
 		}
 	}
+	return saveEntry(&e)
+}
+
+// saveEntry writes a registry entry (of a Pool or a Network).
+func saveEntry(e *entry) error {
 	data, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
@@ -87,7 +92,7 @@ func (p *Pool) register() error {
 		return fmt.Errorf("nshost: %w", err)
 	}
 	if err := writeFileAtomic(entryPath(e.ID), data, 0o600); err != nil {
-		return fmt.Errorf("nshost: registering pool: %w", err)
+		return fmt.Errorf("nshost: registering %s: %w", e.ID, err)
 	}
 	return nil
 }
@@ -145,11 +150,15 @@ func (e *entry) live() bool {
 // to (Save) still exists; so concurrent test runs, and a pool made by
 // `nshosts up`, are safe from each other's CleanupStale. Namespaces and
 // links named like a pool but unknown to the registry are removed.
+// Networks (NewNetwork) are pools too: the same applies to them, and their
+// state folder goes with them.
 func CleanupStale(prefix string) error {
 	if err := checkPrefix(prefix); err != nil {
 		return err
 	}
-	if err := Available(); err != nil {
+	// Removing needs no sshd: NetworkAvailable, not Available, so that
+	// Networks are cleaned up on machines without OpenSSH too.
+	if err := NetworkAvailable(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

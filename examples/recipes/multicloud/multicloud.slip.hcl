@@ -1,94 +1,124 @@
-# One deployment across two clouds: the database on a host in the office's
-# server room, the web tier on hosts rented in a data centre and reached
-# through its jump host. Only the cloud blocks name a cloud; retargeting the
-# deployment means changing them alone.
+# One deployment across three clouds: the database on Amazon EC2, the web
+# tier in a private OpenStack cloud, and a probe on CloudSigma that checks
+# every web server once they are up. Only the cloud blocks (and the image's
+# ids per cloud) name a cloud: moving a node to another cloud is changing
+# its `cloud`, nothing else. The generated database password crosses clouds
+# through the coordinator, never through Terraform's configuration.
 #
-# Both clouds are pools of existing hosts (the fixed connector): the same
-# recipe over two host pools, because fixed is the one connector the
-# provider has a resource for today. The ec2, openstack and cloudsigma
-# connectors are in the catalog (connectors/catalog) with their settings,
-# but planned: they arrive with issue 10, which flips each one's
-# Implemented flag. Until then slipc rejects a cloud that uses them. Then
-# moving the web tier to EC2 is this file's "datacenter" cloud becoming
-#
-#   cloud "aws" {
-#     connector     = "ec2"
-#     region        = "eu-west-1"
-#     instance_type = "t3.small"
-#   }
-#
-# with the web node's cloud = cloud.aws and an id for "aws" in the image's
-# ids = { aws = "ami-…" }; nothing else changes.
+# Credentials come from each cloud's usual places: the AWS chain
+# (AWS_PROFILE, ~/.aws), clouds.yaml for OpenStack, CLOUDSIGMA_USERNAME and
+# CLOUDSIGMA_PASSWORD. `make demo-multicloud` runs this recipe on the fake
+# clouds of the test suite, which serve these image ids.
 
-variable "dc_private_key" {
+variable "site_title" {
   type        = string
-  sensitive   = true
-  description = "PEM private key the data centre's hosts accept for the deploy user."
+  default     = "SlipStream across three clouds"
+  description = "Title the web servers show."
 }
 
-cloud "office" {
-  connector = "fixed"
-  hosts     = ["10.200.0.2"]
-  user      = "root"
+cloud "aws" {
+  connector          = "ec2"
+  region             = "eu-west-1"
+  security_group_ids = ["sg-0a1b2c3d4e5f60718"]
 }
 
-cloud "datacenter" {
-  connector    = "fixed"
-  hosts        = ["198.51.100.10", "198.51.100.11"]
-  user         = "deploy"
-  private_key  = var.dc_private_key
-  bastion_host = "198.51.100.2"
-  bastion_user = "jump"
+cloud "private" {
+  connector = "openstack"
+  cloud     = "shop" # the clouds.yaml entry
+  network   = "shop-net"
 }
 
-image "ubuntu" {
-  platform = "ubuntu"
+cloud "cs" {
+  connector = "cloudsigma"
+  location  = "zrh"
+}
+
+image "debian" {
+  description = "Debian 12 with cloud-init, as each cloud provides it."
+  login_user  = "root"
+  platform    = "debian"
+  ids = {
+    aws     = "ami-0d1e2b3c4a5f60718"
+    private = "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b"
+    cs      = "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"
+  }
 }
 
 component "db" {
-  image = image.ubuntu
+  image = image.debian
   cpu   = 2
-  ram   = 8
-  disk  = 50
+  ram   = 4
+  disk  = 20
 
   output "password" {
-    sensitive = true
+    description = "Generated database password."
+    sensitive   = true
   }
 
   deploy = <<-EOT
     #!/bin/sh
     set -e
     ss-random -s 32 password >/dev/null
-    ss-display "database ready"
+    ss-display "database ready on $(ss-get hostname)"
   EOT
 }
 
 component "web" {
-  image = image.ubuntu
+  image = image.debian
   cpu   = 1
   ram   = 2
 
-  input "db_host" {}
+  input "db_host" {
+    description = "Address of the database."
+  }
   input "db_password" {
-    sensitive = true
+    description = "Database password."
+    sensitive   = true
+  }
+  input "title" {
+    default = "web"
+  }
+  output "url.service" {
+    description = "Address of the site."
   }
 
   deploy = file("scripts/web.sh")
 }
 
+component "probe" {
+  image = image.debian
+  cpu   = 1
+  ram   = 1
+
+  output "checked" {
+    description = "How many web servers the probe saw."
+  }
+
+  deploy = file("scripts/probe.sh")
+}
+
 deployment "shop" {
+  description  = "A database on EC2, web servers on OpenStack, a probe on CloudSigma."
+  keep_running = "on-success"
+
   node "db" {
     component = component.db
-    cloud     = cloud.office
+    cloud     = cloud.aws
   }
 
   node "web" {
     component    = component.web
-    cloud        = cloud.datacenter
+    cloud        = cloud.private
     multiplicity = 2
     inputs = {
       db_host     = "db:hostname"
-      db_password = "db:password"
+      db_password = node.db.password
+      title       = var.site_title
     }
+  }
+
+  node "probe" {
+    component = component.probe
+    cloud     = cloud.cs
   }
 }

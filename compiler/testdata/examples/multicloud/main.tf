@@ -14,54 +14,81 @@ provider "slipstream" {
 }
 
 provider "slipstream" {
-  alias = "datacenter"
-  fixed = {
-    bastion_host = "198.51.100.2"
-    bastion_user = "jump"
-    private_key  = var.dc_private_key
-    user         = "deploy"
+  alias = "aws"
+  ec2 = {
+    region = "eu-west-1"
   }
 }
 
 provider "slipstream" {
-  alias = "office"
-  fixed = {
-    user = "root"
+  alias = "cs"
+  cloudsigma = {
+    location = "zrh"
   }
 }
 
-locals {
-  datacenter_hosts = ["198.51.100.10", "198.51.100.11"]
-  office_hosts     = ["10.200.0.2"]
+provider "slipstream" {
+  alias = "private"
+  openstack = {
+    cloud = "shop"
+  }
 }
 
 resource "slipstream_deployment" "shop" {
-  name = "shop"
+  name         = "shop"
+  keep_running = "on-success"
   components = {
     db = {
       image = {
-        chain    = ["ubuntu"]
-        platform = "ubuntu"
+        chain      = ["debian"]
+        login_user = "root"
+        platform   = "debian"
       }
       parameters = {
         password = {
-          output    = true
-          sensitive = true
+          description = "Generated database password."
+          output      = true
+          sensitive   = true
         }
       }
       scripts = {
         deploy = [file("${path.module}/scripts/components/db/deploy.sh")]
       }
     }
-    web = {
+    probe = {
       image = {
-        chain    = ["ubuntu"]
-        platform = "ubuntu"
+        chain      = ["debian"]
+        login_user = "root"
+        platform   = "debian"
       }
       parameters = {
-        db_host = {}
+        checked = {
+          description = "How many web servers the probe saw."
+          output      = true
+        }
+      }
+      scripts = {
+        deploy = [file("${path.module}/scripts/components/probe/deploy.sh")]
+      }
+    }
+    web = {
+      image = {
+        chain      = ["debian"]
+        login_user = "root"
+        platform   = "debian"
+      }
+      parameters = {
+        db_host = {
+          description = "Address of the database."
+        }
         db_password = {
-          sensitive = true
+          description = "Database password."
+          sensitive   = true
+        }
+        title = {}
+        "url.service" = {
+          description = "Address of the site."
+          output      = true
         }
       }
       scripts = {
@@ -71,15 +98,24 @@ resource "slipstream_deployment" "shop" {
   }
   nodes = {
     db = {
-      cloud        = "office"
+      cloud        = "aws"
       component    = "db"
-      connector    = "fixed"
+      connector    = "ec2"
       multiplicity = var.db_multiplicity
     }
+    probe = {
+      cloud        = "cs"
+      component    = "probe"
+      connector    = "cloudsigma"
+      multiplicity = var.probe_multiplicity
+    }
     web = {
-      cloud     = "datacenter"
+      cloud     = "private"
       component = "web"
-      connector = "fixed"
+      connector = "openstack"
+      inputs = {
+        title = var.site_title
+      }
       mappings = {
         db_host     = "db:hostname"
         db_password = "db:password"
@@ -89,45 +125,51 @@ resource "slipstream_deployment" "shop" {
   }
 }
 
-resource "slipstream_fixed_host" "db" {
+resource "slipstream_ec2_instance" "db" {
   count    = var.db_multiplicity
-  provider = slipstream.office
+  provider = slipstream.aws
 
-  bootstrap     = slipstream_deployment.shop.ssh_bootstrap["db.${count.index + 1}"]
-  deployment_id = slipstream_deployment.shop.id
-  host          = local.office_hosts[count.index]
-  index         = count.index + 1
-  node          = "db"
-
-  lifecycle {
-    precondition {
-      condition     = count.index < length(local.office_hosts)
-      error_message = "Cloud \"office\" has too few hosts for node \"db\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
-    }
-  }
+  bootstrap          = slipstream_deployment.shop.user_data["db.${count.index + 1}"]
+  cpu                = 2
+  deployment_id      = slipstream_deployment.shop.id
+  disk               = 20
+  image_id           = "ami-0d1e2b3c4a5f60718"
+  index              = count.index + 1
+  node               = "db"
+  ram                = 4
+  security_group_ids = ["sg-0a1b2c3d4e5f60718"]
 }
 
-resource "slipstream_fixed_host" "web" {
-  count    = var.web_multiplicity
-  provider = slipstream.datacenter
+resource "slipstream_cloudsigma_server" "probe" {
+  count    = var.probe_multiplicity
+  provider = slipstream.cs
 
-  bootstrap     = slipstream_deployment.shop.ssh_bootstrap["web.${count.index + 1}"]
+  bootstrap     = slipstream_deployment.shop.user_data["probe.${count.index + 1}"]
+  cpu           = 1
   deployment_id = slipstream_deployment.shop.id
-  host          = local.datacenter_hosts[count.index]
+  image_id      = "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"
   index         = count.index + 1
-  node          = "web"
+  node          = "probe"
+  ram           = 1
+}
 
-  lifecycle {
-    precondition {
-      condition     = count.index < length(local.datacenter_hosts)
-      error_message = "Cloud \"datacenter\" has too few hosts for node \"web\": its multiplicity is more than the length of the cloud's hosts. Lower the multiplicity or add hosts."
-    }
-  }
+resource "slipstream_openstack_instance" "web" {
+  count    = var.web_multiplicity
+  provider = slipstream.private
+
+  bootstrap     = slipstream_deployment.shop.user_data["web.${count.index + 1}"]
+  cpu           = 1
+  deployment_id = slipstream_deployment.shop.id
+  image_id      = "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b"
+  index         = count.index + 1
+  network       = "shop-net"
+  node          = "web"
+  ram           = 2
 }
 
 resource "slipstream_deployment_ready" "shop" {
   deployment_id = slipstream_deployment.shop.id
   instances     = slipstream_deployment.shop.instances
 
-  depends_on = [slipstream_fixed_host.db, slipstream_fixed_host.web]
+  depends_on = [slipstream_ec2_instance.db, slipstream_cloudsigma_server.probe, slipstream_openstack_instance.web]
 }

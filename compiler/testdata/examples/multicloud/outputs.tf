@@ -7,12 +7,27 @@ output "db_hostname" {
 }
 
 output "db_password" {
-  description = "password of each instance of node \"db\"."
+  description = "Generated database password. One value per instance of node \"db\"."
   sensitive   = true
   value       = slipstream_deployment_ready.shop.sensitive_outputs["db"]["password"]
+}
+
+output "probe_checked" {
+  description = "How many web servers the probe saw. One value per instance of node \"probe\"."
+  value       = slipstream_deployment_ready.shop.outputs["probe"]["checked"]
+}
+
+output "probe_hostname" {
+  description = "hostname of each instance of node \"probe\"."
+  value       = slipstream_deployment_ready.shop.outputs["probe"]["hostname"]
 }
 
 output "web_hostname" {
   description = "hostname of each instance of node \"web\"."
   value       = slipstream_deployment_ready.shop.outputs["web"]["hostname"]
+}
+
+output "web_url_service" {
+  description = "Address of the site. One value per instance of node \"web\"."
+  value       = slipstream_deployment_ready.shop.outputs["web"]["url.service"]
 }
