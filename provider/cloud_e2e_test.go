@@ -401,3 +401,103 @@ func firstString(m map[string]any, node, param string) string {
 	s, _ := l[0].(string)
 	return s
 }
+
+// TestAccMultiCloud_interruptedApply: Ctrl-C (SIGINT) to `terraform
+// apply` while machines are being created on three clouds, whose APIs
+// answer slowly so that creates are in flight; then `terraform apply`
+// again. It converges: every instance has exactly one machine, the one its
+// state records, no fake holds a machine that Terraform does not know,
+// the run reaches Ready, and destroy leaves nothing.
+func TestAccMultiCloud_interruptedApply(t *testing.T) {
+	accPreCheck(t)
+	rt, image := guestRuntime(t, true)
+	fakes := startFakes(t, rt, image, fakecloud.Options{}, "ec2", "openstack", "cloudsigma")
+	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
+	tf := newTFCLI(t, compileRecipe(t, "../examples/recipes/multicloud"), fakes)
+	for _, f := range fakes {
+		f.Cloud.Faults.Latency(time.Second)
+	}
+
+	cmd := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), "apply", "-auto-approve", "-no-color", "-var", "web_multiplicity=4")
+	cmd.Dir, cmd.Env = tf.dir, tf.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	accepted := func() int {
+		n := 0
+		for _, ms := range liveByCloud(fakes, "") {
+			n += len(ms)
+		}
+		return n
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for accepted() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if accepted() == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("no machine was created:\n%s", out.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Logf("the interrupted apply exited (%v) with %d machines accepted:\n%s", err, accepted(), out.String())
+		if err == nil {
+			t.Errorf("the interrupted apply succeeded: it was interrupted too late to test anything")
+		}
+	case <-time.After(5 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("terraform did not stop after SIGINT:\n%s", out.String())
+	}
+
+	for _, f := range fakes {
+		f.Cloud.Faults.Reset()
+	}
+	tf.must("apply", "-auto-approve", "-no-color", "-var", "web_multiplicity=4")
+	st := tf.state()
+	if st["slipstream_deployment_ready.shop"]["state"] != "Ready" {
+		t.Errorf("the run is %v after the second apply", st["slipstream_deployment_ready.shop"]["state"])
+	}
+	dep, _ := st["slipstream_deployment.shop"]["id"].(string)
+	recorded := map[string]string{} // machine id → address in the state
+	for addr, v := range st {
+		if strings.HasPrefix(addr, "slipstream_ec2_instance.") || strings.HasPrefix(addr, "slipstream_openstack_instance.") || strings.HasPrefix(addr, "slipstream_cloudsigma_server.") {
+			recorded[v["id"].(string)] = addr
+		}
+	}
+	if len(recorded) != 6 {
+		t.Errorf("the state records %d machines, want 6 (db, 4 web, probe): %v", len(recorded), recorded)
+	}
+	perInstance := map[string]int{}
+	for name, ms := range liveByCloud(fakes, "") {
+		for _, m := range ms {
+			if _, ok := recorded[m.ID]; !ok {
+				t.Errorf("orphan: %s machine %s (%s, %s) is in no state", name, m.ID, m.Labels[connectors.LabelInstance], m.State)
+			}
+			if m.Labels[connectors.LabelDeployment] != dep {
+				t.Errorf("%s machine %s belongs to deployment %q, not %s", name, m.ID, m.Labels[connectors.LabelDeployment], dep)
+			}
+			perInstance[m.Labels[connectors.LabelInstance]]++
+		}
+	}
+	for inst, n := range perInstance {
+		if n != 1 {
+			t.Errorf("instance %s has %d machines", inst, n)
+		}
+	}
+	if out, code := tf.run(context.Background(), "plan", "-detailed-exitcode", "-no-color", "-var", "web_multiplicity=4"); code != 0 {
+		t.Errorf("a plan after the second apply is not empty (exit %d):\n%s", code, out)
+	}
+	tf.must("destroy", "-auto-approve", "-no-color", "-var", "web_multiplicity=4")
+	for name, ms := range liveByCloud(fakes, "") {
+		if len(ms) > 0 {
+			t.Errorf("destroy left %d machines on %s", len(ms), name)
+		}
+	}
+}

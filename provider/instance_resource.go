@@ -78,6 +78,7 @@ const (
 	attrState        = "state"
 	attrPrivateIP    = "private_ip"
 	attrPublicIP     = "public_ip"
+	attrWaitRunning  = "wait_until_running"
 	attrTimeouts     = "timeouts"
 )
 
@@ -171,6 +172,13 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		attrPublicIP: schema.StringAttribute{
 			Computed: true, PlanModifiers: keep,
 			MarkdownDescription: "The machine's public address, if it has one (refreshed on every read).",
+		},
+		attrWaitRunning: schema.BoolAttribute{
+			Optional: true,
+			MarkdownDescription: "Wait in create until the cloud reports the machine running, with its addresses, as most cloud providers do. " +
+				"Off by default: each machine waiting holds one of Terraform's parallelism slots (`-parallelism`, 10) through its boot, so a " +
+				"deployment of many machines boots ten at a time; without it every machine boots at once and `slipstream_deployment_ready` " +
+				"waits. Set it when another resource needs the machine's address as soon as this one is created.",
 		},
 		attrTimeouts: timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Delete: true}),
 	}
@@ -435,6 +443,11 @@ func (r *instanceResource) cloudDiag(diags *diag.Diagnostics, attr path.Path, su
 	var gave *connectors.GaveUpError
 	var ce *connectors.Error
 	switch {
+	case errors.Is(err, context.Canceled):
+		// Terraform was interrupted (Ctrl-C): say so rather than blame the
+		// cloud. A machine the cloud had accepted is in the state already.
+		summary = "Interrupted: " + strings.ToLower(summary[:1]) + summary[1:]
+		detail = fmt.Sprintf("%s: Terraform was interrupted before %s answered. Nothing was left half-done: apply again to carry on.", instance, r.conn.Title)
 	case errors.As(err, &gave):
 		detail += "\n\nThe cloud kept refusing with a transient error until the timeout. Try again later, or raise `timeouts.create`."
 	case errors.Is(err, context.DeadlineExceeded):
@@ -528,11 +541,15 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	if r.conn.TypeSetting != "" && spec.Type != "" {
 		v[r.conn.TypeSetting] = types.StringValue(spec.Type)
 	}
-	if r.cfg.hooks != nil && r.cfg.hooks.waitRunning {
-		// The benchmark's baseline: hold the slot until the machine runs.
-		if got, err := r.waitRunning(ctx, conn, m.ID); err == nil {
-			r.setMachine(v, got)
+	if w, ok := v[attrWaitRunning].(types.Bool); ok && w.ValueBool() {
+		got, err := r.waitRunning(ctx, conn, m.ID)
+		if err != nil {
+			r.writeValues(ctx, &resp.State, v, &resp.Diagnostics)
+			r.cloudDiag(&resp.Diagnostics, path.Root(attrWaitRunning), fmt.Sprintf("Machine %s did not come up on %s", m.ID, r.conn.Title), instance,
+				fmt.Errorf("%w\n\nThe machine is kept in the state, marked tainted: the next apply replaces it, and destroy removes it", err))
+			return
 		}
+		r.setMachine(v, got)
 	}
 	r.writeValues(ctx, &resp.State, v, &resp.Diagnostics)
 }
@@ -641,13 +658,18 @@ func (r *instanceResource) renewToken(ctx context.Context, deployment, instance 
 	return true
 }
 
+// waitRunning describes the machine until it runs; a machine that fails
+// or goes away meanwhile is an error at once.
 func (r *instanceResource) waitRunning(ctx context.Context, conn connectors.Connector, id string) (*connectors.Machine, error) {
 	var m *connectors.Machine
 	err := connectors.WaitFor(ctx, connectors.PollBackoff, "machine "+id+" to run", func(ctx context.Context) (bool, string, error) {
 		var err error
 		m, err = conn.Describe(ctx, id)
-		if err != nil {
+		switch {
+		case err != nil:
 			return false, "", err
+		case m.State == connectors.StateError || m.State == connectors.StateTerminated:
+			return false, "", fmt.Errorf("the machine is %s: %s", m.State, m.Reason)
 		}
 		return m.State == connectors.StateRunning, string(m.State), nil
 	})
@@ -747,6 +769,8 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	for _, name := range []string{attrID, attrName, attrState, attrPrivateIP, attrPublicIP} {
 		plan[name] = state[name]
 	}
+	// wait_until_running only matters to a create: changing it changes
+	// nothing of a machine that is there.
 	if t := r.conn.TypeSetting; t != "" && (plan[t] == nil || plan[t].IsUnknown()) {
 		plan[t] = state[t]
 	}

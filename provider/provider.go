@@ -63,10 +63,6 @@ type slipstreamProvider struct {
 type hooks struct {
 	// instancesIssued is called with a deployment's new instance tokens.
 	instancesIssued func(deployment string, tokens map[string]string)
-	// waitRunning makes cloud instance resources wait in Create until
-	// their machine runs, as most cloud providers do: the benchmark's
-	// baseline (Terraform's parallelism then bounds the boots).
-	waitRunning bool
 }
 
 // Config is the provider configuration resources receive: the coordinator

@@ -161,6 +161,9 @@ func TestNetworkCleanupStale(t *testing.T) {
 	defer sleeper.Process.Kill()
 	exited := make(chan struct{})
 	go func() { sleeper.Wait(); close(exited) }()
+	// `ip netns exec` enters the namespace before it runs sleep: wait
+	// until the sleep is there, or CleanupStale may scan before it is.
+	waitFor(t, "the sleeper to be in the namespace", func() bool { return inNetns(sleeper.Process.Pid, ep.Name) })
 	os.WriteFile(filepath.Join(stale.StateDir, "left-by-its-user"), []byte("x"), 0o644)
 	// Its maker "dies": the registry names no live owner.
 	e, err := readEntry(stale.ID)

@@ -1,0 +1,188 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud/guest"
+)
+
+// TestAccMeasure_cloudMachines measures what starting machines on a cloud
+// costs a deployment: 100 machines on the EC2 fake, each taking 20 s to
+// boot (the cloud's scheduling and boot) and then running a 2 s script,
+// applied by the Terraform CLI with the built provider. The critical path
+// is boot + script, 22 s; the apply's wall time is reported against it.
+// Beside it, in the same run, the same deployment with wait_until_running,
+// as most cloud providers behave: each create holds one of Terraform's 10
+// parallelism slots until its machine runs, so the boots go ten at a time.
+// It also reports what a booted machine costs the fake (its guest's
+// processes and memory, in the light mode the test uses, and with
+// cloud-init). A measurement, not a pass/fail on time: run it with
+// SLIPSTREAM_MEASURE=1 (make bench). SLIPSTREAM_MEASURE_MACHINES and
+// SLIPSTREAM_MEASURE_BOOT change the 100 machines and the 20 s boot.
+func TestAccMeasure_cloudMachines(t *testing.T) {
+	accPreCheck(t)
+	if os.Getenv("SLIPSTREAM_MEASURE") == "" {
+		t.Skip("a measurement: set SLIPSTREAM_MEASURE=1 (make bench)")
+	}
+	machines, boot, script := 100, 20*time.Second, 2*time.Second
+	if n, err := strconv.Atoi(os.Getenv("SLIPSTREAM_MEASURE_MACHINES")); err == nil && n > 0 {
+		machines = n
+	}
+	if d, err := time.ParseDuration(os.Getenv("SLIPSTREAM_MEASURE_BOOT")); err == nil && d > 0 {
+		boot = d
+	}
+	critical := boot + script
+	rt, image := guestRuntime(t, true)
+	fakes := startFakes(t, rt, image, fakecloud.Options{BootDelay: boot}, "ec2")
+	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
+
+	config := func(wait bool) string {
+		extra := ""
+		if wait {
+			extra = "wait_until_running = true"
+		}
+		return fmt.Sprintf(`
+terraform {
+  required_providers {
+    slipstream = { source = "slipstream/slipstream" }
+  }
+}
+
+provider "slipstream" {}
+
+provider "slipstream" {
+  alias = "aws"
+  ec2   = { region = "eu-west-1" }
+}
+
+resource "slipstream_deployment" "m" {
+  name       = "m"
+  components = { c = { scripts = { deploy = ["sleep %d"] } } }
+  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = %d } }
+}
+
+resource "slipstream_ec2_instance" "n" {
+  count         = %[2]d
+  provider      = slipstream.aws
+  deployment_id = slipstream_deployment.m.id
+  node          = "n"
+  index         = count.index + 1
+  bootstrap     = slipstream_deployment.m.user_data["n.${count.index + 1}"]
+  image_id      = %[3]q
+  instance_type = "t3.micro"
+  %[4]s
+}
+
+resource "slipstream_deployment_ready" "m" {
+  deployment_id = slipstream_deployment.m.id
+  instances     = slipstream_deployment.m.instances
+  depends_on    = [slipstream_ec2_instance.n]
+  timeouts      = { create = "60m" }
+}
+`, int(script.Seconds()), machines, e2eImages["ec2"], extra)
+	}
+	measure := func(wait bool) (apply time.Duration, perGuest guestCost) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config(wait)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tf := newTFCLI(t, dir, fakes)
+		start := time.Now()
+		tf.must("apply", "-auto-approve", "-no-color")
+		apply = time.Since(start)
+		perGuest = measureGuests(t, rt)
+		tf.must("destroy", "-auto-approve", "-no-color")
+		return apply, perGuest
+	}
+	ours, cost := measure(false)
+	t.Logf("measured: %d machines on the EC2 fake, boot %s + script %s = %s critical path: terraform apply took %.1f s, %.2fx the critical path (target <= 1.5x)",
+		machines, boot, script, critical, ours.Seconds(), ours.Seconds()/critical.Seconds())
+	t.Logf("measured: each booted machine costs the fake (light mode: the agent running, its script done): %s", cost)
+	waiting, _ := measure(true)
+	t.Logf("measured: the same with wait_until_running (a create holds a parallelism slot until its machine runs, as most cloud providers do): terraform apply took %.1f s, %.2fx the critical path",
+		waiting.Seconds(), waiting.Seconds()/critical.Seconds())
+	t.Logf("measured: starting machines without waiting made the apply %.1fx faster", waiting.Seconds()/ours.Seconds())
+
+	// One machine with cloud-init, for its cost.
+	crt, cimage := guestRuntime(t, false)
+	if c := cloudInitCost(t, crt, cimage); c != "" {
+		t.Logf("measured: a machine booted by cloud-init costs the fake: %s", c)
+	}
+}
+
+// guestCost is the average of the guests' usage.
+type guestCost struct {
+	n         int
+	processes float64
+	pss, rss  float64 // MB
+}
+
+func (c guestCost) String() string {
+	if c.n == 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.1f processes, %.1f MB PSS (%.1f MB RSS) per machine, over %d machines; the provider's guests share the image read-only (an overlay each)",
+		c.processes, c.pss, c.rss, c.n)
+}
+
+func measureGuests(t *testing.T, rt *guest.Runtime) guestCost {
+	var c guestCost
+	for _, g := range rt.Instances() {
+		u, err := g.Usage()
+		if err != nil {
+			t.Logf("usage of %s: %v", g.Name(), err)
+			continue
+		}
+		c.n++
+		c.processes += float64(u.Processes)
+		c.pss += float64(u.PSS) / 1e6
+		c.rss += float64(u.RSS) / 1e6
+	}
+	if c.n > 0 {
+		c.processes /= float64(c.n)
+		c.pss /= float64(c.n)
+		c.rss /= float64(c.n)
+	}
+	return c
+}
+
+// cloudInitCost boots one guest with cloud-init running a user-data that
+// leaves a process behind (as the agent's bootstrap does), and reports its
+// boot time, CPU and memory.
+func cloudInitCost(t *testing.T, rt *guest.Runtime, image string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	g, err := rt.Boot(ctx, fakecloud.BootSpec{ID: "i-cost", Hostname: "cost", Layers: []string{image},
+		UserData: []byte("#!/bin/sh\nsetsid sleep 3600 </dev/null >/dev/null 2>&1 &\n")})
+	if err != nil {
+		t.Logf("booting a cloud-init guest: %v", err)
+		return ""
+	}
+	defer g.Destroy(context.Background())
+	inst, _ := rt.Instance("i-cost")
+	if inst == nil {
+		return ""
+	}
+	if _, err := inst.WaitBooted(ctx); err != nil {
+		t.Logf("cloud-init guest: %v", err)
+		return ""
+	}
+	took := time.Since(start)
+	u, err := inst.Usage()
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("boot to user-data done %.1f s (on %d cores), %d processes after, %.1f MB PSS (%s)",
+		took.Seconds(), runtime.NumCPU(), u.Processes, float64(u.PSS)/1e6, strings.Join(u.Commands, " "))
+}
