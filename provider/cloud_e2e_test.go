@@ -501,3 +501,79 @@ func TestAccMultiCloud_interruptedApply(t *testing.T) {
 		}
 	}
 }
+
+// TestAccEC2Instance_stuckPendingFailsReadyInTime: a machine the cloud
+// accepts but never boots leaves the run short of one agent; the ready
+// resource's wait ends at its timeout with an error naming the instance
+// that never reported, and destroy removes the stuck machine too.
+func TestAccEC2Instance_stuckPendingFailsReadyInTime(t *testing.T) {
+	accPreCheck(t)
+	rt, image := guestRuntime(t, true)
+	fakes := startFakes(t, rt, image, fakecloud.Options{}, "ec2")
+	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
+	dir := t.TempDir()
+	config := fmt.Sprintf(`
+terraform {
+  required_providers {
+    slipstream = { source = "slipstream/slipstream" }
+  }
+}
+
+provider "slipstream" {}
+
+provider "slipstream" {
+  alias = "aws"
+  ec2   = { region = "eu-west-1" }
+}
+
+resource "slipstream_deployment" "m" {
+  name       = "m"
+  components = { c = { scripts = { deploy = ["true"] } } }
+  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = 2 } }
+}
+
+resource "slipstream_ec2_instance" "n" {
+  count         = 2
+  provider      = slipstream.aws
+  deployment_id = slipstream_deployment.m.id
+  node          = "n"
+  index         = count.index + 1
+  bootstrap     = slipstream_deployment.m.user_data["n.${count.index + 1}"]
+  image_id      = %q
+  cpu           = 1
+  ram           = 1
+}
+
+resource "slipstream_deployment_ready" "m" {
+  deployment_id = slipstream_deployment.m.id
+  instances     = slipstream_deployment.m.instances
+  depends_on    = [slipstream_ec2_instance.n]
+  timeouts      = { create = "30s" }
+}
+`, e2eImages["ec2"])
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf := newTFCLI(t, dir, fakes)
+	fakes["ec2"].Cloud.Faults.StuckPending(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, code := tf.run(ctx, "apply", "-auto-approve", "-no-color")
+	if code == 0 {
+		t.Fatalf("the apply succeeded with a machine that never booted:\n%s", out)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	if !regexp.MustCompile(`Deployment not ready in time .*Instances that have not completed it: n\.[12]`).MatchString(flat) {
+		t.Errorf("the apply's error does not name the instance whose machine never booted:\n%s", out)
+	}
+	if st := tf.state(); st["slipstream_ec2_instance.n[0]"] == nil || st["slipstream_ec2_instance.n[1]"] == nil {
+		t.Errorf("the state lacks a machine: %v", st)
+	}
+	if live := liveByCloud(fakes, ""); len(live["ec2"]) != 2 {
+		t.Errorf("the fake holds %d machines, want both in the state", len(live["ec2"]))
+	}
+	tf.must("destroy", "-auto-approve", "-no-color")
+	if live := liveByCloud(fakes, ""); len(live["ec2"]) != 0 {
+		t.Errorf("destroy left %d machines, the stuck one among them?", len(live["ec2"]))
+	}
+}
