@@ -203,12 +203,18 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	if dec.scale || len(dec.missingTokens) > 0 {
+	switch {
+	case dec.scale || len(dec.missingTokens) > 0:
 		plan.Instances = types.ListUnknown(types.StringType)
 		plan.Tokens = types.MapUnknown(types.StringType)
 		plan.UserData = types.MapUnknown(types.StringType)
 		plan.SSHBootstrap = types.MapUnknown(types.StringType)
-	} else {
+	case bootstrapsChanged(&state, &plan):
+		// The same instances and tokens, the other bootstrap.
+		plan.Tokens, plan.Instances = state.Tokens, state.Instances
+		plan.UserData = types.MapUnknown(types.StringType)
+		plan.SSHBootstrap = types.MapUnknown(types.StringType)
+	default:
 		plan.Tokens, plan.UserData, plan.SSHBootstrap, plan.Instances = state.Tokens, state.UserData, state.SSHBootstrap, state.Instances
 	}
 	if dec.scale || dec.settings || len(dec.missingTokens) > 0 {
@@ -222,6 +228,24 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 				state.ID.ValueString(), state.Abort.ValueString(), tfIdent(state.Name.ValueString())))
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// bootstrapsChanged reports whether a node's connector changed so that
+// its instances need the other bootstrap (see bootstrapsOf): both maps
+// are rendered again.
+func bootstrapsChanged(state, plan *deploymentModel) bool {
+	for name, p := range plan.Nodes {
+		s, ok := state.Nodes[name]
+		if !ok {
+			continue
+		}
+		su, ss := bootstrapsOf(s)
+		pu, ps := bootstrapsOf(p)
+		if su != pu || ss != ps {
+			return true
+		}
+	}
+	return false
 }
 
 // plannedUnknowns finds what of components and nodes is not known yet.

@@ -150,3 +150,25 @@ func TestTFIdent(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapsOf: an instance gets the bootstrap its node's connector
+// runs (both when the node names none), and moving a node between a
+// cloud and a host pool renders them again.
+func TestBootstrapsOf(t *testing.T) {
+	for connector, want := range map[string][2]bool{"fixed": {false, true}, "ec2": {true, false}, "cloudsigma": {true, false}, "": {true, true}, "nowhere": {true, true}} {
+		u, s := bootstrapsOf(nodeModel{Connector: types.StringValue(connector)})
+		if [2]bool{u, s} != want {
+			t.Errorf("bootstrapsOf(%q) = user_data %v, ssh_bootstrap %v; want %v", connector, u, s, want)
+		}
+	}
+	state, plan := planModel(), planModel()
+	if bootstrapsChanged(state, plan) {
+		t.Error("no change, but the bootstraps changed")
+	}
+	web := plan.Nodes["web"]
+	web.Connector = types.StringValue("openstack")
+	plan.Nodes["web"] = web
+	if !bootstrapsChanged(state, plan) {
+		t.Error("web moved from hosts to OpenStack, but the bootstraps did not change")
+	}
+}

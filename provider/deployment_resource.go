@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
@@ -195,7 +196,7 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"user_data": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's bootstrap token (see `tokens`) and starts it. At most 16 KB.",
+				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's bootstrap token (see `tokens`) and starts it. At most 16 KB. Only for the instances of nodes whose connector starts cloud machines (or that name no connector).",
 			},
 			"state": schema.StringAttribute{
 				Computed:            true,
@@ -208,7 +209,7 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 			"ssh_bootstrap": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `/var/tmp/slipstream-agent-<deployment>-<node.i>.upload`.",
+				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `/var/tmp/slipstream-agent-<deployment>-<node.i>.upload`. Only for the instances of nodes whose connector adopts hosts over SSH (or that name no connector).",
 			},
 		},
 	}
@@ -488,6 +489,20 @@ func (c *Config) bootstrapBase(ctx context.Context, cl *client.Client) (bootstra
 	return bootstrap.Config{ServiceURL: c.AgentURL, CAFingerprint: c.CAFingerprint, CAPEM: ca, AgentSHA256: sums}, nil
 }
 
+// bootstrapsOf says which bootstrap an instance of the node needs: the
+// one its connector's machines run (catalog.Connector.Bootstrap: the
+// cloud-init user-data of cloud machines, the SSH bootstrap of adopted
+// hosts), or both when the node names no connector. Rendering only that
+// one halves what the deployment's state holds per instance, and every
+// resource that refers to the deployment decodes that state.
+func bootstrapsOf(n nodeModel) (userData, ssh bool) {
+	conn, ok := catalog.Lookup(n.Connector.ValueString())
+	if !ok {
+		return true, true
+	}
+	return conn.Bootstrap == "user_data", conn.Bootstrap == "ssh_bootstrap"
+}
+
 // setSecrets fills tokens, user_data and ssh_bootstrap from the tokens.
 func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config, tokens map[string]string) (diags diag.Diagnostics) {
 	userData, ssh := map[string]string{}, map[string]string{}
@@ -495,21 +510,28 @@ func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config,
 		node, _, _ := strings.Cut(inst, ".")
 		c := base
 		c.Deployment, c.Instance, c.Token = m.ID.ValueString(), inst, tok
-		if n, ok := m.Nodes[node]; ok {
+		n, ok := m.Nodes[node]
+		if ok {
 			c.Cloud = n.Cloud.ValueString()
 		}
-		ud, err := bootstrap.UserData(c)
-		if err != nil {
-			diags.AddError("Cannot render the user-data of "+inst, err.Error())
-			continue
+		wantUserData, wantSSH := bootstrapsOf(n)
+		if wantUserData {
+			ud, err := bootstrap.UserData(c)
+			if err != nil {
+				diags.AddError("Cannot render the user-data of "+inst, err.Error())
+				continue
+			}
+			userData[inst] = ud
 		}
-		c.AgentPath = agentUploadPath(c.Deployment, inst)
-		script, err := bootstrap.Script(c)
-		if err != nil {
-			diags.AddError("Cannot render the SSH bootstrap of "+inst, err.Error())
-			continue
+		if wantSSH {
+			c.AgentPath = agentUploadPath(c.Deployment, inst)
+			script, err := bootstrap.Script(c)
+			if err != nil {
+				diags.AddError("Cannot render the SSH bootstrap of "+inst, err.Error())
+				continue
+			}
+			ssh[inst] = script
 		}
-		userData[inst], ssh[inst] = ud, script
 	}
 	var d diag.Diagnostics
 	m.Instances, d = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))

@@ -44,7 +44,8 @@ func TestAccMeasure_cloudMachines(t *testing.T) {
 	critical := boot + script
 	rt, image := guestRuntime(t, true)
 	fakes := startFakes(t, rt, image, fakecloud.Options{BootDelay: boot}, "ec2")
-	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
+	clock := &readyClock{}
+	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { clock.next = h; return clock })
 
 	config := func(wait bool) string {
 		extra := ""
@@ -97,10 +98,35 @@ resource "slipstream_deployment_ready" "m" {
 			t.Fatal(err)
 		}
 		tf := newTFCLI(t, dir, fakes)
+		clock.mu.Lock()
+		clock.at = time.Time{}
+		clock.mu.Unlock()
 		start := time.Now()
 		tf.must("apply", "-auto-approve", "-no-color")
 		apply = time.Since(start)
+		end := time.Now()
 		perGuest = measureGuests(t, rt)
+		// Where the time went: from the machines' accepted and boot times
+		// at the fake, and the run's Ready at the coordinator.
+		var firstAccepted, lastAccepted, lastBooted time.Time
+		for _, m := range fakes["ec2"].Cloud.Machines(fakecloud.Live) {
+			if firstAccepted.IsZero() || m.Created.Before(firstAccepted) {
+				firstAccepted = m.Created
+			}
+			if m.Created.After(lastAccepted) {
+				lastAccepted = m.Created
+			}
+			if m.Launched.After(lastBooted) {
+				lastBooted = m.Launched
+			}
+		}
+		clock.mu.Lock()
+		ready := clock.at
+		clock.mu.Unlock()
+		ms := func(a, b time.Time) string { return fmt.Sprintf("%.1f s", b.Sub(a).Seconds()) }
+		t.Logf("measured:   wait_until_running=%v: to the first machine accepted %s (plan, deployment); all %d accepted %s later; "+
+			"the last booted %s after it was accepted; Ready %s after the last boot (agents installed, scripts run, barriers); apply exited %s after Ready",
+			wait, ms(start, firstAccepted), machines, ms(firstAccepted, lastAccepted), ms(lastAccepted, lastBooted), ms(lastBooted, ready), ms(ready, end))
 		tf.must("destroy", "-auto-approve", "-no-color")
 		return apply, perGuest
 	}
@@ -112,6 +138,16 @@ resource "slipstream_deployment_ready" "m" {
 	t.Logf("measured: the same with wait_until_running (a create holds a parallelism slot until its machine runs, as most cloud providers do): terraform apply took %.1f s, %.2fx the critical path",
 		waiting.Seconds(), waiting.Seconds()/critical.Seconds())
 	t.Logf("measured: starting machines without waiting made the apply %.1fx faster", waiting.Seconds()/ours.Seconds())
+
+	// What Terraform itself spends per machine resource grows with the
+	// deployment's state, which every machine's configuration refers to:
+	// the same 100 creates, on machines that never boot, with the
+	// deployment holding 100 instances' user-data, and with it holding one.
+	for _, instances := range []int{machines, 1} {
+		spread := createSpread(t, machines, instances)
+		t.Logf("measured: %d machine resources referring to a deployment of %d instances: their creates took %.1f s from the first to the last (Terraform's work, the provider's calls take milliseconds)",
+			machines, instances, spread.Seconds())
+	}
 
 	// One machine with cloud-init, for its cost.
 	crt, cimage := guestRuntime(t, false)
@@ -185,4 +221,65 @@ func cloudInitCost(t *testing.T, rt *guest.Runtime, image string) string {
 	}
 	return fmt.Sprintf("boot to user-data done %.1f s (on %d cores), %d processes after, %.1f MB PSS (%s)",
 		took.Seconds(), runtime.NumCPU(), u.Processes, float64(u.PSS)/1e6, strings.Join(u.Commands, " "))
+}
+
+// createSpread applies n machine resources on an EC2 fake whose machines
+// never boot (with the coordinator of the environment), referring to a deployment of the given number of instances
+// (its state holds that many user-data scripts), and returns the time from
+// the first machine accepted to the last.
+func createSpread(t *testing.T, n, instances int) time.Duration {
+	fakes := startFakes(t, &fakecloud.Instant{}, "", fakecloud.Options{BootDelay: time.Hour}, "ec2")
+	bootstrap := `slipstream_deployment.m.user_data["n.${count.index + 1}"]`
+	if instances < n {
+		// A script of no instance (no token): the machines never boot.
+		bootstrap = `"#!/bin/sh\n"`
+	}
+	config := fmt.Sprintf(`
+terraform {
+  required_providers {
+    slipstream = { source = "slipstream/slipstream" }
+  }
+}
+
+provider "slipstream" {}
+
+provider "slipstream" {
+  alias = "aws"
+  ec2   = { region = "eu-west-1" }
+}
+
+resource "slipstream_deployment" "m" {
+  name       = "m"
+  components = { c = { scripts = { deploy = ["true"] } } }
+  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = %[1]d } }
+}
+
+resource "slipstream_ec2_instance" "n" {
+  count         = %[2]d
+  provider      = slipstream.aws
+  deployment_id = slipstream_deployment.m.id
+  node          = "n"
+  index         = count.index + 1
+  bootstrap     = %[3]s
+  image_id      = %[4]q
+  instance_type = "t3.micro"
+}
+`, instances, n, bootstrap, e2eImages["ec2"])
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf := newTFCLI(t, dir, fakes)
+	tf.must("apply", "-auto-approve", "-no-color")
+	var first, last time.Time
+	for _, m := range fakes["ec2"].Cloud.Machines(nil) {
+		if first.IsZero() || m.Created.Before(first) {
+			first = m.Created
+		}
+		if m.Created.After(last) {
+			last = m.Created
+		}
+	}
+	tf.must("destroy", "-auto-approve", "-no-color")
+	return last.Sub(first)
 }

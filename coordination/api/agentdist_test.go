@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -125,8 +126,8 @@ func TestAgent_download(t *testing.T) {
 		t.Fatalf("list: %+v, want only linux/amd64 %+v", l.Agents, want)
 	}
 
-	// The binary, with no token.
-	res, b := fetch(t, "GET", srv.URL+"/v1/agent/linux/amd64", "", nil)
+	// The binary, with no token (as it is: Go's client would ask for gzip).
+	res, b := fetch(t, "GET", srv.URL+"/v1/agent/linux/amd64", "", nil, "Accept-Encoding", "identity")
 	if res.StatusCode != 200 || !bytes.Equal(b, bin) {
 		t.Fatalf("download: %d, %d bytes", res.StatusCode, len(b))
 	}
@@ -139,7 +140,7 @@ func TestAgent_download(t *testing.T) {
 	if res.StatusCode != http.StatusPartialContent || !bytes.Equal(b, bin[1000:2000]) {
 		t.Fatalf("range: %d, %d bytes", res.StatusCode, len(b))
 	}
-	res, _ = fetch(t, "GET", srv.URL+"/v1/agent/linux/amd64", "", nil, "If-None-Match", `"`+sha(bin)+`"`)
+	res, _ = fetch(t, "GET", srv.URL+"/v1/agent/linux/amd64", "", nil, "If-None-Match", `"`+sha(bin)+`"`, "Accept-Encoding", "identity")
 	if res.StatusCode != http.StatusNotModified {
 		t.Fatalf("if-none-match: %d", res.StatusCode)
 	}
@@ -200,6 +201,50 @@ func TestAgent_download(t *testing.T) {
 	}
 	if got := AvailableAgents(dir); strings.Join(got, " ") != "linux/amd64 linux/arm64" {
 		t.Fatalf("AvailableAgents: %v", got)
+	}
+}
+
+// TestAgent_gzip: a client that takes gzip (curl --compressed, Go's
+// client) gets the binary compressed, with the binary's own checksum; a
+// range, or a client that refuses gzip, gets it as it is.
+func TestAgent_gzip(t *testing.T) {
+	dir := t.TempDir()
+	bin := bytes.Repeat([]byte("an agent binary compresses well; "), 20000)
+	if err := os.WriteFile(filepath.Join(dir, "slipstream-agent-linux-amd64"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := newExtServer(t, func(o *Options) { o.AgentDir = dir })
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/agent/linux/amd64", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	res, err := http.DefaultClient.Do(req) // the header set by hand: no transparent decompression
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Header.Get("Content-Encoding") != "gzip" || res.Header.Get("X-Checksum-Sha256") != sha(bin) || res.Header.Get("Vary") != "Accept-Encoding" ||
+		res.Header.Get("ETag") != `"`+sha(bin)+`-gzip"` {
+		t.Fatalf("headers: %v", res.Header)
+	}
+	if len(z) >= len(bin)/10 {
+		t.Errorf("compressed %d bytes to %d", len(bin), len(z))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(zr); !bytes.Equal(got, bin) {
+		t.Fatal("the gzip body is not the binary")
+	}
+	// Go's client asks for gzip itself and decompresses: the same bytes.
+	if res, b := fetch(t, "GET", srv.URL+"/v1/agent/linux/amd64", "", nil); res.StatusCode != 200 || !bytes.Equal(b, bin) || !res.Uncompressed {
+		t.Fatalf("transparent gzip: %d, %d bytes, uncompressed %v", res.StatusCode, len(b), res.Uncompressed)
+	}
+	for _, h := range [][]string{{"Accept-Encoding", "gzip;q=0"}, {"Accept-Encoding", "gzip", "Range", "bytes=0-99"}} {
+		res, b := fetch(t, "GET", srv.URL+"/v1/agent/linux/amd64", "", nil, h...)
+		if res.Header.Get("Content-Encoding") != "" || !bytes.HasPrefix(bin, b) || len(b) == 0 {
+			t.Errorf("%v: %v, %d bytes", h, res.Header, len(b))
+		}
 	}
 }
 

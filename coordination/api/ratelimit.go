@@ -18,10 +18,11 @@ import (
 type extras struct {
 	limiter *failLimiter // nil: no rate limiting
 	sums    sumCache
+	gzipped gzipCache
 }
 
 func newExtras(opts Options) *extras {
-	x := &extras{sums: sumCache{m: map[string]fileSum{}}}
+	x := &extras{sums: sumCache{m: map[string]fileSum{}}, gzipped: gzipCache{m: map[string][]byte{}}}
 	if opts.AuthFailureBurst > 0 {
 		x.limiter = &failLimiter{
 			burst:   float64(opts.AuthFailureBurst),

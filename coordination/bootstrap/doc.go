@@ -67,7 +67,8 @@
 //     script only reads it, removing it is the caller's business) or by downloading
 //     AgentURL + arch (default ServiceURL + "/v1/agent/linux/" + arch, as
 //     served by the coordinator) with
-//     curl -fsS --retry 10 --retry-delay 2 --retry-connrefused, else
+//     curl -fsS --compressed --retry 10 --retry-delay 2 --retry-connrefused (the
+//     coordinator serves the agent gzip-compressed to clients that take it), else
 //     wget -q --tries=10 --waitretry=2 --retry-connrefused, else fails
 //     saying neither is installed. With Config.CAPEM the download trusts
 //     that certificate only (curl --cacert, wget --ca-certificate), so TLS
