@@ -391,6 +391,93 @@ func TestAccMultiCloud_lamp(t *testing.T) {
 	}
 }
 
+// ec2Deployment is a configuration of one deployment, "m", of one node,
+// "n", on the EC2 fake (the provider alias "aws"; the coordinator and the
+// cloud's credentials come from the environment), for the tests and
+// measurements that count machines rather than clouds.
+type ec2Deployment struct {
+	// Instances is the node's multiplicity, Machines the number of machine
+	// resources (default Instances).
+	Instances, Machines int
+	// Script is the node's deploy script (default "true").
+	Script string
+	// Bootstrap is each machine's bootstrap expression (default its
+	// instance's user-data).
+	Bootstrap string
+	// Extra are more attributes of the machines (default 1 core, 1 GB).
+	Extra string
+	// ReadyTimeout, when set, adds the ready resource with this create
+	// timeout.
+	ReadyTimeout string
+}
+
+func (d ec2Deployment) String() string {
+	if d.Machines == 0 {
+		d.Machines = d.Instances
+	}
+	if d.Script == "" {
+		d.Script = "true"
+	}
+	if d.Bootstrap == "" {
+		d.Bootstrap = `slipstream_deployment.m.user_data["n.${count.index + 1}"]`
+	}
+	if d.Extra == "" {
+		d.Extra = "cpu = 1\n  ram = 1"
+	}
+	config := fmt.Sprintf(`
+terraform {
+  required_providers {
+    slipstream = { source = "slipstream/slipstream" }
+  }
+}
+
+provider "slipstream" {}
+
+provider "slipstream" {
+  alias = "aws"
+  ec2   = { region = "eu-west-1" }
+}
+
+resource "slipstream_deployment" "m" {
+  name       = "m"
+  components = { c = { scripts = { deploy = [%q] } } }
+  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = %d } }
+}
+
+resource "slipstream_ec2_instance" "n" {
+  count         = %d
+  provider      = slipstream.aws
+  deployment_id = slipstream_deployment.m.id
+  node          = "n"
+  index         = count.index + 1
+  bootstrap     = %s
+  image_id      = %q
+  %s
+}
+`, d.Script, d.Instances, d.Machines, d.Bootstrap, e2eImages["ec2"], d.Extra)
+	if d.ReadyTimeout != "" {
+		config += fmt.Sprintf(`
+resource "slipstream_deployment_ready" "m" {
+  deployment_id = slipstream_deployment.m.id
+  instances     = slipstream_deployment.m.instances
+  depends_on    = [slipstream_ec2_instance.n]
+  timeouts      = { create = %q }
+}
+`, d.ReadyTimeout)
+	}
+	return config
+}
+
+// writeConfig writes config as main.tf of a new folder and returns it.
+func writeConfig(t *testing.T, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // firstString is m[node][param][0] of an outputs map.
 func firstString(m map[string]any, node, param string) string {
 	n, _ := m[node].(map[string]any)
@@ -511,49 +598,7 @@ func TestAccEC2Instance_stuckPendingFailsReadyInTime(t *testing.T) {
 	rt, image := guestRuntime(t, true)
 	fakes := startFakes(t, rt, image, fakecloud.Options{}, "ec2")
 	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
-	dir := t.TempDir()
-	config := fmt.Sprintf(`
-terraform {
-  required_providers {
-    slipstream = { source = "slipstream/slipstream" }
-  }
-}
-
-provider "slipstream" {}
-
-provider "slipstream" {
-  alias = "aws"
-  ec2   = { region = "eu-west-1" }
-}
-
-resource "slipstream_deployment" "m" {
-  name       = "m"
-  components = { c = { scripts = { deploy = ["true"] } } }
-  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = 2 } }
-}
-
-resource "slipstream_ec2_instance" "n" {
-  count         = 2
-  provider      = slipstream.aws
-  deployment_id = slipstream_deployment.m.id
-  node          = "n"
-  index         = count.index + 1
-  bootstrap     = slipstream_deployment.m.user_data["n.${count.index + 1}"]
-  image_id      = %q
-  cpu           = 1
-  ram           = 1
-}
-
-resource "slipstream_deployment_ready" "m" {
-  deployment_id = slipstream_deployment.m.id
-  instances     = slipstream_deployment.m.instances
-  depends_on    = [slipstream_ec2_instance.n]
-  timeouts      = { create = "30s" }
-}
-`, e2eImages["ec2"])
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := writeConfig(t, ec2Deployment{Instances: 2, ReadyTimeout: "30s"}.String())
 	tf := newTFCLI(t, dir, fakes)
 	fakes["ec2"].Cloud.Faults.StuckPending(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -429,6 +429,39 @@ func (r *instanceResource) connector(ctx context.Context, diags *diag.Diagnostic
 	return c
 }
 
+// An operation of the resource, for its timeout.
+type operation int
+
+const (
+	opCreate operation = iota
+	opRead
+	opDelete
+)
+
+// begin starts an operation: the resource's values (from the plan or the
+// state), the context bounded by the operation's timeout, and the
+// connector. conn is nil, with a diagnostic, when the operation cannot go
+// on; cancel is always to be called.
+func (r *instanceResource) begin(ctx context.Context, from getter, op operation, diags *diag.Diagnostics) (_ context.Context, cancel context.CancelFunc, v values, conn connectors.Connector) {
+	v = readValues(ctx, from, diags)
+	if v == nil {
+		return ctx, func() {}, nil, nil
+	}
+	var limit time.Duration
+	var d diag.Diagnostics
+	switch op {
+	case opCreate:
+		limit, d = v.timeouts().Create(ctx, defaultCreateTimeout)
+	case opRead:
+		limit, d = v.timeouts().Read(ctx, defaultReadTimeout)
+	default:
+		limit, d = v.timeouts().Delete(ctx, defaultDeleteTimeout)
+	}
+	diags.Append(d...)
+	ctx, cancel = context.WithTimeout(ctx, limit)
+	return ctx, cancel, v, r.connector(ctx, diags)
+}
+
 // retry runs op through connectors.Retry, logging each retry.
 func (r *instanceResource) retry(ctx context.Context, what string, op func(context.Context) error) error {
 	return connectors.Retry(ctx, r.backoff, func(attempt int, wait time.Duration, err error) {
@@ -465,15 +498,8 @@ func (r *instanceResource) cloudDiag(diags *diag.Diagnostics, attr path.Path, su
 }
 
 func (r *instanceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	v := readValues(ctx, req.Plan, &resp.Diagnostics)
-	if v == nil {
-		return
-	}
-	limit, d := v.timeouts().Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel, v, conn := r.begin(ctx, req.Plan, opCreate, &resp.Diagnostics)
 	defer cancel()
-	conn := r.connector(ctx, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -677,15 +703,8 @@ func (r *instanceResource) waitRunning(ctx context.Context, conn connectors.Conn
 }
 
 func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	v := readValues(ctx, req.State, &resp.Diagnostics)
-	if v == nil {
-		return
-	}
-	limit, d := v.timeouts().Read(ctx, defaultReadTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel, v, conn := r.begin(ctx, req.State, opRead, &resp.Diagnostics)
 	defer cancel()
-	conn := r.connector(ctx, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -779,15 +798,8 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 }
 
 func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	v := readValues(ctx, req.State, &resp.Diagnostics)
-	if v == nil {
-		return
-	}
-	limit, d := v.timeouts().Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel, v, conn := r.begin(ctx, req.State, opDelete, &resp.Diagnostics)
 	defer cancel()
-	conn := r.connector(ctx, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -48,56 +47,14 @@ func TestAccMeasure_cloudMachines(t *testing.T) {
 	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { clock.next = h; return clock })
 
 	config := func(wait bool) string {
-		extra := ""
+		d := ec2Deployment{Instances: machines, Script: fmt.Sprintf("sleep %d", int(script.Seconds())), Extra: `instance_type = "t3.micro"`, ReadyTimeout: "60m"}
 		if wait {
-			extra = "wait_until_running = true"
+			d.Extra += "\n  wait_until_running = true"
 		}
-		return fmt.Sprintf(`
-terraform {
-  required_providers {
-    slipstream = { source = "slipstream/slipstream" }
-  }
-}
-
-provider "slipstream" {}
-
-provider "slipstream" {
-  alias = "aws"
-  ec2   = { region = "eu-west-1" }
-}
-
-resource "slipstream_deployment" "m" {
-  name       = "m"
-  components = { c = { scripts = { deploy = ["sleep %d"] } } }
-  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = %d } }
-}
-
-resource "slipstream_ec2_instance" "n" {
-  count         = %[2]d
-  provider      = slipstream.aws
-  deployment_id = slipstream_deployment.m.id
-  node          = "n"
-  index         = count.index + 1
-  bootstrap     = slipstream_deployment.m.user_data["n.${count.index + 1}"]
-  image_id      = %[3]q
-  instance_type = "t3.micro"
-  %[4]s
-}
-
-resource "slipstream_deployment_ready" "m" {
-  deployment_id = slipstream_deployment.m.id
-  instances     = slipstream_deployment.m.instances
-  depends_on    = [slipstream_ec2_instance.n]
-  timeouts      = { create = "60m" }
-}
-`, int(script.Seconds()), machines, e2eImages["ec2"], extra)
+		return d.String()
 	}
 	measure := func(wait bool) (apply time.Duration, perGuest guestCost) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config(wait)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tf := newTFCLI(t, dir, fakes)
+		tf := newTFCLI(t, writeConfig(t, config(wait)), fakes)
 		clock.mu.Lock()
 		clock.at = time.Time{}
 		clock.mu.Unlock()
@@ -229,47 +186,12 @@ func cloudInitCost(t *testing.T, rt *guest.Runtime, image string) string {
 // the first machine accepted to the last.
 func createSpread(t *testing.T, n, instances int) time.Duration {
 	fakes := startFakes(t, &fakecloud.Instant{}, "", fakecloud.Options{BootDelay: time.Hour}, "ec2")
-	bootstrap := `slipstream_deployment.m.user_data["n.${count.index + 1}"]`
+	d := ec2Deployment{Instances: instances, Machines: n, Extra: `instance_type = "t3.micro"`}
 	if instances < n {
 		// A script of no instance (no token): the machines never boot.
-		bootstrap = `"#!/bin/sh\n"`
+		d.Bootstrap = `"#!/bin/sh\n"`
 	}
-	config := fmt.Sprintf(`
-terraform {
-  required_providers {
-    slipstream = { source = "slipstream/slipstream" }
-  }
-}
-
-provider "slipstream" {}
-
-provider "slipstream" {
-  alias = "aws"
-  ec2   = { region = "eu-west-1" }
-}
-
-resource "slipstream_deployment" "m" {
-  name       = "m"
-  components = { c = { scripts = { deploy = ["true"] } } }
-  nodes      = { n = { component = "c", connector = "ec2", cloud = "aws", multiplicity = %[1]d } }
-}
-
-resource "slipstream_ec2_instance" "n" {
-  count         = %[2]d
-  provider      = slipstream.aws
-  deployment_id = slipstream_deployment.m.id
-  node          = "n"
-  index         = count.index + 1
-  bootstrap     = %[3]s
-  image_id      = %[4]q
-  instance_type = "t3.micro"
-}
-`, instances, n, bootstrap, e2eImages["ec2"])
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tf := newTFCLI(t, dir, fakes)
+	tf := newTFCLI(t, writeConfig(t, d.String()), fakes)
 	tf.must("apply", "-auto-approve", "-no-color")
 	var first, last time.Time
 	for _, m := range fakes["ec2"].Cloud.Machines(nil) {

@@ -22,25 +22,17 @@ root=$PWD
 terraform=${TERRAFORM:-terraform}
 demo=$root/.demo-multicloud
 bin=$root/bin
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. scripts/demo-lib.sh
 
 cleanup() {
   set +e
   trap - EXIT INT TERM
-  if [ -f "$demo/tf/terraform.tfstate" ] && [ -f "$demo/env" ]; then
-    step "terraform destroy"
-    (. "$demo/env" && cd "$demo/tf" && "$terraform" destroy -auto-approve -no-color >"$demo/destroy.log" 2>&1) \
-      && tail -n 1 "$demo/destroy.log" || { echo "terraform destroy failed; see $demo/destroy.log"; }
-    if [ -f "$demo/clouds/fakeclouds.json" ]; then
-      left=$("$bin/fakeclouds" machines -state "$demo/clouds" | wc -l)
-      echo "  machines left in the fake clouds: $left"
-    fi
+  destroy_all
+  if [ -f "$demo/clouds/fakeclouds.json" ]; then
+    left=$("$bin/fakeclouds" machines -state "$demo/clouds" | wc -l)
+    echo "  machines left in the fake clouds: $left"
   fi
-  if [ -f "$demo/coordinator.pid" ]; then
-    kill "$(cat "$demo/coordinator.pid")" 2>/dev/null && echo "coordinator stopped"
-    rm -f "$demo/coordinator.pid"
-  fi
+  stop_coordinator
   if [ -f "$demo/fakeclouds.pid" ]; then
     pid=$(cat "$demo/fakeclouds.pid")
     kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done && echo "fake clouds stopped, their guests removed"
@@ -68,43 +60,15 @@ grep -E 'API on|base image' "$demo/fakeclouds.log" | sed 's/^/  /'
 . "$demo/clouds/env"
 
 step "the coordinator: slipc serve on $FAKECLOUDS_GATEWAY, TLS from its own CA"
-"$bin/slipc" serve -listen "$FAKECLOUDS_GATEWAY:8680" -data "$demo/coordinator" -tls-self-signed -agent-dir "$bin/agent" \
-  >"$demo/coordinator.log" 2>&1 &
-echo $! >"$demo/coordinator.pid"
-for _ in $(seq 100); do
-  grep -q "listening on" "$demo/coordinator.log" 2>/dev/null && break
-  sleep 0.1
-done
-sed 's/^/  /' "$demo/coordinator.log"
-fingerprint=$(sed -n 's/^CA fingerprint.*: \([0-9a-f]\{64\}\)$/\1/p' "$demo/coordinator.log")
-[ -n "$fingerprint" ] || { echo "the coordinator did not start; see $demo/coordinator.log" >&2; exit 1; }
-cat >"$demo/env" <<EOF2
-. "$demo/clouds/env"
-export SLIPSTREAM_COORDINATOR_URL=https://$FAKECLOUDS_GATEWAY:8680
-export SLIPSTREAM_TOKEN=$(cat "$demo/coordinator/admin-token")
-export SLIPSTREAM_CA_FINGERPRINT=$fingerprint
-export TF_CLI_CONFIG_FILE=$demo/terraformrc
-export TF_IN_AUTOMATION=1
-EOF2
-cat >"$demo/terraformrc" <<EOF2
-provider_installation {
-  dev_overrides {
-    "slipstream/slipstream" = "$bin"
-  }
-  direct {}
-}
-EOF2
+ln -s "$demo/clouds/env" "$demo/extra-env"
+start_coordinator "$FAKECLOUDS_GATEWAY"
 
 step "slipc compile examples/recipes/multicloud (unchanged)"
 "$bin/slipc" compile -o "$demo/tf" examples/recipes/multicloud
 (cd "$demo/tf" && ls)
 
 step "terraform apply (db on EC2, web on OpenStack, probe on CloudSigma; apply waits until all are Ready)"
-. "$demo/env"
-start=$(date +%s%N)
-(cd "$demo/tf" && "$terraform" apply -auto-approve -no-color 2>&1 | grep -v "^\s*$" | grep -E "Creating|Creation complete|Apply complete|Error|error|Warning" | sed 's/^/  /')
-ms=$((($(date +%s%N) - start) / 1000000))
-printf '  apply took %d.%01d s\n' $((ms / 1000)) $((ms % 1000 / 100))
+apply_timed
 
 step "the machines in the fake clouds"
 "$bin/fakeclouds" machines -state "$demo/clouds" | sed 's/^/  /'

@@ -14,21 +14,13 @@ root=$PWD
 terraform=${TERRAFORM:-terraform}
 demo=$root/.demo
 bin=$root/bin
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. scripts/demo-lib.sh
 
 cleanup() {
   set +e
   trap - EXIT INT TERM
-  if [ -f "$demo/tf/terraform.tfstate" ] && [ -f "$demo/env" ]; then
-    step "terraform destroy"
-    (. "$demo/env" && cd "$demo/tf" && "$terraform" destroy -auto-approve -no-color >"$demo/destroy.log" 2>&1) \
-      && tail -n 1 "$demo/destroy.log" || { echo "terraform destroy failed; see $demo/destroy.log"; }
-  fi
-  if [ -f "$demo/coordinator.pid" ]; then
-    kill "$(cat "$demo/coordinator.pid")" 2>/dev/null && echo "coordinator stopped"
-    rm -f "$demo/coordinator.pid"
-  fi
+  destroy_all
+  stop_coordinator
   if [ -f "$demo/hosts/pool.json" ] || [ -d "$demo/hosts" ]; then
     "$bin/nshosts" down -state "$demo/hosts" -prefix sl 2>&1 | sed 's/^/  /'
   fi
@@ -47,31 +39,7 @@ eval "$("$bin/nshosts" env -state "$demo/hosts")"
 for ip in $NSHOSTS_HOSTS; do echo "  root@$ip"; done
 
 step "the coordinator: slipc serve on $NSHOSTS_GATEWAY, TLS from its own CA"
-"$bin/slipc" serve -listen "$NSHOSTS_GATEWAY:8680" -data "$demo/coordinator" -tls-self-signed -agent-dir "$bin/agent" \
-  >"$demo/coordinator.log" 2>&1 &
-echo $! >"$demo/coordinator.pid"
-for _ in $(seq 100); do
-  grep -q "listening on" "$demo/coordinator.log" 2>/dev/null && break
-  sleep 0.1
-done
-sed 's/^/  /' "$demo/coordinator.log"
-fingerprint=$(sed -n 's/^CA fingerprint.*: \([0-9a-f]\{64\}\)$/\1/p' "$demo/coordinator.log")
-[ -n "$fingerprint" ] || { echo "the coordinator did not start; see $demo/coordinator.log" >&2; exit 1; }
-cat >"$demo/env" <<EOF
-export SLIPSTREAM_COORDINATOR_URL=https://$NSHOSTS_GATEWAY:8680
-export SLIPSTREAM_TOKEN=$(cat "$demo/coordinator/admin-token")
-export SLIPSTREAM_CA_FINGERPRINT=$fingerprint
-export TF_CLI_CONFIG_FILE=$demo/terraformrc
-export TF_IN_AUTOMATION=1
-EOF
-cat >"$demo/terraformrc" <<EOF
-provider_installation {
-  dev_overrides {
-    "slipstream/slipstream" = "$bin"
-  }
-  direct {}
-}
-EOF
+start_coordinator "$NSHOSTS_GATEWAY"
 
 step "slipc compile examples/recipes/lamp, its lab cloud on these hosts"
 cp -r examples/recipes/lamp "$demo/recipe"
@@ -86,11 +54,7 @@ sed -i -e "s|^    db  *=.*|    db  = [\"$db_host\"]|" -e "s|^    web *=.*|    we
 (cd "$demo/tf" && ls)
 
 step "terraform apply (machines coordinate at run time; apply waits until they are Ready)"
-. "$demo/env"
-start=$(date +%s%N)
-(cd "$demo/tf" && "$terraform" apply -auto-approve -no-color 2>&1 | grep -v "^\s*$" | grep -E "Creating|Creation complete|Apply complete|Error|error|Warning" | sed 's/^/  /')
-ms=$((($(date +%s%N) - start) / 1000000))
-printf '  apply took %d.%01d s\n' $((ms / 1000)) $((ms % 1000 / 100))
+apply_timed
 
 step "what the machines published (terraform output)"
 (cd "$demo/tf" && "$terraform" output -no-color)
