@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/slipstream/terraform-provider-slipstream/internal/hostfs"
 )
 
 // Options configure NewPool. The zero value is fine.
@@ -370,21 +372,8 @@ func (p *Pool) removeFiles() error {
 	return errors.Join(errs...)
 }
 
-// removeAll is os.RemoveAll that tolerates overlay work folders
-// (d--------- "work" folders are fine for root, but be safe).
-func removeAll(path string) error {
-	err := os.RemoveAll(path)
-	if err == nil || os.IsNotExist(err) {
-		return nil
-	}
-	filepath.Walk(path, func(p string, info os.FileInfo, err error) error {
-		if err == nil && info.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(path)
-}
+// removeAll removes a tree, overlay work folders included.
+func removeAll(path string) error { return hostfs.RemoveTree(path) }
 
 // Save writes the pool's JSON description to path (0600), so that another
 // process can LoadPool it and Close it. A saved pool whose file still

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/internal/hostfs"
 )
 
 type nsID struct{ dev, ino uint64 }
@@ -86,18 +88,9 @@ func isSSHD(pid int) bool {
 // procStart is the start time of a process (clock ticks after boot), to
 // tell it from a later process with the same pid; 0 if there is none.
 func procStart(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
+	f, ok := hostfs.StatFields(pid)
 	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+	if !ok || len(f) < 20 || f[0] == "Z" || f[0] == "X" {
 		return 0
 	}
 	n, _ := strconv.ParseUint(f[19], 10, 64)

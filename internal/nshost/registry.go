@@ -10,8 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/internal/hostfs"
 )
 
 // registryDir holds the machine-wide lock and one entry per pool: who made
@@ -38,26 +39,11 @@ func lockMachine(ctx context.Context) (func(), error) {
 	if err := os.MkdirAll(registryDir, 0o700); err != nil {
 		return nil, fmt.Errorf("nshost: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(registryDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := hostfs.Lock(ctx, filepath.Join(registryDir, "lock"), 10*time.Millisecond, "another process is making or removing hosts")
 	if err != nil {
 		return nil, fmt.Errorf("nshost: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("nshost: locking %s: %w", f.Name(), err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("nshost: waiting for %s: %w", f.Name(), ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return unlock, nil
 }
 
 func entryPath(id string) string { return filepath.Join(registryDir, id+".json") }

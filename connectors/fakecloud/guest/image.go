@@ -3,12 +3,12 @@ package guest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/internal/hostfs"
 )
 
 // ImageOptions configure BaseImage. The zero value is fine.
@@ -137,26 +137,11 @@ func ReadImageStamp(dir string) (*ImageStamp, error) {
 // lockFile takes an flock on path (released when the process dies),
 // waiting as long as ctx lets it.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := hostfs.Lock(ctx, path, 100*time.Millisecond, "another process is building the image")
 	if err != nil {
 		return nil, fmt.Errorf("guest: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("guest: locking %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("guest: waiting for %s (another process is building the image): %w", path, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return unlock, nil
 }
 
 // BaseImageIfCached returns the base image's root folder if the cache has

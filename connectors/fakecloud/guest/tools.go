@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/slipstream/terraform-provider-slipstream/internal/hostfs"
 )
 
 // toolEnv is the environment of the tools the runtime runs on this
@@ -26,21 +28,9 @@ func hostTool(name string) (string, error) {
 	return "", fmt.Errorf("%s not found", name)
 }
 
-// removeTree removes a folder and everything in it; overlay work folders
-// (mode 000) and immutable-free trees only. A missing folder is fine.
-func removeTree(path string) error {
-	err := os.RemoveAll(path)
-	if err == nil || os.IsNotExist(err) {
-		return nil
-	}
-	filepath.Walk(path, func(p string, info os.FileInfo, err error) error {
-		if err == nil && info.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(path)
-}
+// removeTree removes a folder and everything in it, overlay work folders
+// (mode 000) included. A missing folder is fine.
+func removeTree(path string) error { return hostfs.RemoveTree(path) }
 
 // fileTail is the last n lines of a file, for error messages.
 func fileTail(path string, n int) string {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/internal/hostfs"
 )
 
 // Usage is what a running guest costs this machine now.
@@ -83,19 +85,10 @@ func kbField(text, name string) uint64 {
 // cpuTime is a process's user and system time from /proc/<pid>/stat,
 // with that of its collected children when children is set.
 func cpuTime(pid int, children bool) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
+	f, ok := hostfs.StatFields(pid)
 	// f[0] is field 3 (state): utime, stime, cutime, cstime are fields
 	// 14 to 17, in clock ticks (USER_HZ, 100 on Linux).
-	if len(f) < 15 {
+	if !ok || len(f) < 15 {
 		return 0
 	}
 	fields := []int{11, 12}
