@@ -557,7 +557,7 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 			return
 		}
 		if err != nil {
-			r.cloudDiag(&resp.Diagnostics, path.Root(attrImageID), fmt.Sprintf("Cannot start a machine on %s", r.conn.Title), instance, err)
+			r.cloudDiag(&resp.Diagnostics, path.Empty(), fmt.Sprintf("Cannot start a machine on %s", r.conn.Title), instance, err)
 			return
 		}
 		tflog.Info(ctx, "machine accepted", map[string]any{"instance": instance, "machine": m.ID, "cloud": r.conn.Name, "type": spec.Type, "ms": time.Since(start).Milliseconds()})
