@@ -17,12 +17,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud/guest"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
+	"github.com/slipstream/terraform-provider-slipstream/internal/nshost"
 )
 
 const testAdminToken = "provider-acceptance-admin-token-0123456789"
@@ -192,6 +194,16 @@ func providerBlock(url string) string {
 }
 
 func TestMain(m *testing.M) {
+	// Hosts and guests of earlier runs that were killed before they
+	// could remove them (their process is gone; live runs' are kept).
+	if os.Geteuid() == 0 {
+		if err := nshost.CleanupStale("tfa"); err != nil {
+			fmt.Fprintln(os.Stderr, "removing stale test hosts:", err)
+		}
+		if err := guest.CleanupStale("tfg"); err != nil {
+			fmt.Fprintln(os.Stderr, "removing stale test guests:", err)
+		}
+	}
 	code := m.Run()
 	if agentBuild.dir != "" {
 		os.RemoveAll(agentBuild.dir)
