@@ -516,11 +516,21 @@ func (c *Cloud) sleep(d time.Duration) bool {
 func (c *Cloud) Machine(id string) (Machine, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.machines[id]
-	if !ok || c.expired(m) {
-		return Machine{}, fmt.Errorf("%w: machine %s", ErrNotFound, id)
+	m, err := c.lookup(id)
+	if err != nil {
+		return Machine{}, err
 	}
 	return copyMachine(m), nil
+}
+
+// lookup finds a machine that exists (terminated ones while retained);
+// c.mu is held.
+func (c *Cloud) lookup(id string) (*Machine, error) {
+	m, ok := c.machines[id]
+	if !ok || c.expired(m) {
+		return nil, fmt.Errorf("%w: machine %s", ErrNotFound, id)
+	}
+	return m, nil
 }
 
 func (c *Cloud) expired(m *Machine) bool {
@@ -594,9 +604,9 @@ func (c *Cloud) SetLabels(id string, labels map[string]string) error {
 func (c *Cloud) Terminate(id string) (Machine, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.machines[id]
-	if !ok || c.expired(m) {
-		return Machine{}, fmt.Errorf("%w: machine %s", ErrNotFound, id)
+	m, err := c.lookup(id)
+	if err != nil {
+		return Machine{}, err
 	}
 	if m.State == Terminated || m.State == Terminating {
 		return copyMachine(m), nil
@@ -630,9 +640,9 @@ func (c *Cloud) Terminate(id string) (Machine, error) {
 func (c *Cloud) Stop(id string) (Machine, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.machines[id]
-	if !ok || c.expired(m) {
-		return Machine{}, fmt.Errorf("%w: machine %s", ErrNotFound, id)
+	m, err := c.lookup(id)
+	if err != nil {
+		return Machine{}, err
 	}
 	switch m.State {
 	case Stopped, Stopping:
@@ -668,9 +678,9 @@ func (c *Cloud) Stop(id string) (Machine, error) {
 func (c *Cloud) Start(id string) (Machine, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.machines[id]
-	if !ok || c.expired(m) {
-		return Machine{}, fmt.Errorf("%w: machine %s", ErrNotFound, id)
+	m, err := c.lookup(id)
+	if err != nil {
+		return Machine{}, err
 	}
 	switch m.State {
 	case Pending, Running:
@@ -697,9 +707,9 @@ func (c *Cloud) Start(id string) (Machine, error) {
 func (c *Cloud) Snapshot(id, name string, labels map[string]string, extra map[string]any) (Image, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.machines[id]
-	if !ok || c.expired(m) {
-		return Image{}, fmt.Errorf("%w: machine %s", ErrNotFound, id)
+	m, err := c.lookup(id)
+	if err != nil {
+		return Image{}, err
 	}
 	if m.State != Stopped {
 		return Image{}, fmt.Errorf("%w: machine %s is %s; it must be stopped", ErrIncorrectState, id, m.State)

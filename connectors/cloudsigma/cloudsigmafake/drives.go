@@ -104,12 +104,7 @@ func orEmpty(m map[string]string) map[string]string {
 
 func listDrives(detail bool) handler {
 	return func(f *Fake, c *call) (int, any, error) {
-		q := c.r.URL.Query()
-		p, aerr := pageOf(q)
-		if aerr != nil {
-			return 0, nil, aerr
-		}
-		filters, aerr := filtersOf(q, "name", "uuid", "tag")
+		p, filters, aerr := listQuery(c, "name", "uuid", "tag")
 		if aerr != nil {
 			return 0, nil, aerr
 		}

@@ -22,12 +22,7 @@ func keypairJSON(k fakecloud.KeyPair) map[string]any {
 }
 
 func listKeypairs(f *Fake, c *call) (int, any, error) {
-	q := c.r.URL.Query()
-	p, aerr := pageOf(q)
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	filters, aerr := filtersOf(q, "name", "uuid")
+	p, filters, aerr := listQuery(c, "name", "uuid")
 	if aerr != nil {
 		return 0, nil, aerr
 	}

@@ -68,12 +68,7 @@ func (f *Fake) libDriveAsDrive(img fakecloud.Image) map[string]any {
 }
 
 func listLibDrives(f *Fake, c *call) (int, any, error) {
-	q := c.r.URL.Query()
-	p, aerr := pageOf(q)
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	filters, aerr := filtersOf(q, "name", "uuid", "os", "arch", "distribution", "image_type", "version", "category")
+	p, filters, aerr := listQuery(c, "name", "uuid", "os", "arch", "distribution", "image_type", "version", "category")
 	if aerr != nil {
 		return 0, nil, aerr
 	}

@@ -86,12 +86,7 @@ func (f *Fake) tagJSON(t *tag) map[string]any {
 }
 
 func listTags(f *Fake, c *call) (int, any, error) {
-	q := c.r.URL.Query()
-	p, aerr := pageOf(q)
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	filters, aerr := filtersOf(q, "name", "uuid")
+	p, filters, aerr := listQuery(c, "name", "uuid")
 	if aerr != nil {
 		return 0, nil, aerr
 	}

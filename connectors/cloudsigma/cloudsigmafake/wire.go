@@ -190,6 +190,21 @@ type page struct{ limit, offset int }
 
 const defaultLimit = 20
 
+// listQuery reads a list request's page and its filters, of which only
+// allowed may be used.
+func listQuery(c *call, allowed ...string) (page, map[string][]string, *apiError) {
+	q := c.r.URL.Query()
+	p, aerr := pageOf(q)
+	if aerr != nil {
+		return page{}, nil, aerr
+	}
+	filters, aerr := filtersOf(q, allowed...)
+	if aerr != nil {
+		return page{}, nil, aerr
+	}
+	return p, filters, nil
+}
+
 func pageOf(q url.Values) (page, *apiError) {
 	p := page{limit: defaultLimit}
 	for _, name := range []string{"limit", "offset"} {
