@@ -52,7 +52,17 @@ type PlanNode struct {
 	// Count is the constant multiplicity, or -1 when it is only known at
 	// deploy time.
 	Count int
+	// Pooled: the node's machines are one pool resource
+	// (Connector.PoolResource), not one resource each.
+	Pooled bool
 }
+
+// PoolThreshold is the multiplicity above which a node on a cloud that
+// creates machines is started as a pool, unless the node says `pool`.
+// Up to it, one resource per machine (drift and replacement per machine,
+// a plan line each) costs Terraform little; above it a pool starts the
+// machines in batches and keeps the plan one resource, however large.
+const PoolThreshold = 20
 
 // exprModule returns the module an expression folded into the node came
 // from (an image of the chain or the component may live in an imported
@@ -393,7 +403,7 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 		s, ok := conn.Setting(name)
 		switch {
 		case !ok:
-			names := append(conn.SettingNames(catalog.ScopeInstance), "component", "cloud", "multiplicity", "max_provisioning_failures", "inputs")
+			names := append(conn.SettingNames(catalog.ScopeInstance), "component", "cloud", "multiplicity", "max_provisioning_failures", "inputs", "pool")
 			detail := fmt.Sprintf("An argument named %q is not expected in node %q.", name, n.Name)
 			if hint := didyoumean.Hint(name, names); hint != "" {
 				detail += hint
@@ -418,7 +428,58 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 	}
 	pn.Count, diags = p.checkCount(n.Module, n.Multiplicity, "multiplicity", 1, diags)
 	_, diags = p.checkCount(n.Module, n.MaxProvisioningFailures, "max_provisioning_failures", 0, diags)
+	pn.Pooled, diags = p.checkPool(pn, diags)
 	return pn, diags
+}
+
+// checkPool decides whether the node is pooled: as its `pool` says (a
+// constant true or false), else when its multiplicity, or the default of
+// the variable it is, exceeds PoolThreshold on a cloud with pools.
+func (p *Program) checkPool(pn *PlanNode, diags hcl.Diagnostics) (bool, hcl.Diagnostics) {
+	n := pn.Node
+	if n.Pool == nil {
+		count := pn.Count
+		if count < 0 && n.Multiplicity != nil {
+			count = p.variableDefault(n.Multiplicity)
+		}
+		return pn.Connector.PoolResource != "" && count > PoolThreshold, diags
+	}
+	rng := n.Pool.Range()
+	v, d := n.Pool.Value(nil)
+	if d.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
+		return false, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid pool",
+			Detail:  fmt.Sprintf("pool must be true or false, written as such: it decides which Terraform resources slipc writes for node %q, so it cannot depend on a variable.", n.Name),
+			Subject: &rng,
+		})
+	}
+	if v.True() && pn.Connector.PoolResource == "" {
+		return false, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "No pools on this cloud",
+			Detail:  fmt.Sprintf("Node %q is on cloud %q, whose connector %q adopts existing machines one by one: it has no pools. Remove `pool = true`.", n.Name, n.Cloud.Name, pn.Connector.Name),
+			Subject: &rng,
+		})
+	}
+	return v.True(), diags
+}
+
+// variableDefault is the default of the variable e refers to, as a whole
+// number ≥ 0, or -1.
+func (p *Program) variableDefault(e hcl.Expression) int {
+	trav, td := hcl.AbsTraversalForExpr(e)
+	if td.HasErrors() || len(trav) != 2 {
+		return -1
+	}
+	names := traversalNames(trav)
+	vr := p.Variables[names[len(names)-1]]
+	if vr == nil || vr.Default == cty.NilVal {
+		return -1
+	}
+	n, ok := wholeNonNegative(vr.Default)
+	if !ok {
+		return -1
+	}
+	return n
 }
 
 // checkCount checks a non-negative whole number; it returns its value, or -1

@@ -407,6 +407,52 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Unsupported argument", `Did you mean "instance_type"?`)},
 	},
 	{
+		name: "pool must be a constant",
+		files: map[string]string{"main.slip.hcl": `
+variable "big" {
+  type    = bool
+  default = true
+}
+cloud "aws" {
+  connector = "ec2"
+  region    = "eu-west-1"
+}
+image "os" {
+  ids = { aws = "ami-1" }
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.aws
+    pool      = «var.big»
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid pool", `pool must be true or false, written as such`)},
+	},
+	{
+		name: "no pools on a fixed cloud",
+		files: map[string]string{"main.slip.hcl": `
+cloud "lab" {
+  connector = "fixed"
+  hosts     = ["192.0.2.1"]
+}
+image "os" {}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    pool      = «true»
+  }
+}`},
+		want: []wantDiag{errorDiag("No pools on this cloud", `connector "fixed" adopts existing machines one by one: it has no pools`)},
+	},
+	{
 		name: "no image id for the cloud",
 		files: map[string]string{"main.slip.hcl": `
 cloud "aws" {

@@ -330,16 +330,27 @@ func (e *emitter) emitMain(body *tfFile) {
 	depBody.SetAttributeRaw("nodes", sortedObject(nodes))
 
 	var instanceRefs []hclwrite.Tokens
+	pooled := false
 	for _, pn := range e.sortedNodes() {
 		e.emitInstances(body, pn)
-		instanceRefs = append(instanceRefs, hclwrite.TokensForTraversal(traversal(pn.Connector.Resource, ident(pn.Name))))
+		resourceType := pn.Connector.Resource
+		if pn.Pooled {
+			resourceType, pooled = pn.Connector.PoolResource, true
+		}
+		instanceRefs = append(instanceRefs, hclwrite.TokensForTraversal(traversal(resourceType, ident(pn.Name))))
 	}
 
 	ready := body.block("resource", []string{"slipstream_deployment_ready", ident(dep.Name)})
+	if pooled {
+		// A deployment large enough for pools keeps the parameters of
+		// every instance out of the state (outputs keep what the recipe
+		// declares).
+		ready.SetAttributeRaw("compact", valueTokens(cty.True))
+	}
 	ready.SetAttributeTraversal("deployment_id", traversal("slipstream_deployment", ident(dep.Name), "id"))
-	// The instance list changes when a node is scaled, which makes the
+	// The multiplicities change when a node is scaled, which makes the
 	// ready resource wait again for the new machines.
-	ready.SetAttributeTraversal("instances", traversal("slipstream_deployment", ident(dep.Name), "instances"))
+	ready.SetAttributeTraversal("multiplicities", traversal("slipstream_deployment", ident(dep.Name), "multiplicities"))
 	if len(instanceRefs) > 0 {
 		ready.AppendNewline()
 		ready.SetAttributeRaw("depends_on", hclwrite.TokensForTuple(instanceRefs))
@@ -605,12 +616,19 @@ func ownerParts(owner string) (string, string) {
 }
 
 // emitInstances writes the connector resource that starts a node's
-// instances, one per count index; instance i+1 takes the bootstrap of
-// <node>.<i+1>.
+// instances: one per count index (instance i+1), or, for a pooled node,
+// the pool resource that starts them all. Each renders its machines'
+// bootstrap itself.
 func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 	dep := e.plan.Deployment
-	b := body.block("resource", []string{pn.Connector.Resource, ident(pn.Name)})
-	b.SetAttributeRaw("count", e.multiplicityTokens(pn))
+	resourceType := pn.Connector.Resource
+	if pn.Pooled {
+		resourceType = pn.Connector.PoolResource
+	}
+	b := body.block("resource", []string{resourceType, ident(pn.Name)})
+	if !pn.Pooled {
+		b.SetAttributeRaw("count", e.multiplicityTokens(pn))
+	}
 	if !e.opts.Module || len(e.plan.Clouds) > 0 {
 		b.SetAttributeTraversal("provider", traversal("slipstream", ident(pn.Cloud.Name)))
 	}
@@ -620,7 +638,12 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 		"deployment_id": hclwrite.TokensForTraversal(traversal("slipstream_deployment", ident(dep.Name), "id")),
 		"node":          valueTokens(cty.StringVal(pn.Name)),
 		"index":         countIndexPlusOne(),
-		"bootstrap":     toks{}.trav("slipstream_deployment", ident(dep.Name), pn.Connector.Bootstrap).index(instanceKey(pn.Name)).tokens(),
+	}
+	if pn.Pooled {
+		// The deployment's multiplicity, so that a scale reaches the
+		// coordinator before the pool starts or deletes machines.
+		delete(args, "index")
+		args["multiplicity"] = toks{}.trav("slipstream_deployment", ident(dep.Name), "multiplicities").index(toks{}.str(pn.Name).tokens()).tokens()
 	}
 	if pn.Connector.NeedsImage && pn.ImageID != nil {
 		t, d := e.exprTokens(pn.exprModule(pn.ImageID), pn.ImageID)

@@ -373,6 +373,8 @@ func decodeNodeBlock(block *hcl.Block, mod *Module) (*Node, hcl.Diagnostics) {
 			n.Multiplicity = attr.Expr
 		case "max_provisioning_failures":
 			n.MaxProvisioningFailures = attr.Expr
+		case "pool":
+			n.Pool = attr.Expr
 		case "inputs":
 			diags = append(diags, decodeNodeInputs(n, attr)...)
 		}

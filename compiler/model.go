@@ -161,6 +161,10 @@ type Node struct {
 	Cloud                   *Cloud // set by resolve
 	Multiplicity            hcl.Expression
 	MaxProvisioningFailures hcl.Expression
+	// Pool, when set, says whether the node's machines are started as one
+	// pool resource (true) or one resource each (false); by default a
+	// node of more than PoolThreshold instances on a cloud is pooled.
+	Pool hcl.Expression
 	// Inputs are the values given to the component's inputs, by name.
 	Inputs map[string]*InputValue
 	// Settings are connector-specific instance settings.

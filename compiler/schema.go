@@ -77,7 +77,7 @@ var deploymentSchema = &hcl.BodySchema{
 var nodeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "component", Required: true}, {Name: "cloud", Required: true},
-		{Name: "multiplicity"}, {Name: "max_provisioning_failures"}, {Name: "inputs"},
+		{Name: "multiplicity"}, {Name: "max_provisioning_failures"}, {Name: "inputs"}, {Name: "pool"},
 	},
 }
 
@@ -97,7 +97,7 @@ var blockHome = map[string]string{
 
 // attrHome does the same for attributes.
 var attrHome = map[string]string{
-	"multiplicity": "a node block", "max_provisioning_failures": "a node block", "inputs": "a node block",
+	"multiplicity": "a node block", "max_provisioning_failures": "a node block", "inputs": "a node block", "pool": "a node block",
 	"connector": "a cloud block", "deploy": "a component block", "report": "a component block",
 	"on_vm_add": "a component block", "on_vm_remove": "a component block",
 	"parent": "an image block", "ids": "an image block", "login_user": "an image block",

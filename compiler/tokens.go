@@ -117,15 +117,6 @@ func countIndexPlusOne() hclwrite.Tokens {
 	return toks{}.trav("count", "index").op(hclsyntax.TokenPlus, "+").num(1).tokens()
 }
 
-// instanceKey is "<node>.${count.index + 1}", the runtime name of the
-// instance a counted resource starts.
-func instanceKey(node string) hclwrite.Tokens {
-	t := toks{}.add(hclsyntax.TokenOQuote, `"`).add(hclsyntax.TokenQuotedLit, node+".")
-	t = t.add(hclsyntax.TokenTemplateInterp, "${")
-	t = append(t, countIndexPlusOne()...)
-	return t.add(hclsyntax.TokenTemplateSeqEnd, "}").add(hclsyntax.TokenCQuote, `"`).tokens()
-}
-
 // plainString reports a string that needs no escaping inside quotes.
 func plainString(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -51,6 +51,16 @@ type Connector interface {
 	// they fail transiently; the call as a whole is not (Retry does that).
 	Create(ctx context.Context, spec MachineSpec) (*Machine, error)
 
+	// CreateBatch starts count identical machines in as few calls as the
+	// cloud allows (EC2 RunInstances with a count, Nova's min_count,
+	// CloudSigma's list of servers): the pool resources start a node's
+	// machines with it. The machines share spec, except that
+	// spec.Instance is empty and the cloud names them; the caller tells
+	// them apart by ID. Like Create it returns once the cloud accepted
+	// them, and when it fails after the cloud accepted some, it returns
+	// those along with the error.
+	CreateBatch(ctx context.Context, spec MachineSpec, count int) ([]*Machine, error)
+
 	// Describe returns the machine's current state and addresses. A
 	// machine that no longer exists, or is terminated, gives an *Error of
 	// KindNotFound.
@@ -84,15 +94,6 @@ type Connector interface {
 	Offers(ctx context.Context) ([]Offer, error)
 }
 
-// BatchCreator is implemented by connectors whose cloud creates several
-// identical machines in one call (EC2 RunInstances with a count, Nova's
-// min_count, CloudSigma's list of servers). The machines share spec,
-// except that spec.Instance is empty and the cloud names them; the caller
-// tells them apart by ID.
-type BatchCreator interface {
-	CreateBatch(ctx context.Context, spec MachineSpec, count int) ([]*Machine, error)
-}
-
 // Labels every machine carries. Cloud tag and metadata keys differ in what
 // they allow; these fit all of them (letters, digits and dashes).
 const (
@@ -100,6 +101,10 @@ const (
 	LabelDeployment = "slipstream-deployment"
 	// LabelInstance is the instance name, "<node>.<index>".
 	LabelInstance = "slipstream-instance"
+	// LabelPool is the node whose pool a machine belongs to (machines of a
+	// pool carry no LabelInstance: the coordinator knows which machine is
+	// which instance).
+	LabelPool = "slipstream-pool"
 	// LabelSpec is SpecHash of what the machine was created from: a
 	// machine left by an interrupted create is adopted only when it is
 	// the machine the create would make.

@@ -142,6 +142,19 @@ func newLocalAgents(t *testing.T, url string) *localAgents {
 	return a
 }
 
+// added issues bootstrap tokens for a deployment's new instances, as a
+// machine resource does when it starts a machine, and starts an agent
+// with each.
+func (a *localAgents) added(deployment string, instances []string) {
+	cl := &client.Client{BaseURL: a.url, Deployment: deployment, Token: testAdminToken}
+	tokens, err := cl.ReissueTokens(a.ctx, instances)
+	if err != nil {
+		a.t.Errorf("issuing tokens for %v of %s: %v", instances, deployment, err)
+		return
+	}
+	a.start(deployment, tokens)
+}
+
 func (a *localAgents) start(deployment string, tokens map[string]string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -185,7 +198,7 @@ func (l *testLog) Write(p []byte) (int, error) {
 // factories serves the provider to Terraform with the agents hooked in.
 func factories(agents *localAgents) map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"slipstream": providerserver.NewProtocol6WithError(&slipstreamProvider{version: "test", hooks: &hooks{instancesIssued: agents.start}}),
+		"slipstream": providerserver.NewProtocol6WithError(&slipstreamProvider{version: "test", hooks: &hooks{instancesAdded: agents.added}}),
 	}
 }
 

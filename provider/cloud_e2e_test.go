@@ -401,9 +401,6 @@ type ec2Deployment struct {
 	Instances, Machines int
 	// Script is the node's deploy script (default "true").
 	Script string
-	// Bootstrap is each machine's bootstrap expression (default its
-	// instance's user-data).
-	Bootstrap string
 	// Extra are more attributes of the machines (default 1 core, 1 GB).
 	Extra string
 	// ReadyTimeout, when set, adds the ready resource with this create
@@ -417,9 +414,6 @@ func (d ec2Deployment) String() string {
 	}
 	if d.Script == "" {
 		d.Script = "true"
-	}
-	if d.Bootstrap == "" {
-		d.Bootstrap = `slipstream_deployment.m.user_data["n.${count.index + 1}"]`
 	}
 	if d.Extra == "" {
 		d.Extra = "cpu = 1\n  ram = 1"
@@ -450,17 +444,16 @@ resource "slipstream_ec2_instance" "n" {
   deployment_id = slipstream_deployment.m.id
   node          = "n"
   index         = count.index + 1
-  bootstrap     = %s
   image_id      = %q
   %s
 }
-`, d.Script, d.Instances, d.Machines, d.Bootstrap, e2eImages["ec2"], d.Extra)
+`, d.Script, d.Instances, d.Machines, e2eImages["ec2"], d.Extra)
 	if d.ReadyTimeout != "" {
 		config += fmt.Sprintf(`
 resource "slipstream_deployment_ready" "m" {
   deployment_id = slipstream_deployment.m.id
-  instances     = slipstream_deployment.m.instances
-  depends_on    = [slipstream_ec2_instance.n]
+  multiplicities = slipstream_deployment.m.multiplicities
+  depends_on     = [slipstream_ec2_instance.n]
   timeouts      = { create = %q }
 }
 `, d.ReadyTimeout)

@@ -28,8 +28,8 @@ var machineConnectors = map[string]connectors.Factory{
 	"openstack":  openstack.New,
 }
 
-// machineResources returns a constructor of each cloud's instance
-// resource, in name order.
+// machineResources returns constructors of each cloud's instance and pool
+// resources, in name order.
 func machineResources() []func() resource.Resource {
 	names := make([]string, 0, len(machineConnectors))
 	for name := range machineConnectors {
@@ -44,6 +44,7 @@ func machineResources() []func() resource.Resource {
 		}
 		factory := machineConnectors[name]
 		out = append(out, func() resource.Resource { return newInstanceResource(conn, factory) })
+		out = append(out, func() resource.Resource { return newPoolResource(conn, factory) })
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +78,7 @@ resource "slipstream_deployment" "lamp" {
 		out += `
 resource "slipstream_deployment_ready" "lamp" {
   deployment_id = slipstream_deployment.lamp.id
-  instances     = slipstream_deployment.lamp.instances
+  multiplicities = slipstream_deployment.lamp.multiplicities
 }
 `
 	}
@@ -265,21 +264,23 @@ func TestAccDeployment_abortKeptUpNamesTheWayOut(t *testing.T) {
 	})
 }
 
-// TestAccDeployment_interruptedScaleGetsTokens: a scale that committed at
+// TestAccDeployment_interruptedScaleIsReadBack: a scale that committed at
 // the coordinator without reaching the state (an apply interrupted after
-// it) is read back, and the next apply issues the tokens the state lacks,
-// in place; they work.
-func TestAccDeployment_interruptedScaleGetsTokens(t *testing.T) {
+// it) is read back: the deployment's plan is then empty, and the wait is
+// planned again for the new instance, whose machine (here a local agent,
+// started as its machine resource would start it, with a token issued for
+// it) joins the run.
+func TestAccDeployment_interruptedScaleIsReadBack(t *testing.T) {
 	accPreCheck(t)
 	coord := startTestCoordinator(t)
 	agents := newLocalAgents(t, coord.URL)
 	var id string
-	cfg3 := lifecycleConfig{url: coord.URL, webMultiplicity: "3"}
+	cfg3 := lifecycleConfig{url: coord.URL, webMultiplicity: "3", ready: true}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories(agents),
 		Steps: []resource.TestStep{
 			{
-				Config: lifecycleConfig{url: coord.URL}.String(),
+				Config: lifecycleConfig{url: coord.URL, ready: true}.String(),
 				Check: func(s *terraform.State) error {
 					id = s.RootModule().Resources["slipstream_deployment.lamp"].Primary.ID
 					return nil
@@ -287,38 +288,24 @@ func TestAccDeployment_interruptedScaleGetsTokens(t *testing.T) {
 			},
 			{
 				PreConfig: func() {
-					// The scale an interrupted apply sent: committed, its
-					// tokens lost with the process.
+					// The scale an interrupted apply sent: committed, and
+					// web.3's machine started.
 					cl := &client.Client{BaseURL: coord.URL, Deployment: id, Token: testAdminToken}
-					if _, _, err := cl.Scale(context.Background(), "web", 2, 3); err != nil {
+					if _, err := cl.Resize(context.Background(), "web", 3); err != nil {
 						t.Fatal(err)
 					}
+					agents.added(id, []string{"web.3"})
 				},
 				Config: cfg3.String(),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("slipstream_deployment.lamp", plancheck.ResourceActionUpdate),
-					plancheck.ExpectUnknownValue("slipstream_deployment.lamp", tfjsonpath.New("tokens")),
+					plancheck.ExpectResourceAction("slipstream_deployment.lamp", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("slipstream_deployment_ready.lamp", plancheck.ResourceActionReplace),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("instances"),
-						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("db.1"), knownvalue.StringExact("web.1"), knownvalue.StringExact("web.2"), knownvalue.StringExact("web.3")})),
-					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("tokens"), knownvalue.MapSizeExact(4)),
-				},
-				Check: func(s *terraform.State) error {
-					// web.3's machine (a local agent) started with the token
-					// the apply issued: it exchanged it and ran its script.
-					tok := s.RootModule().Resources["slipstream_deployment.lamp"].Primary.Attributes["tokens.web.3"]
-					admin := &client.Client{BaseURL: coord.URL, Deployment: id, Token: testAdminToken}
-					for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-						if p, _, err := admin.Parameters(context.Background()); err == nil && p["web.3:url"] != "" {
-							m := &client.Client{BaseURL: coord.URL, Deployment: id, Token: tok}
-							if _, err := m.Exchange(context.Background(), client.TokenHash("another")); err == nil || !strings.Contains(err.Error(), "already exchanged") {
-								return fmt.Errorf("web.3's bootstrap token after its agent started: %v, want already exchanged", err)
-							}
-							return nil
-						}
-					}
-					return fmt.Errorf("web.3's agent, started with the token the apply issued, did not set its url")
+					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("multiplicities"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"db": knownvalue.Int64Exact(1), "web": knownvalue.Int64Exact(3)})),
+					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("outputs").AtMapKey("web").AtMapKey("url").AtSliceIndex(2),
+						knownvalue.StringRegexp(regexp.MustCompile(`^http://`))),
 				},
 			},
 			{Config: cfg3.String(), PlanOnly: true},

@@ -30,9 +30,6 @@ type planDecision struct {
 	replace path.Paths
 	// scale: a multiplicity changes (or is not known yet).
 	scale bool
-	// missingTokens: instances with no token in the state (an apply
-	// interrupted after a scale committed, an import) get new ones.
-	missingTokens []string
 	// settings: keep_running, max_provisioning_failures or the
 	// description change in place.
 	settings bool
@@ -47,6 +44,8 @@ type unknowns struct {
 	components bool            // anything under components
 	nodes      map[string]bool // anything of a node other than its multiplicity
 	nodesMap   bool            // the nodes map itself
+	// multiplicity: a node's multiplicity is not known yet.
+	multiplicity bool
 }
 
 // decide compares the state with the plan.
@@ -80,19 +79,6 @@ func decide(state, plan *deploymentModel, unk unknowns) planDecision {
 	for name, p := range plan.Nodes {
 		if !p.Multiplicity.Equal(state.Nodes[name].Multiplicity) {
 			d.scale = true
-		}
-	}
-	if !d.scale {
-		have := map[string]bool{}
-		if !state.Tokens.IsNull() && !state.Tokens.IsUnknown() {
-			for inst := range state.Tokens.Elements() {
-				have[inst] = true
-			}
-		}
-		for _, inst := range instanceNames(plan.Nodes) {
-			if !have[inst] {
-				d.missingTokens = append(d.missingTokens, inst)
-			}
 		}
 	}
 	a, _ := json.Marshal(withoutMultiplicities(state.meta()))
@@ -163,10 +149,9 @@ func withoutMultiplicities(m deploymentMeta) deploymentMeta {
 }
 
 // ModifyPlan decides between replacing, scaling and updating in place
-// (decide), and plans the computed attributes accordingly: the tokens and
-// bootstraps stay what they are unless instances are added or lack a
-// token, and the run's state and abort are known unless the apply acts on
-// the run.
+// (decide), and plans the computed attributes accordingly: the
+// multiplicities are the nodes', and the run's state and abort are known
+// unless the apply acts on the run.
 func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
 		return
@@ -203,21 +188,12 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
-	switch {
-	case dec.scale || len(dec.missingTokens) > 0:
-		plan.Instances = types.ListUnknown(types.StringType)
-		plan.Tokens = types.MapUnknown(types.StringType)
-		plan.UserData = types.MapUnknown(types.StringType)
-		plan.SSHBootstrap = types.MapUnknown(types.StringType)
-	case bootstrapsChanged(&state, &plan):
-		// The same instances and tokens, the other bootstrap.
-		plan.Tokens, plan.Instances = state.Tokens, state.Instances
-		plan.UserData = types.MapUnknown(types.StringType)
-		plan.SSHBootstrap = types.MapUnknown(types.StringType)
-	default:
-		plan.Tokens, plan.UserData, plan.SSHBootstrap, plan.Instances = state.Tokens, state.UserData, state.SSHBootstrap, state.Instances
+	// The multiplicities are the nodes' (unknown while one is).
+	plan.Multiplicities = types.MapUnknown(types.Int64Type)
+	if !unk.multiplicity {
+		plan.setMultiplicities()
 	}
-	if dec.scale || dec.settings || len(dec.missingTokens) > 0 {
+	if dec.scale || dec.settings {
 		plan.State, plan.Abort = types.StringUnknown(), types.StringUnknown()
 	} else {
 		plan.State, plan.Abort = state.State, state.Abort
@@ -228,24 +204,6 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 				state.ID.ValueString(), state.Abort.ValueString(), tfIdent(state.Name.ValueString())))
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-// bootstrapsChanged reports whether a node's connector changed so that
-// its instances need the other bootstrap (see bootstrapsOf): both maps
-// are rendered again.
-func bootstrapsChanged(state, plan *deploymentModel) bool {
-	for name, p := range plan.Nodes {
-		s, ok := state.Nodes[name]
-		if !ok {
-			continue
-		}
-		su, ss := bootstrapsOf(s)
-		pu, ps := bootstrapsOf(p)
-		if su != pu || ss != ps {
-			return true
-		}
-	}
-	return false
 }
 
 // plannedUnknowns finds what of components and nodes is not known yet.
@@ -268,6 +226,9 @@ func plannedUnknowns(ctx context.Context, req resource.ModifyPlanRequest) (unkno
 			continue
 		}
 		for attrName, a := range obj.Attributes() {
+			if attrName == "multiplicity" && a.IsUnknown() {
+				unk.multiplicity = true
+			}
 			if attrName != "multiplicity" && !fullyKnown(ctx, a) {
 				if unk.nodes == nil {
 					unk.nodes = map[string]bool{}

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	fwattr "github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
@@ -27,9 +26,6 @@ func planModel() *deploymentModel {
 			"db":  {Component: str("db"), Cloud: str("lab"), Connector: str("fixed"), Multiplicity: types.Int64Value(1)},
 			"web": {Component: str("web_v1"), Cloud: str("lab"), Connector: str("fixed"), Multiplicity: types.Int64Value(2), Mappings: map[string]types.String{"db_password": str("db:password")}},
 		},
-		Tokens: types.MapValueMust(types.StringType, map[string]fwattr.Value{
-			"db.1": str("t1"), "web.1": str("t2"), "web.2": str("t3"),
-		}),
 		State: str("Ready"), Abort: str(""),
 	}
 }
@@ -55,7 +51,6 @@ func TestDecide(t *testing.T) {
 		replace  path.Paths
 		scale    bool
 		settings bool
-		missing  []string
 		ended    bool
 	}{
 		{name: "nothing changes"},
@@ -104,12 +99,11 @@ func TestDecide(t *testing.T) {
 		}, replace: path.Paths{path.Root("nodes")}},
 		{name: "unknown component scripts replace", unknowns: unknowns{components: true}, replace: path.Paths{path.Root("components")}},
 		{name: "unknown node attribute replaces", unknowns: unknowns{nodes: map[string]bool{"web": true}}, replace: path.Paths{path.Root("nodes").AtMapKey("web")}},
-		{name: "instances without tokens get them",
+		{name: "a scale read back after an interrupted apply is no change",
 			state: func(m *deploymentModel) {
-				node(m, "web", func(n *nodeModel) { n.Multiplicity = types.Int64Value(4) }) // read back after an interrupted scale
+				node(m, "web", func(n *nodeModel) { n.Multiplicity = types.Int64Value(4) })
 			},
-			plan:    func(m *deploymentModel) { node(m, "web", func(n *nodeModel) { n.Multiplicity = types.Int64Value(4) }) },
-			missing: []string{"web.3", "web.4"}},
+			plan: func(m *deploymentModel) { node(m, "web", func(n *nodeModel) { n.Multiplicity = types.Int64Value(4) }) }},
 		{name: "a run ended by an abort is replaced",
 			state: func(m *deploymentModel) {
 				m.State, m.Abort = types.StringValue("Done"), types.StringValue("web.1: boom")
@@ -136,8 +130,8 @@ func TestDecide(t *testing.T) {
 			if len(tc.replace) > 0 {
 				return
 			}
-			if d.scale != tc.scale || d.settings != tc.settings || !slices.Equal(d.missingTokens, tc.missing) || (d.ended != "") != tc.ended {
-				t.Errorf("decision %+v, want scale %v settings %v missing %v ended %v", d, tc.scale, tc.settings, tc.missing, tc.ended)
+			if d.scale != tc.scale || d.settings != tc.settings || (d.ended != "") != tc.ended {
+				t.Errorf("decision %+v, want scale %v settings %v ended %v", d, tc.scale, tc.settings, tc.ended)
 			}
 		})
 	}
@@ -148,27 +142,5 @@ func TestTFIdent(t *testing.T) {
 		if got := tfIdent(in); got != want {
 			t.Errorf("tfIdent(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// TestBootstrapsOf: an instance gets the bootstrap its node's connector
-// runs (both when the node names none), and moving a node between a
-// cloud and a host pool renders them again.
-func TestBootstrapsOf(t *testing.T) {
-	for connector, want := range map[string][2]bool{"fixed": {false, true}, "ec2": {true, false}, "cloudsigma": {true, false}, "": {true, true}, "nowhere": {true, true}} {
-		u, s := bootstrapsOf(nodeModel{Connector: types.StringValue(connector)})
-		if [2]bool{u, s} != want {
-			t.Errorf("bootstrapsOf(%q) = user_data %v, ssh_bootstrap %v; want %v", connector, u, s, want)
-		}
-	}
-	state, plan := planModel(), planModel()
-	if bootstrapsChanged(state, plan) {
-		t.Error("no change, but the bootstraps changed")
-	}
-	web := plan.Nodes["web"]
-	web.Connector = types.StringValue("openstack")
-	plan.Nodes["web"] = web
-	if !bootstrapsChanged(state, plan) {
-		t.Error("web moved from hosts to OpenStack, but the bootstraps did not change")
 	}
 }

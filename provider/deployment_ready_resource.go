@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -27,9 +28,10 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*deploymentReadyResource)(nil)
-	_ resource.ResourceWithConfigure   = (*deploymentReadyResource)(nil)
-	_ resource.ResourceWithImportState = (*deploymentReadyResource)(nil)
+	_ resource.Resource                 = (*deploymentReadyResource)(nil)
+	_ resource.ResourceWithConfigure    = (*deploymentReadyResource)(nil)
+	_ resource.ResourceWithImportState  = (*deploymentReadyResource)(nil)
+	_ resource.ResourceWithUpgradeState = (*deploymentReadyResource)(nil)
 )
 
 // NewDeploymentReadyResource is slipstream_deployment_ready: it waits
@@ -43,6 +45,8 @@ type deploymentReadyModel struct {
 	DeploymentID        types.String   `tfsdk:"deployment_id"`
 	WaitFor             types.List     `tfsdk:"wait_for"`
 	Instances           types.List     `tfsdk:"instances"`
+	Multiplicities      types.Map      `tfsdk:"multiplicities"`
+	Compact             types.Bool     `tfsdk:"compact"`
 	State               types.String   `tfsdk:"state"`
 	Parameters          types.Map      `tfsdk:"parameters"`
 	SensitiveParameters types.Map      `tfsdk:"sensitive_parameters"`
@@ -60,6 +64,7 @@ func (r *deploymentReadyResource) Metadata(_ context.Context, req resource.Metad
 
 func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
+		Version: 1,
 		MarkdownDescription: "Waits until every instance of a deployment is Ready (or until named runtime parameters are set) and exposes every runtime parameter the machines published, so outputs and other resources can use them. " +
 			"If any machine aborts the run (a failing script, `ss-abort`), creation fails at once with the instance, its message and the state the run was in.",
 		Attributes: map[string]schema.Attribute{
@@ -76,17 +81,29 @@ func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaR
 				MarkdownDescription: "Runtime parameters to wait for (`\"db.1:password\"`, `\"web:url\"`) instead of the whole run reaching Ready.",
 				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
 			},
+			"multiplicities": schema.MapAttribute{
+				Optional: true, ElementType: types.Int64Type,
+				MarkdownDescription: "`slipstream_deployment.<name>.multiplicities`: when a node is scaled they change, and the wait starts again for the new machines (`slipc` sets it). A node with no instances counts as absent.",
+				PlanModifiers:       []planmodifier.Map{sameMultiplicities{}},
+			},
 			"instances": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "`slipstream_deployment.<name>.instances`: when a node is scaled the list changes, and the wait starts again for the new machines (`slipc` sets it).",
+				DeprecationMessage:  "Use multiplicities = slipstream_deployment.<name>.multiplicities (recompile the recipe with slipc): slipstream_deployment no longer lists its instances.",
+				MarkdownDescription: "Deprecated: the instances to wait for again when they change. Use `multiplicities`.",
 				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"compact": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Keep the state small for large deployments: `parameters` and `sensitive_parameters` then hold only the deployment's own `ss:` keys, " +
+					"and `outputs` and `sensitive_outputs` only the parameters the components declare and `hostname`. Without it, `parameters` holds every runtime parameter of every instance " +
+					"(a dozen per instance, over a megabyte at 10,000 instances). `slipc` sets it for deployments with a pooled node. Changes in place.",
 			},
 			"state": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The run's state when the wait ended (`Ready`, or the state it was in when the named parameters were set).",
 			},
 			"parameters": schema.MapAttribute{
 				Computed: true, ElementType: types.StringType,
-				MarkdownDescription: "Every runtime parameter that has a value and is not sensitive, by key (`\"web.1:url\"`, `\"ss:state\"`).",
+				MarkdownDescription: "Every runtime parameter that has a value and is not sensitive, by key (`\"web.1:url\"`, `\"ss:state\"`); with `compact`, only the `ss:` keys.",
 			},
 			"sensitive_parameters": schema.MapAttribute{
 				Computed: true, Sensitive: true, ElementType: types.StringType,
@@ -279,19 +296,25 @@ func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m
 				outs[name][p] = make([]string, n.Multiplicity)
 			}
 		}
-		for _, b := range []string{"hostname", "instanceid", "addresses", "url.ssh", "url.service", "statecustom"} {
+		builtins := []string{"hostname", "instanceid", "addresses", "url.ssh", "url.service", "statecustom"}
+		if m.Compact.ValueBool() {
+			builtins = builtins[:1]
+		}
+		for _, b := range builtins {
 			if _, declared := n.Params[b]; !declared {
 				outs[name][b] = make([]string, n.Multiplicity)
 			}
 		}
 	}
 	for key, v := range values {
-		if sensitive[key] {
+		scope, param, _ := strings.Cut(key, ":")
+		switch {
+		case m.Compact.ValueBool() && scope != "ss":
+		case sensitive[key]:
 			secret[key] = v
-		} else {
+		default:
 			plain[key] = v
 		}
-		scope, param, _ := strings.Cut(key, ":")
 		node, idx, ok := strings.Cut(scope, ".")
 		i := atoi(idx)
 		if !ok || i < 1 {
@@ -327,6 +350,8 @@ func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadReq
 		m.DeploymentID = m.ID
 		m.WaitFor = types.ListNull(types.StringType)
 		m.Instances = types.ListNull(types.StringType)
+		m.Multiplicities = types.MapNull(types.Int64Type)
+		m.Compact = types.BoolValue(false)
 		m.Timeouts = timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType})}
 	}
 	cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)
@@ -366,8 +391,8 @@ func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadReq
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update has nothing to do: every argument forces a replacement except the
-// timeouts.
+// Update reads the parameters again when compact changed; every other
+// argument forces a replacement, except the timeouts.
 func (r *deploymentReadyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m deploymentReadyModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -378,6 +403,13 @@ func (r *deploymentReadyResource) Update(ctx context.Context, req resource.Updat
 	}
 	m.ID, m.State = state.ID, state.State
 	m.Parameters, m.SensitiveParameters, m.Outputs, m.SensitiveOutputs = state.Parameters, state.SensitiveParameters, state.Outputs, state.SensitiveOutputs
+	if !m.Compact.Equal(state.Compact) {
+		cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)
+		if cl == nil {
+			return
+		}
+		resp.Diagnostics.Append(r.fill(ctx, cl, &m)...)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -412,4 +444,51 @@ func wayOut(ctx context.Context, cl *client.Client) string {
 	}
 	return fmt.Sprintf("The run stays up for debugging (keep_running = %q). To retry what failed in place, cancel the abort from a machine (ss-abort --cancel); "+
 		"to start over, fix the cause and run: terraform apply -replace=slipstream_deployment.%s", policy, tfIdent(name))
+}
+
+// UpgradeState upgrades state from schema version 0, which waited for a
+// list of instances (see state_upgrade.go).
+func (r *deploymentReadyResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return jsonStateUpgrade(upgradeReadyV0)
+}
+
+// sameMultiplicities replaces the wait when the multiplicities change, and
+// takes a node with no instances as the same as an absent one (state
+// upgraded from a list of instances knows no empty nodes).
+type sameMultiplicities struct{}
+
+func (sameMultiplicities) Description(context.Context) string {
+	return "Replaces the resource when a node's number of instances changes."
+}
+
+func (m sameMultiplicities) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (sameMultiplicities) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() || req.PlanValue.IsUnknown() {
+		// Created or destroyed; or not known yet: a scale under way, and
+		// known only once the deployment is updated.
+		if req.PlanValue.IsUnknown() && !req.State.Raw.IsNull() {
+			resp.RequiresReplace = true
+		}
+		return
+	}
+	if positiveCounts(req.StateValue) == positiveCounts(req.PlanValue) {
+		resp.PlanValue = req.StateValue
+		return
+	}
+	resp.RequiresReplace = true
+}
+
+// positiveCounts is the nodes with instances and their counts, as text.
+func positiveCounts(m types.Map) string {
+	var parts []string
+	for node, v := range m.Elements() {
+		if n, ok := v.(types.Int64); ok && !n.IsUnknown() && n.ValueInt64() > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", node, n.ValueInt64()))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"regexp"
 	"sort"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -27,9 +25,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
-	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
-	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
@@ -39,6 +34,7 @@ var (
 	_ resource.ResourceWithImportState    = (*deploymentResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*deploymentResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*deploymentResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*deploymentResource)(nil)
 )
 
 // agentUploadPath is where slipstream_fixed_host uploads the agent before
@@ -56,18 +52,15 @@ func NewDeploymentResource() resource.Resource { return &deploymentResource{} }
 type deploymentResource struct{ cfg *Config }
 
 type deploymentModel struct {
-	ID           types.String              `tfsdk:"id"`
-	Name         types.String              `tfsdk:"name"`
-	KeepRunning  types.String              `tfsdk:"keep_running"`
-	Components   map[string]componentModel `tfsdk:"components"`
-	Nodes        map[string]nodeModel      `tfsdk:"nodes"`
-	Instances    types.List                `tfsdk:"instances"`
-	Tokens       types.Map                 `tfsdk:"tokens"`
-	UserData     types.Map                 `tfsdk:"user_data"`
-	SSHBootstrap types.Map                 `tfsdk:"ssh_bootstrap"`
-	State        types.String              `tfsdk:"state"`
-	Abort        types.String              `tfsdk:"abort"`
-	Timeouts     timeouts.Value            `tfsdk:"timeouts"`
+	ID             types.String              `tfsdk:"id"`
+	Name           types.String              `tfsdk:"name"`
+	KeepRunning    types.String              `tfsdk:"keep_running"`
+	Components     map[string]componentModel `tfsdk:"components"`
+	Nodes          map[string]nodeModel      `tfsdk:"nodes"`
+	Multiplicities types.Map                 `tfsdk:"multiplicities"`
+	State          types.String              `tfsdk:"state"`
+	Abort          types.String              `tfsdk:"abort"`
+	Timeouts       timeouts.Value            `tfsdk:"timeouts"`
 }
 
 type componentModel struct {
@@ -109,13 +102,15 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A deployment registered with the SlipStream coordinator: its nodes, their scripts, parameters and mappings. " +
-			"It issues one token per node instance and exports each instance's bootstrap, which the machine resources " +
-			"(`slipstream_fixed_host`, …) run so the machine's agent joins the run. `slipc compile` writes this resource from a recipe.\n\n" +
+			"The machine resources (`slipstream_fixed_host`, `slipstream_ec2_instance`, the pools, …) name it by `id`: each asks the coordinator for its " +
+			"machine's one-time bootstrap token when it starts the machine and renders the machine's bootstrap itself, so this resource's state holds " +
+			"what is per node, never per instance, and no token. `slipc compile` writes this resource from a recipe.\n\n" +
 			"Changing a node's `multiplicity` scales the running deployment (new instances run their whole workflow, the others their " +
 			"`on_vm_add`/`on_vm_remove` hooks). `keep_running`, `max_provisioning_failures`, `cloud`, `connector` and what only describes a component " +
 			"(parameter descriptions, the image's `chain`, `platform` and `login_user`) change in place. Anything the machines run or read " +
 			"(scripts, packages, parameters, inputs, mappings, a node's component) replaces the deployment, as does a run that an abort has ended " +
 			"(`state` is `Finalizing` or `Done` and `abort` is set): the next apply starts it again. Destroying it finalizes the run and deletes it.",
+		Version: 1,
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -186,17 +181,9 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"mappings": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Inputs fed from other nodes' outputs: `input = \"node:output\"` (from the node's instance 1)."},
 				}},
 			},
-			"instances": schema.ListAttribute{
-				Computed: true, ElementType: types.StringType,
-				MarkdownDescription: "Every instance, `\"node.i\"`, sorted. It changes when a node is scaled: give it to `slipstream_deployment_ready.instances` so the wait starts again for the new machines.",
-			},
-			"tokens": schema.MapAttribute{
-				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's one-time bootstrap token, by `\"node.i\"`. It can only be exchanged for the agent's own token, which the agent makes on the machine and does at its first start; after that it is refused for everything, so a copy of the state or of a machine's user-data is no key once the machine has booted.",
-			},
-			"user_data": schema.MapAttribute{
-				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's cloud-init user-data, by `\"node.i\"`: a script that downloads the agent from the coordinator (checksum verified, TLS pinned), configures it with the instance's bootstrap token (see `tokens`) and starts it. At most 16 KB. Only for the instances of nodes whose connector starts cloud machines (or that name no connector).",
+			"multiplicities": schema.MapAttribute{
+				Computed: true, ElementType: types.Int64Type,
+				MarkdownDescription: "Each node's number of instances, by node. It changes when a node is scaled: give it to `slipstream_deployment_ready.multiplicities` so the wait starts again for the new machines (`slipc` does).",
 			},
 			"state": schema.StringAttribute{
 				Computed:            true,
@@ -207,10 +194,6 @@ func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "The run's abort message (`\"web.2: deploy exited with status 1: …\"`), empty when it is not aborted. A run ended by an abort is replaced by the next apply.",
 			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
-			"ssh_bootstrap": schema.MapAttribute{
-				Computed: true, Sensitive: true, ElementType: types.StringType,
-				MarkdownDescription: "Each instance's SSH bootstrap, by `\"node.i\"`: the same script for hosts reached over SSH, installing the agent uploaded to `/var/tmp/slipstream-agent-<deployment>-<node.i>.upload`. Only for the instances of nodes whose connector adopts hosts over SSH (or that name no connector).",
-			},
 		},
 	}
 }
@@ -469,80 +452,13 @@ func newDeploymentID(name string) string {
 	return name + "-" + hex.EncodeToString(b)
 }
 
-func (c *Config) issued(id string, tokens map[string]string) {
-	if c.hooks != nil && c.hooks.instancesIssued != nil && len(tokens) > 0 {
-		c.hooks.instancesIssued(id, tokens)
+// setMultiplicities fills multiplicities from the nodes.
+func (m *deploymentModel) setMultiplicities() {
+	counts := make(map[string]attr.Value, len(m.Nodes))
+	for name, n := range m.Nodes {
+		counts[name] = n.Multiplicity
 	}
-}
-
-// bootstrapBase is the part of every instance's bootstrap that does not
-// depend on the instance.
-func (c *Config) bootstrapBase(ctx context.Context, cl *client.Client) (bootstrap.Config, error) {
-	sums, err := c.agentSums(ctx, cl)
-	if err != nil {
-		return bootstrap.Config{}, err
-	}
-	ca, err := c.caPEM(ctx)
-	if err != nil {
-		return bootstrap.Config{}, err
-	}
-	return bootstrap.Config{ServiceURL: c.AgentURL, CAFingerprint: c.CAFingerprint, CAPEM: ca, AgentSHA256: sums}, nil
-}
-
-// bootstrapsOf says which bootstrap an instance of the node needs: the
-// one its connector's machines run (catalog.Connector.Bootstrap: the
-// cloud-init user-data of cloud machines, the SSH bootstrap of adopted
-// hosts), or both when the node names no connector. Rendering only that
-// one halves what the deployment's state holds per instance, and every
-// resource that refers to the deployment decodes that state.
-func bootstrapsOf(n nodeModel) (userData, ssh bool) {
-	conn, ok := catalog.Lookup(n.Connector.ValueString())
-	if !ok {
-		return true, true
-	}
-	return conn.Bootstrap == "user_data", conn.Bootstrap == "ssh_bootstrap"
-}
-
-// setSecrets fills tokens, user_data and ssh_bootstrap from the tokens.
-func (m *deploymentModel) setSecrets(ctx context.Context, base bootstrap.Config, tokens map[string]string) (diags diag.Diagnostics) {
-	userData, ssh := map[string]string{}, map[string]string{}
-	for inst, tok := range tokens {
-		node, _, _ := strings.Cut(inst, ".")
-		c := base
-		c.Deployment, c.Instance, c.Token = m.ID.ValueString(), inst, tok
-		n, ok := m.Nodes[node]
-		if ok {
-			c.Cloud = n.Cloud.ValueString()
-		}
-		wantUserData, wantSSH := bootstrapsOf(n)
-		if wantUserData {
-			ud, err := bootstrap.UserData(c)
-			if err != nil {
-				diags.AddError("Cannot render the user-data of "+inst, err.Error())
-				continue
-			}
-			userData[inst] = ud
-		}
-		if wantSSH {
-			c.AgentPath = agentUploadPath(c.Deployment, inst)
-			script, err := bootstrap.Script(c)
-			if err != nil {
-				diags.AddError("Cannot render the SSH bootstrap of "+inst, err.Error())
-				continue
-			}
-			ssh[inst] = script
-		}
-	}
-	var d diag.Diagnostics
-	m.Instances, d = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))
-	diags.Append(d...)
-	m.Tokens, d = types.MapValueFrom(ctx, types.StringType, tokens)
-	diags.Append(d...)
-	m.UserData, d = types.MapValueFrom(ctx, types.StringType, userData)
-	diags.Append(d...)
-	m.SSHBootstrap, d = types.MapValueFrom(ctx, types.StringType, ssh)
-	diags.Append(d...)
-	return diags
+	m.Multiplicities = types.MapValueMust(types.Int64Type, counts)
 }
 
 // instanceNames lists every instance of the nodes, sorted by node and
@@ -597,22 +513,15 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 		resp.Diagnostics.AddAttributeError(path.Root("nodes"), "Invalid deployment", err.Error())
 		return
 	}
-	// What the bootstraps need is fetched first: failing here leaves
-	// nothing registered.
-	boot, err := r.cfg.bootstrapBase(ctx, cl)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
-		return
-	}
-	// The tokens are made here and only their hashes sent: a create whose
-	// answer is lost is sent again and taken as the same registration.
-	tokens, err := cl.CreateDeployment(ctx, spec)
-	if err != nil {
+	// No token is issued here: each machine resource asks for its
+	// machine's when it starts it. A create whose answer is lost is sent
+	// again and taken as the same registration.
+	if err := cl.RegisterDeployment(ctx, spec); err != nil {
 		resp.Diagnostics.AddError("Cannot register the deployment", fmt.Sprintf("The coordinator at %s refused deployment %s: %v", r.cfg.CoordinatorURL, id, err))
 		return
 	}
-	tflog.Info(ctx, "registered deployment", map[string]any{"id": id, "instances": len(tokens)})
-	r.cfg.issued(id, tokens)
+	tflog.Info(ctx, "registered deployment", map[string]any{"id": id, "instances": len(instanceNames(m.Nodes))})
+	r.cfg.added(id, instanceNames(m.Nodes))
 	m.ID = types.StringValue(id)
 	m.State, m.Abort = types.StringValue(coordinator.Initializing), types.StringValue("")
 	if run, err := cl.Run(ctx); err == nil {
@@ -620,7 +529,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	} else {
 		resp.Diagnostics.AddWarning("Cannot read the new deployment's state", fmt.Sprintf("Deployment %s is registered, but reading its state failed: %v. The next refresh reads it.", id, err))
 	}
-	resp.Diagnostics.Append(m.setSecrets(ctx, boot, tokens)...)
+	m.setMultiplicities()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -655,12 +564,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 			return
 		}
 		m.fromMeta(meta)
-		empty := types.MapValueMust(types.StringType, nil)
-		m.Tokens, m.UserData, m.SSHBootstrap = empty, empty, empty
 		m.Timeouts = timeouts.Value{Object: types.ObjectNull(timeoutAttrTypes)}
-		resp.Diagnostics.AddWarning("Instance tokens not imported",
-			"The coordinator keeps only hashes of the instances' tokens, so an imported deployment has no tokens, user_data or ssh_bootstrap. "+
-				"The next plan issues new ones (an update of this resource), which revokes the old ones: machines started with them must be started again (their resources replaced).")
 	}
 	// The coordinator is the truth for what changes there: the
 	// multiplicities (a scale shows as drift), the settings, the run.
@@ -677,12 +581,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		m.KeepRunning = types.StringValue(k)
 	}
 	m.State, m.Abort = types.StringValue(run.State), types.StringValue(run.Abort)
-	// Instances the coordinator has but the state holds no token for (an
-	// apply interrupted after a scale committed, an import) keep the
-	// tokens map as it is: the plan sees them missing and issues them.
-	var d2 diag.Diagnostics
-	m.Instances, d2 = types.ListValueFrom(ctx, types.StringType, instanceNames(m.Nodes))
-	resp.Diagnostics.Append(d2...)
+	m.setMultiplicities()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -703,13 +602,6 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if cl == nil {
 		return
 	}
-	boot, err := r.cfg.bootstrapBase(ctx, cl)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot prepare the machines' bootstrap", err.Error())
-		return
-	}
-	tokens := map[string]string{}
-	resp.Diagnostics.Append(state.Tokens.ElementsAs(ctx, &tokens, false)...)
 	names := make([]string, 0, len(plan.Nodes))
 	for name := range plan.Nodes {
 		names = append(names, name)
@@ -720,7 +612,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		if want == had {
 			continue
 		}
-		now, added, err := cl.Scale(ctx, name, int(had), int(want))
+		now, err := cl.Resize(ctx, name, int(want))
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("nodes").AtMapKey(name).AtName("multiplicity"), "Cannot scale the node",
 				fmt.Sprintf("Scaling node %s of deployment %s from %d to %d: %v", name, id, had, want, err))
@@ -731,30 +623,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 			continue
 		}
 		tflog.Info(ctx, "scaled node", map[string]any{"node": name, "from": had, "to": want, "state": now})
-		for inst := range tokens {
-			if n, i, _ := strings.Cut(inst, "."); n == name && atoi(i) > int(want) {
-				delete(tokens, inst)
-			}
-		}
-		maps.Copy(tokens, added)
-		r.cfg.issued(id, added)
-	}
-	// Instances without a token in the state get new ones.
-	var missing []string
-	for _, inst := range instanceNames(plan.Nodes) {
-		if tokens[inst] == "" {
-			missing = append(missing, inst)
-		}
-	}
-	if len(missing) > 0 {
-		issued, err := cl.ReissueTokens(ctx, missing)
-		if err != nil {
-			resp.Diagnostics.AddError("Cannot issue the instances' tokens", fmt.Sprintf("Issuing tokens for %s of deployment %s: %v", strings.Join(missing, ", "), id, err))
-		} else {
-			tflog.Info(ctx, "issued tokens", map[string]any{"instances": missing})
-			maps.Copy(tokens, issued)
-			r.cfg.issued(id, issued)
-		}
+		r.cfg.added(id, nodeInstances(name, had, want))
 	}
 	// The settings and the description last: a new keep-running policy
 	// may end a Ready run, which could not be scaled afterwards.
@@ -779,7 +648,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if run, err := cl.Run(ctx); err == nil {
 		plan.State, plan.Abort = types.StringValue(run.State), types.StringValue(run.Abort)
 	}
-	resp.Diagnostics.Append(plan.setSecrets(ctx, boot, tokens)...)
+	plan.setMultiplicities()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -807,4 +676,10 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if err := cl.Delete(ctx); err != nil && !isNotFound(err) {
 		resp.Diagnostics.AddError("Cannot delete the deployment", fmt.Sprintf("Deleting deployment %s: %v", m.ID.ValueString(), err))
 	}
+}
+
+// UpgradeState upgrades state from schema version 0, which held every
+// instance's token and bootstraps (see state_upgrade.go).
+func (r *deploymentResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return jsonStateUpgrade(upgradeDeploymentV0)
 }

@@ -49,7 +49,7 @@ resource "slipstream_deployment" "lamp" {
 
 resource "slipstream_deployment_ready" "lamp" {
   deployment_id = slipstream_deployment.lamp.id
-  instances     = slipstream_deployment.lamp.instances
+  multiplicities = slipstream_deployment.lamp.multiplicities
 }
 `, hclString(webDeploy), webs)
 }
@@ -80,8 +80,8 @@ func TestAccDeployment_lamp(t *testing.T) {
 				Config: lampConfig(coord.URL, 2, webDeploy),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^lamp-[0-9a-f]{8}$`))),
-					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("tokens"), knownvalue.MapSizeExact(3)),
-					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("ssh_bootstrap").AtMapKey("web.2"), knownvalue.StringRegexp(regexp.MustCompile(`^#!/bin/sh`))),
+					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("multiplicities"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"db": knownvalue.Int64Exact(1), "web": knownvalue.Int64Exact(2)})),
 					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("state"), knownvalue.StringExact("Ready")),
 					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("outputs").AtMapKey("web").AtMapKey("url"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringRegexp(urlRE), knownvalue.StringRegexp(urlRE)})),
@@ -95,16 +95,15 @@ func TestAccDeployment_lamp(t *testing.T) {
 				ExpectNonEmptyPlan: false,
 			},
 			{
-				ResourceName:            "slipstream_deployment.lamp",
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"tokens", "user_data", "ssh_bootstrap"},
+				ResourceName:      "slipstream_deployment.lamp",
+				ImportState:       true,
+				ImportStateVerify: true,
 			},
 			{
 				ResourceName:            "slipstream_deployment_ready.lamp",
 				ImportState:             true,
 				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"instances"},
+				ImportStateVerifyIgnore: []string{"multiplicities"},
 			},
 			{
 				Config: lampConfig(coord.URL, 3, webDeploy),
@@ -113,12 +112,11 @@ func TestAccDeployment_lamp(t *testing.T) {
 					plancheck.ExpectResourceAction("slipstream_deployment_ready.lamp", plancheck.ResourceActionReplace),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("instances"),
-						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("db.1"), knownvalue.StringExact("web.1"), knownvalue.StringExact("web.2"), knownvalue.StringExact("web.3")})),
+					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("multiplicities"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"db": knownvalue.Int64Exact(1), "web": knownvalue.Int64Exact(3)})),
 					// The ready resource waited again: the new web server's URL is there.
 					statecheck.ExpectKnownValue("slipstream_deployment_ready.lamp", tfjsonpath.New("outputs").AtMapKey("web").AtMapKey("url"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringRegexp(urlRE), knownvalue.StringRegexp(urlRE), knownvalue.StringRegexp(urlRE)})),
-					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("tokens"), knownvalue.MapSizeExact(4)),
 					statecheck.ExpectKnownValue("slipstream_deployment.lamp", tfjsonpath.New("nodes").AtMapKey("web").AtMapKey("multiplicity"), knownvalue.Int64Exact(3)),
 				},
 			},

@@ -32,12 +32,8 @@ resource "slipstream_deployment" %[1]q {
 `, name)
 }
 
-// fixedHost adopts host as n.1 of deployment dep with the given bootstrap
-// expression (by default the deployment's own).
-func fixedHost(res, dep string, h *nshost.Host, bootstrap string) string {
-	if bootstrap == "" {
-		bootstrap = fmt.Sprintf(`slipstream_deployment.%s.ssh_bootstrap["n.1"]`, dep)
-	}
+// fixedHost adopts host as n.1 of deployment dep.
+func fixedHost(res, dep string, h *nshost.Host) string {
 	return fmt.Sprintf(`
 resource "slipstream_fixed_host" %[1]q {
   provider      = slipstream.lab
@@ -45,9 +41,8 @@ resource "slipstream_fixed_host" %[1]q {
   node          = "n"
   index         = 1
   host          = %[3]q
-  bootstrap     = %[4]s
 }
-`, res, dep, h.IP, bootstrap)
+`, res, dep, h.IP)
 }
 
 // readyOf waits for deployment dep, after its host res.
@@ -116,8 +111,8 @@ func TestAccFixedHost_refusesHostOfAnotherDeployment(t *testing.T) {
 	pool := hostPool(t, 1)
 	tlsCoordinator(t, pool)
 	h := pool.Hosts[0]
-	first := oneNodeDeployment("first") + fixedHost("first", "first", h, "") + readyOf("first", "first")
-	second := oneNodeDeployment("second") + fixedHost("second", "second", h, "")
+	first := oneNodeDeployment("first") + fixedHost("first", "first", h) + readyOf("first", "first")
+	second := oneNodeDeployment("second") + fixedHost("second", "second", h)
 	lab := labProvider(t, pool)
 	agent := &agentUnchanged{h: h}
 	var firstID string
@@ -186,32 +181,8 @@ func wrapped(s string) string {
 	return strings.ReplaceAll(regexp.QuoteMeta(s), " ", `\s+`)
 }
 
-// priorBootstrap checks that the state before the plan holds a bootstrap
-// starting with prefix.
-type priorBootstrap struct{ address, prefix string }
-
-func (p priorBootstrap) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	for _, rc := range req.Plan.ResourceChanges {
-		if rc.Address != p.address {
-			continue
-		}
-		if slices.Contains(rc.Change.Actions, tfjson.ActionDelete) {
-			resp.Error = fmt.Errorf("%s is planned %v", p.address, rc.Change.Actions)
-			return
-		}
-		before, _ := rc.Change.Before.(map[string]any)
-		if b, _ := before["bootstrap"].(string); !strings.HasPrefix(b, p.prefix) {
-			resp.Error = fmt.Errorf("%s has the bootstrap %.60q in the state, want one starting %q", p.address, b, p.prefix)
-		}
-		return
-	}
-	resp.Error = fmt.Errorf("%s is not in the plan", p.address)
-}
-
 // staysOn checks that a host resource is planned neither replaced nor
-// moved: no create or delete, and its host the same before and after. (A
-// scale updates every instance's bootstrap in place, which re-runs it only
-// when it changed: the agent stays.)
+// moved: no create or delete, and its host the same before and after.
 type staysOn struct{ address, host string }
 
 func (s staysOn) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
@@ -247,30 +218,32 @@ func mustNil(t *testing.T, err error) {
 //     uninstall and removed it);
 //   - on a host that another party claimed while the bootstrap ran, that
 //     party's claim survives;
-//   - on a free host everything it installed is removed again;
-//   - a failed update (a new bootstrap that fails) leaves the instance's
-//     running agent in place, and the state keeps the bootstrap that
-//     works.
+//   - on a free host everything it installed is removed again.
 func TestAccFixedHost_failedBootstrapLeavesOtherAgent(t *testing.T) {
 	accPreCheck(t)
 	pool := hostPool(t, 2)
 	tlsCoordinator(t, pool)
 	h, free := pool.Hosts[0], pool.Hosts[1]
 	lab := labProvider(t, pool)
-	first := oneNodeDeployment("first") + fixedHost("first", "first", h, "") + readyOf("first", "first")
+	first := oneNodeDeployment("first") + fixedHost("first", "first", h) + readyOf("first", "first")
 	agent := &agentUnchanged{h: h}
+	// second's bootstrap, as each step changes it.
+	broken := func(string) string { return "echo broken >&2; exit 1" }
 	// A bootstrap that claims the host for a third party, as a racing
 	// bootstrap would, and then fails.
-	racing := `"mkdir -p /etc/slipstream && echo 'third-party x.1' >/etc/slipstream/owner && echo broken >&2 && exit 1"`
+	racing := func(string) string {
+		return "mkdir -p /etc/slipstream && echo 'third-party x.1' >/etc/slipstream/owner && echo broken >&2 && exit 1"
+	}
 	// The real bootstrap, failing at its very end.
-	lateFailure := `"${slipstream_deployment.second.ssh_bootstrap["n.1"]}\nfalse"`
+	lateFailure := func(script string) string { return script + "\nfalse" }
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: plainFactories(),
 		CheckDestroy:             hostsClean(pool),
 		Steps: []resource.TestStep{
 			{Config: lab + first, Check: agent.record("first")},
 			{
-				Config:      lab + first + oneNodeDeployment("second") + fixedHost("second", "second", h, `"echo broken >&2; exit 1"`),
+				PreConfig:   func() { overrideBootstrap(t, "second", "n.1", broken) },
+				Config:      lab + first + oneNodeDeployment("second") + fixedHost("second", "second", h),
 				ExpectError: regexp.MustCompile(`(?s)Host belongs to another deployment.*` + wrapped("instance n.1 of deployment first-")),
 			},
 			{
@@ -280,7 +253,8 @@ func TestAccFixedHost_failedBootstrapLeavesOtherAgent(t *testing.T) {
 				Check:            func(*terraform.State) error { return agent.check() },
 			},
 			{
-				Config:      lab + first + oneNodeDeployment("second") + fixedHost("second", "second", free, racing),
+				PreConfig:   func() { overrideBootstrap(t, "second", "n.1", racing) },
+				Config:      lab + first + oneNodeDeployment("second") + fixedHost("second", "second", free),
 				ExpectError: regexp.MustCompile(`(?s)Bootstrap failed.*broken.*` + wrapped("belongs to instance x.1 of deployment third-party")),
 			},
 			{
@@ -290,8 +264,9 @@ func TestAccFixedHost_failedBootstrapLeavesOtherAgent(t *testing.T) {
 						t.Fatalf("the third party's claim on %s is gone: %q %v", free.IP, out, err)
 					}
 					free.Run(context.Background(), "rm -rf /etc/slipstream")
+					overrideBootstrap(t, "second", "n.1", lateFailure)
 				},
-				Config:      lab + first + oneNodeDeployment("second") + fixedHost("second", "second", free, lateFailure),
+				Config:      lab + first + oneNodeDeployment("second") + fixedHost("second", "second", free),
 				ExpectError: regexp.MustCompile(`(?s)Bootstrap failed.*` + wrapped("What this bootstrap installed was removed again")),
 			},
 			{
@@ -303,24 +278,6 @@ func TestAccFixedHost_failedBootstrapLeavesOtherAgent(t *testing.T) {
 					}
 					return agent.check()
 				},
-			},
-			{
-				// A new bootstrap for the first deployment's host that
-				// fails: the running agent stays.
-				Config:      lab + strings.Replace(first, `bootstrap     = slipstream_deployment.first.ssh_bootstrap["n.1"]`, `bootstrap     = "echo broken update >&2; exit 1"`, 1),
-				ExpectError: regexp.MustCompile(`(?s)Bootstrap failed.*broken update.*` + wrapped("The agent installed before on the host is left as it was")),
-			},
-			{
-				// The state kept the bootstrap that works. (Terraform plans
-				// an update that only restores the value's sensitive mark,
-				// which the literal of the failed step lacked.)
-				PreConfig: func() { mustNil(t, agent.check()) },
-				Config:    lab + first,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction("slipstream_deployment.first", plancheck.ResourceActionNoop),
-					priorBootstrap{"slipstream_fixed_host.first", "#!/bin/sh"},
-				}},
-				Check: func(*terraform.State) error { return agent.check() },
 			},
 		},
 	})
@@ -390,8 +347,8 @@ func TestAccFixedHost_scalingOneNodeKeepsOthersHosts(t *testing.T) {
 
 // toleranceConfig is deployment "tol": node n of two instances that
 // tolerates one failed machine, on the pool's two hosts, with the given
-// bootstrap expressions, and the ready resource after both.
-func toleranceConfig(pool *nshost.Pool, boot1, boot2 string) string {
+// the ready resource after both.
+func toleranceConfig(pool *nshost.Pool) string {
 	return fmt.Sprintf(`
 resource "slipstream_deployment" "tol" {
   name       = "tol"
@@ -406,14 +363,13 @@ resource "slipstream_fixed_host" "n" {
   node          = "n"
   index         = count.index + 1
   host          = [%[1]q, %[2]q][count.index]
-  bootstrap     = [%[3]s, %[4]s][count.index]
 }
 
 resource "slipstream_deployment_ready" "tol" {
   deployment_id = slipstream_deployment.tol.id
   depends_on    = [slipstream_fixed_host.n]
 }
-`, pool.Hosts[0].IP, pool.Hosts[1].IP, boot1, boot2)
+`, pool.Hosts[0].IP, pool.Hosts[1].IP)
 }
 
 // TestAccFixedHost_toleratedFailureLeavesInstanceOut: a node that
@@ -427,8 +383,8 @@ func TestAccFixedHost_toleratedFailureLeavesInstanceOut(t *testing.T) {
 	pool := hostPool(t, 2)
 	tlsCoordinator(t, pool)
 	lab := labProvider(t, pool)
-	cfg := lab + toleranceConfig(pool, `slipstream_deployment.tol.ssh_bootstrap["n.1"]`,
-		`"${slipstream_deployment.tol.ssh_bootstrap["n.2"]}\necho 'disk full' >&2; false"`)
+	overrideBootstrap(t, "tol", "n.2", func(script string) string { return script + "\necho 'disk full' >&2; false" })
+	cfg := lab + toleranceConfig(pool)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: plainFactories(),
 		CheckDestroy:             hostsClean(pool),
@@ -460,12 +416,14 @@ func TestAccFixedHost_failuresBeyondToleranceAbort(t *testing.T) {
 	pool := hostPool(t, 2)
 	tlsCoordinator(t, pool)
 	lab := labProvider(t, pool)
-	broken := `"echo 'disk full' >&2; exit 1"`
+	for _, inst := range []string{"n.1", "n.2"} {
+		overrideBootstrap(t, "tol", inst, func(string) string { return "echo 'disk full' >&2; exit 1" })
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: plainFactories(),
 		CheckDestroy:             hostsClean(pool),
 		Steps: []resource.TestStep{{
-			Config:      lab + toleranceConfig(pool, broken, broken),
+			Config:      lab + toleranceConfig(pool),
 			ExpectError: regexp.MustCompile(`(?s)Too many failed machines: the run is aborted.*Node n tolerates 1`),
 		}},
 	})

@@ -30,9 +30,10 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*fixedHostResource)(nil)
-	_ resource.ResourceWithConfigure   = (*fixedHostResource)(nil)
-	_ resource.ResourceWithImportState = (*fixedHostResource)(nil)
+	_ resource.Resource                 = (*fixedHostResource)(nil)
+	_ resource.ResourceWithConfigure    = (*fixedHostResource)(nil)
+	_ resource.ResourceWithImportState  = (*fixedHostResource)(nil)
+	_ resource.ResourceWithUpgradeState = (*fixedHostResource)(nil)
 )
 
 // NewFixedHostResource is slipstream_fixed_host: an existing machine
@@ -48,7 +49,6 @@ type fixedHostModel struct {
 	Index               types.Int64    `tfsdk:"index"`
 	Host                types.String   `tfsdk:"host"`
 	HostKey             types.String   `tfsdk:"host_key"`
-	Bootstrap           types.String   `tfsdk:"bootstrap"`
 	HostKeyFingerprint  types.String   `tfsdk:"host_key_fingerprint"`
 	Arch                types.String   `tfsdk:"arch"`
 	ProvisioningFailure types.String   `tfsdk:"provisioning_failure"`
@@ -62,8 +62,10 @@ func (r *fixedHostResource) Metadata(_ context.Context, req resource.MetadataReq
 func (r *fixedHostResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
+		Version: 1,
 		MarkdownDescription: "An existing machine adopted over SSH as one instance of a deployment's node (SlipStream's Physical/Fixed connector). " +
 			"Creating it uploads the agent (fetched from the coordinator, checksum verified), runs the instance's SSH bootstrap as root and returns; " +
+			"the provider renders that script with a one-time bootstrap token the coordinator issues for this host, and keeps neither in the state; " +
 			"the agent then runs the node's scripts. Reading it detects a host that is unreachable (a warning) or was reinstalled (its host key changed, " +
 			"or the agent is gone: the resource is planned again). Deleting it stops the agent and removes what it installed.\n\n" +
 			"A host runs the agent of one instance of one deployment: the bootstrap records the owner in `/etc/slipstream/owner`. Adopting a host that " +
@@ -89,10 +91,6 @@ func (r *fixedHostResource) Schema(ctx context.Context, _ resource.SchemaRequest
 			"host_key": schema.StringAttribute{
 				Optional: true, PlanModifiers: replace,
 				MarkdownDescription: "The host's SSH key, pinned: a public key (`ssh-ed25519 AAAA…`) or its fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints). Optional when the provider's `known_hosts` covers the host.",
-			},
-			"bootstrap": schema.StringAttribute{
-				Required: true, Sensitive: true,
-				MarkdownDescription: "The instance's SSH bootstrap: `slipstream_deployment.<name>.ssh_bootstrap[\"<node>.<index>\"]`. A change runs it again (the agent picks up a new token or binary and resumes).",
 			},
 			"host_key_fingerprint": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The fingerprint of the key the host presented when adopted; a different key later means the host was reinstalled.",
@@ -323,28 +321,19 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 		return false
 	}
 	step("owner_check")
-	script := m.Bootstrap.ValueString()
-	if creating && !wasOurs {
-		// A machine starting afresh for the instance (a reinstalled host,
-		// a replaced resource) cannot use a bootstrap token that an
-		// earlier machine exchanged: ask for a new one when it is spent,
-		// and run the script with it. The state keeps the configured
-		// script; the new token is as dead as the old once exchanged.
-		if tok, ok := bootstrap.TokenOf(script); ok {
-			renewed, err := cl.RenewSpentTokens(ctx, map[string]string{instance: tok})
-			if err != nil {
-				diags.AddError("Cannot renew the bootstrap token", fmt.Sprintf("Asking the coordinator whether %s's bootstrap token is still good: %v", instance, err))
-				return false
-			}
-			if fresh, ok := renewed[instance]; ok {
-				if script, err = bootstrap.WithToken(script, fresh); err != nil {
-					diags.AddError("Cannot renew the bootstrap token", err.Error())
-					return false
-				}
-				tflog.Info(ctx, "bootstrap token renewed: an earlier machine exchanged it", map[string]any{"instance": instance})
-			}
-		}
+	// Every install runs with a token of its own: a host started afresh
+	// for the instance (reinstalled, a replaced resource) cannot use one
+	// an earlier machine exchanged, and a re-run on a host that is already
+	// this instance's makes its agent exchange again.
+	script, err := r.cfg.machineBootstrap(ctx, cl, sshBootstrap, m.Node.ValueString(), instance)
+	if err == nil {
+		script, err = r.cfg.issueToken(ctx, cl, instance, script)
 	}
+	if err != nil {
+		diags.AddError("Cannot prepare the bootstrap", fmt.Sprintf("The SSH bootstrap of %s of deployment %s: %v", instance, m.DeploymentID.ValueString(), err))
+		return false
+	}
+	script = r.cfg.withTestHook(m.DeploymentID.ValueString(), instance, script)
 	arch, hasGzip, err := remoteArch(ctx, conn)
 	if err != nil {
 		diags.AddAttributeError(path.Root("host"), "Unsupported host", err.Error())
@@ -402,7 +391,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 				undone = fmt.Sprintf("Removing what it installed failed too: %v", uerr)
 			}
 		}
-		diags.AddAttributeError(path.Root("bootstrap"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s: %v\n\n%s", m.Host.ValueString(), instance, err, undone))
+		diags.AddAttributeError(path.Root("host"), "Bootstrap failed", fmt.Sprintf("Installing the agent on %s as %s: %v\n\n%s", m.Host.ValueString(), instance, err, undone))
 		failed(err)
 		return false
 	}
@@ -566,8 +555,8 @@ func (r *fixedHostResource) Read(ctx context.Context, req resource.ReadRequest, 
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// Update runs a changed bootstrap again: the agent picks up its new
-// configuration and resumes from its progress.
+// Update records what changes in place (the timeouts): every other
+// attribute replaces the host's adoption.
 func (r *fixedHostResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state fixedHostModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -575,22 +564,15 @@ func (r *fixedHostResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	limit, d := plan.Timeouts.Update(ctx, 20*time.Minute)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
 	plan.ID, plan.HostKeyFingerprint, plan.Arch = state.ID, state.HostKeyFingerprint, state.Arch
 	plan.ProvisioningFailure = state.ProvisioningFailure
-	if plan.ProvisioningFailure.ValueString() != "" {
-		// Left out of this run: a new bootstrap is for a machine that
-		// runs, and this one does not take part any more.
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		return
-	}
-	if !plan.Bootstrap.Equal(state.Bootstrap) && !r.install(ctx, &plan, false, &resp.Diagnostics, nil) {
-		return
-	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// UpgradeState upgrades state from schema version 0, which held the SSH
+// bootstrap the host was adopted with (see state_upgrade.go).
+func (r *fixedHostResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return jsonStateUpgrade(upgradeMachineV0)
 }
 
 func (r *fixedHostResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,8 +106,38 @@ func tlsCoordinatorOn(t *testing.T, ip string, wrap func(http.Handler) http.Hand
 
 func plainFactories() map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"slipstream": providerserver.NewProtocol6WithError(New("test")()),
+		"slipstream": providerserver.NewProtocol6WithError(&slipstreamProvider{version: "test", hooks: &hooks{bootstrapScript: overriddenScript}}),
 	}
+}
+
+// scriptOverrides holds, by "<deployment name>/<instance>", how a test
+// changes the bootstrap a host runs (to make it fail).
+var scriptOverrides sync.Map
+
+// overrideBootstrap makes instance inst of the deployment named name run
+// change(script) instead of its bootstrap, until the test ends (or nil
+// is given).
+func overrideBootstrap(t *testing.T, name, inst string, change func(script string) string) {
+	key := name + "/" + inst
+	if change == nil {
+		scriptOverrides.Delete(key)
+		return
+	}
+	scriptOverrides.Store(key, change)
+	t.Cleanup(func() { scriptOverrides.Delete(key) })
+}
+
+// overriddenScript is the provider's bootstrapScript hook: deployment ids
+// are the name and a dash and 8 hex digits.
+func overriddenScript(deployment, instance, script string) string {
+	name := deployment
+	if i := strings.LastIndexByte(deployment, '-'); i > 0 {
+		name = deployment[:i]
+	}
+	if f, ok := scriptOverrides.Load(name + "/" + instance); ok {
+		return f.(func(string) string)(script)
+	}
+	return script
 }
 
 // labProvider is the provider alias of a fixed cloud made of the pool. The
@@ -346,9 +377,8 @@ resource "slipstream_fixed_host" "n%d" {
   node          = "n%d"
   index         = 1
   host          = %q
-  bootstrap     = slipstream_deployment.ring.ssh_bootstrap["n%d.1"]
 }
-`, i+1, i+1, h.IP, i+1)
+`, i+1, i+1, h.IP)
 		deps = append(deps, fmt.Sprintf("slipstream_fixed_host.n%d", i+1))
 	}
 	fmt.Fprintf(&b, `
@@ -382,7 +412,7 @@ func TestAccFixedHost_ring(t *testing.T) {
 			{Config: ringHosts(t, pool, ""), ConfigStateChecks: checks},
 			{
 				ResourceName: "slipstream_fixed_host.n2", ImportState: true, ImportStateVerify: true,
-				ImportStateVerifyIgnore: []string{"bootstrap", "timeouts"},
+				ImportStateVerifyIgnore: []string{"timeouts"},
 			},
 		},
 	})
@@ -430,8 +460,7 @@ resource "slipstream_fixed_host" "n" {
   node          = "n"
   index         = 1
   host          = %q
-%s  bootstrap     = slipstream_deployment.d.ssh_bootstrap["n.1"]
-}
+%s}
 `, h.IP, hk)
 	}
 	wrongKey := filepath.Join(t.TempDir(), "wrong")
@@ -518,7 +547,6 @@ resource "slipstream_fixed_host" "n" {
   node          = "n"
   index         = 1
   host          = %q
-  bootstrap     = slipstream_deployment.d.ssh_bootstrap["n.1"]
 }
 `, host.IP)
 	}
@@ -601,7 +629,6 @@ resource "slipstream_fixed_host" "%[1]s" {
   node          = "n"
   index         = 1
   host          = %[2]q
-  bootstrap     = slipstream_deployment.%[1]s.ssh_bootstrap["n.1"]
 }
 `, name, target.IP)
 	}

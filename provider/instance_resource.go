@@ -35,9 +35,10 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*instanceResource)(nil)
-	_ resource.ResourceWithConfigure   = (*instanceResource)(nil)
-	_ resource.ResourceWithImportState = (*instanceResource)(nil)
+	_ resource.Resource                 = (*instanceResource)(nil)
+	_ resource.ResourceWithConfigure    = (*instanceResource)(nil)
+	_ resource.ResourceWithImportState  = (*instanceResource)(nil)
+	_ resource.ResourceWithUpgradeState = (*instanceResource)(nil)
 )
 
 // instanceResource is every cloud's machine resource
@@ -69,7 +70,6 @@ const (
 	attrDeploymentID = "deployment_id"
 	attrNode         = "node"
 	attrIndex        = "index"
-	attrBootstrap    = "bootstrap"
 	attrImageID      = "image_id"
 	attrCPU          = "cpu"
 	attrRAM          = "ram"
@@ -132,12 +132,6 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			Validators:    []validator.Int64{int64validator.AtLeast(1)},
 			PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplaceIf(replaceUnlessImportedInt64, "Replaces the machine, unless it was imported.", "")},
 		},
-		attrBootstrap: schema.StringAttribute{
-			Required: true, Sensitive: true,
-			MarkdownDescription: "The instance's cloud-init user-data: `slipstream_deployment.<name>.user_data[\"<node>.<index>\"]`. " +
-				"The machine runs it once, at its first boot, to install and start the agent. A later change is recorded without touching the machine " +
-				"(its agent is already installed); `terraform apply -replace` starts a new machine with it.",
-		},
 		attrImageID: schema.StringAttribute{
 			Required: true, PlanModifiers: replaceString,
 			MarkdownDescription: "The image the machine starts from (" + r.conn.ImageHint + "), from the recipe's image `ids`.",
@@ -188,8 +182,11 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		}
 	}
 	resp.Schema = schema.Schema{
+		Version: 1,
 		MarkdownDescription: fmt.Sprintf("A machine on %s started as one instance of a deployment's node: it boots from `image_id` with the instance's "+
-			"cloud-init user-data, which installs the SlipStream agent; the agent then runs the node's scripts and coordinates with the other machines.\n\n"+
+			"cloud-init user-data, which installs the SlipStream agent; the agent then runs the node's scripts and coordinates with the other machines. "+
+			"The provider renders the user-data when it starts the machine, with a one-time bootstrap token the coordinator issues for it; neither is kept in the state. "+
+			"Large nodes are better started as a pool (one resource, one batched cloud call): see the pool resources.\n\n"+
 			"Creating it returns as soon as the cloud has accepted the machine; `slipstream_deployment_ready` waits for the boot. "+
 			"Throttling and the cloud's transient errors are retried with jittered backoff within the create timeout; permanent errors (quota, capacity, "+
 			"an unknown image) fail at once with the cloud's own message. A machine left by an interrupted create is found by its labels and adopted (or removed "+
@@ -341,7 +338,12 @@ type setter interface {
 // writeValues stores v, with every attribute of the schema (an attribute
 // missing from v is null).
 func (r *instanceResource) writeValues(ctx context.Context, to setter, v values, diags *diag.Diagnostics) {
-	typ := r.objectType(ctx)
+	writeObject(ctx, r.objectType(ctx), to, v, diags)
+}
+
+// writeObject stores v as an object of type typ (an attribute missing
+// from v is null).
+func writeObject(ctx context.Context, typ types.ObjectType, to setter, v values, diags *diag.Diagnostics) {
 	out := map[string]attr.Value{}
 	for name, t := range typ.AttrTypes {
 		if val, ok := v[name]; ok && val != nil {
@@ -505,7 +507,16 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	instance := v.instance()
 	deployment := v.str(attrDeploymentID)
-	spec, ok := r.spec(ctx, conn, v, &resp.Diagnostics)
+	cl := r.cfg.coordinator(deployment, &resp.Diagnostics)
+	if cl == nil {
+		return
+	}
+	userData, err := r.cfg.machineBootstrap(ctx, cl, userDataBootstrap, v.str(attrNode), instance)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot render the machine's user-data", fmt.Sprintf("%s of deployment %s: %v", instance, deployment, err))
+		return
+	}
+	spec, ok := r.machineSpec(ctx, conn, v, instance, userData, &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -514,7 +525,7 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	// was left by an interrupted create: adopted when it is what this
 	// create would make, removed otherwise.
 	var m *connectors.Machine
-	err := r.retry(ctx, "look for a machine left by an earlier create", func(ctx context.Context) error {
+	err = r.retry(ctx, "look for a machine left by an earlier create", func(ctx context.Context) error {
 		var err error
 		m, err = r.adoptOrClear(ctx, conn, spec)
 		return err
@@ -526,7 +537,10 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	if m != nil {
 		tflog.Info(ctx, "adopted the machine an interrupted create left", map[string]any{"instance": instance, "machine": m.ID, "cloud": r.conn.Name})
 	} else {
-		if !r.renewToken(ctx, deployment, instance, &spec, &resp.Diagnostics) {
+		// The machine is started with a token of its own (the spec was
+		// hashed with the placeholder, the same on every attempt).
+		if spec.UserData, err = r.cfg.issueToken(ctx, cl, instance, spec.UserData); err != nil {
+			resp.Diagnostics.AddError("Cannot issue the machine's bootstrap token", fmt.Sprintf("%s of deployment %s: %v", instance, deployment, err))
 			return
 		}
 		start := time.Now()
@@ -580,11 +594,13 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	r.writeValues(ctx, &resp.State, v, &resp.Diagnostics)
 }
 
-// spec makes the machine's spec from the resource's values: its name and
-// labels, the image and user-data, and a type chosen from the generic
-// sizing unless one is set.
-func (r *instanceResource) spec(ctx context.Context, conn connectors.Connector, v values, diags *diag.Diagnostics) (connectors.MachineSpec, bool) {
-	deployment, instance := v.str(attrDeploymentID), v.instance()
+// machineSpec makes a machine's spec from the resource's values: its name
+// and labels, the image and user-data, and a type chosen from the generic
+// sizing unless one is set. instance is the machine's instance, or empty
+// for the machines of a pool (named by the cloud, labelled with the pool's
+// node).
+func (r *instanceResource) machineSpec(ctx context.Context, conn connectors.Connector, v values, instance, userData string, diags *diag.Diagnostics) (connectors.MachineSpec, bool) {
+	deployment := v.str(attrDeploymentID)
 	settings, err := settingsOf(r.conn, catalog.ScopeInstance, v)
 	if err != nil {
 		diags.AddError("Invalid setting", err.Error())
@@ -593,13 +609,22 @@ func (r *instanceResource) spec(ctx context.Context, conn connectors.Connector, 
 	size := connectors.Size{CPU: int(v.int64(attrCPU)), RAMGB: v.float64(attrRAM), DiskGB: int(v.int64(attrDisk))}
 	spec := connectors.MachineSpec{
 		Deployment: deployment, Instance: instance, Name: connectors.MachineName(deployment, instance),
-		ImageID: v.str(attrImageID), UserData: v.str(attrBootstrap), SSHPublicKey: settings.String("ssh_public_key"),
+		ImageID: v.str(attrImageID), UserData: userData, SSHPublicKey: settings.String("ssh_public_key"),
 		Size: size, Settings: settings,
 		Labels: map[string]string{connectors.LabelDeployment: deployment, connectors.LabelInstance: instance},
 	}
+	if instance == "" {
+		node := v.str(attrNode)
+		spec.Name = connectors.MachineName(deployment, node)
+		spec.Labels = map[string]string{connectors.LabelDeployment: deployment, connectors.LabelPool: node}
+	}
+	what := instance
+	if what == "" {
+		what = "the machines of " + v.str(attrNode)
+	}
 	if len(spec.UserData) > bootstrap.MaxUserData {
-		diags.AddAttributeError(path.Root(attrBootstrap), "User-data too large",
-			fmt.Sprintf("The user-data of %s is %d bytes; clouds take at most %d.", instance, len(spec.UserData), bootstrap.MaxUserData))
+		diags.AddError("User-data too large",
+			fmt.Sprintf("The user-data of %s is %d bytes; clouds take at most %d.", what, len(spec.UserData), bootstrap.MaxUserData))
 		return spec, false
 	}
 	if r.conn.TypeSetting != "" {
@@ -618,7 +643,7 @@ func (r *instanceResource) spec(ctx context.Context, conn connectors.Connector, 
 			offer, err = connectors.PickOffer(r.conn.Name, offers, size)
 		}
 		if err != nil {
-			r.cloudDiag(diags, path.Root(attrCPU), fmt.Sprintf("No machine size for %s on %s", instance, r.conn.Title), instance, err)
+			r.cloudDiag(diags, path.Root(attrCPU), fmt.Sprintf("No machine size for %s on %s", what, r.conn.Title), what, err)
 			return spec, false
 		}
 		if !offer.Free {
@@ -653,35 +678,6 @@ func (r *instanceResource) adoptOrClear(ctx context.Context, conn connectors.Con
 		}
 	}
 	return adopt, nil
-}
-
-// renewToken swaps a fresh bootstrap token into the user-data when the
-// instance's current one was spent (exchanged by an earlier machine of the
-// instance, which a machine started again must not reuse).
-func (r *instanceResource) renewToken(ctx context.Context, deployment, instance string, spec *connectors.MachineSpec, diags *diag.Diagnostics) bool {
-	tok, ok := bootstrap.TokenOf(spec.UserData)
-	if !ok {
-		return true // not rendered by slipstream_deployment: nothing to renew
-	}
-	cl := r.cfg.coordinator(deployment, diags)
-	if cl == nil {
-		return false
-	}
-	renewed, err := cl.RenewSpentTokens(ctx, map[string]string{instance: tok})
-	if err != nil {
-		diags.AddError("Cannot renew the bootstrap token", fmt.Sprintf("Asking the coordinator whether %s's bootstrap token is still good: %v", instance, err))
-		return false
-	}
-	if fresh, ok := renewed[instance]; ok {
-		ud, err := bootstrap.WithToken(spec.UserData, fresh)
-		if err != nil {
-			diags.AddError("Cannot renew the bootstrap token", err.Error())
-			return false
-		}
-		spec.UserData = ud
-		tflog.Info(ctx, "bootstrap token renewed: an earlier machine exchanged it", map[string]any{"instance": instance})
-	}
-	return true
 }
 
 // waitRunning describes the machine until it runs; a machine that fails
@@ -821,4 +817,10 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attrID), req.ID)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte("true"))...)
+}
+
+// UpgradeState upgrades state from schema version 0, which held the
+// user-data the machine was started with (see state_upgrade.go).
+func (r *instanceResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return jsonStateUpgrade(upgradeMachineV0)
 }

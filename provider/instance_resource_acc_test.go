@@ -19,6 +19,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakeclouds"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 )
 
 // The acceptance tests of the cloud machine resources. The resource is
@@ -83,7 +84,6 @@ resource %[3]q "web" {
   deployment_id = slipstream_deployment.shop.id
   node          = "web"
   index         = count.index + 1
-  bootstrap     = slipstream_deployment.shop.user_data["web.${count.index + 1}"]
   image_id      = %[4]q
   %[5]s
 }
@@ -146,8 +146,11 @@ func (c *cloudTest) machinesMatchState(n int) resource.TestCheckFunc {
 			if m.Labels[connectors.LabelDeployment] != dep.Primary.ID || m.Labels[connectors.LabelInstance] != inst {
 				return fmt.Errorf("machine %s has labels %v, want deployment %s, instance %s", m.ID, m.Labels, dep.Primary.ID, inst)
 			}
-			if want := dep.Primary.Attributes["user_data."+inst]; string(m.UserData) != want {
-				return fmt.Errorf("machine %s got %d bytes of user-data, not the deployment's %d for %s", m.ID, len(m.UserData), len(want), inst)
+			// The user-data the provider rendered for the instance, with a
+			// token of its own (not the placeholder the spec was hashed with).
+			ud := string(m.UserData)
+			if tok, ok := bootstrap.TokenOf(ud); !ok || tok == placeholderToken || !strings.Contains(ud, `"instance":"`+inst+`"`) || !strings.Contains(ud, `"deployment":"`+dep.Primary.ID+`"`) {
+				return fmt.Errorf("machine %s got user-data that is not %s's bootstrap with a token of its own:\n%.300s", m.ID, inst, ud)
 			}
 		}
 		return nil
@@ -249,7 +252,7 @@ func testAccInstanceImport(t *testing.T, connector string) {
 				ResourceName:            addr,
 				ImportState:             true,
 				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"bootstrap", "cpu", "ram", "disk", "timeouts", "state", "private_ip", "public_ip"},
+				ImportStateVerifyIgnore: []string{"cpu", "ram", "disk", "timeouts", "state", "private_ip", "public_ip"},
 			},
 			{
 				ResourceName: addr, ImportState: true, ImportStateId: "no such/machine",
@@ -291,7 +294,6 @@ resource %q "web" {
   deployment_id = %q
   node          = "web"
   index         = 1
-  bootstrap     = "#!/bin/sh\necho lost\n"
   image_id      = %q
   cpu           = 1
   ram           = 1

@@ -16,7 +16,7 @@ import (
 
 // TestInstanceResources_matchCatalog: every implemented connector that
 // creates machines has a resource of the catalog's name, which takes what
-// slipc emits for a node (deployment_id, node, index, bootstrap, image_id,
+// slipc emits for a node (deployment_id, node, index, image_id,
 // cpu, ram, disk) and every per-machine setting of the catalog, with its
 // sensitivity; and every registered connector is one the catalog marks
 // implemented.
@@ -48,13 +48,10 @@ func TestInstanceResources_matchCatalog(t *testing.T) {
 		var resp resource.SchemaResponse
 		r.Schema(ctx, resource.SchemaRequest{}, &resp)
 		attrs := resp.Schema.Attributes
-		for _, a := range []string{attrDeploymentID, attrNode, attrIndex, attrBootstrap, attrImageID, attrCPU, attrRAM, attrDisk} {
+		for _, a := range []string{attrDeploymentID, attrNode, attrIndex, attrImageID, attrCPU, attrRAM, attrDisk} {
 			if _, ok := attrs[a]; !ok {
 				t.Errorf("%s has no %s, which slipc emits", conn.Resource, a)
 			}
-		}
-		if !attrs[attrBootstrap].IsSensitive() {
-			t.Errorf("%s.bootstrap is not sensitive", conn.Resource)
 		}
 		for _, s := range conn.Settings {
 			a, ok := attrs[s.Name]

@@ -109,7 +109,6 @@ resource "slipstream_fixed_host" "n" {
   node          = "n"
   index         = count.index + 1
   host          = local.hosts[count.index]
-  bootstrap     = slipstream_deployment.m.ssh_bootstrap["n.${count.index + 1}"]
 }
 
 resource "slipstream_deployment_ready" "m" {

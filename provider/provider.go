@@ -61,8 +61,13 @@ type slipstreamProvider struct {
 // hooks let tests see what the provider does (to start agents for the
 // instances it registers); nil in production.
 type hooks struct {
-	// instancesIssued is called with a deployment's new instance tokens.
-	instancesIssued func(deployment string, tokens map[string]string)
+	// instancesAdded is called with the instances a deployment gained
+	// (created or scaled out), tokensIssued with the bootstrap tokens the
+	// machine resources issued, and bootstrapScript may change the script a
+	// machine is about to run (to make it fail).
+	instancesAdded  func(deployment string, instances []string)
+	tokensIssued    func(deployment string, tokens map[string]string)
+	bootstrapScript func(deployment, instance, script string) string
 }
 
 // Config is the provider configuration resources receive: the coordinator
@@ -88,9 +93,10 @@ type Config struct {
 	// Now is the clock (tests may swap it).
 	Now func() time.Time
 
-	agents *agentCache
-	clouds *cloudConnectors
-	hooks  *hooks
+	agents     *agentCache
+	nodeClouds *nodeCloudCache
+	clouds     *cloudConnectors
+	hooks      *hooks
 }
 
 func (p *slipstreamProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -217,6 +223,7 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	cfg.Now = time.Now
 	cfg.agents = &agentCache{}
+	cfg.nodeClouds = &nodeCloudCache{}
 	cfg.clouds = &cloudConnectors{}
 	cfg.hooks = p.hooks
 	var configured []string

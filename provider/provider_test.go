@@ -92,6 +92,8 @@ func TestCatalogImplementedMatchesResources(t *testing.T) {
 			t.Errorf("the catalog marks connector %s implemented, but the provider has no %s resource", name, conn.Resource)
 		case !conn.Implemented && have[conn.Resource]:
 			t.Errorf("the provider has %s, but the catalog still marks connector %s planned: set Implemented", conn.Resource, name)
+		case conn.Implemented && conn.PoolResource != "" && !have[conn.PoolResource]:
+			t.Errorf("the catalog marks connector %s implemented, but the provider has no %s resource", name, conn.PoolResource)
 		}
 	}
 	// Every machine resource belongs to a catalog connector.
@@ -99,13 +101,16 @@ func TestCatalogImplementedMatchesResources(t *testing.T) {
 	for _, name := range catalog.Names() {
 		conn, _ := catalog.Lookup(name)
 		connectorOf[conn.Resource] = name
+		if conn.PoolResource != "" {
+			connectorOf[conn.PoolResource] = name
+		}
 	}
 	for typ := range have {
 		switch typ {
 		case "slipstream_deployment", "slipstream_deployment_ready":
 		default:
 			if connectorOf[typ] == "" {
-				t.Errorf("the provider has %s, which no catalog connector names as its Resource", typ)
+				t.Errorf("the provider has %s, which no catalog connector names as its Resource or PoolResource", typ)
 			}
 		}
 	}

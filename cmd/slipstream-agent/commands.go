@@ -104,6 +104,11 @@ func loadCommandConfig(getenv func(string) string) (*agent.Config, error) {
 		return nil, fmt.Errorf("the agent has not yet exchanged its bootstrap token for the token in %s", path)
 	}
 	c.Token = creds.Token
+	if c.Instance == "" {
+		// A pool machine's agent.json names no instance: the exchange
+		// told the agent which it is.
+		c.Instance, c.Node, c.MachineIDFile = creds.Instance, "", ""
+	}
 	return c, nil
 }
 

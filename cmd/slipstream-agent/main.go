@@ -29,7 +29,11 @@
 // bootstrap token: "run" exchanges it at its first start for a token of
 // its own, kept in STATE/token.json (0600), and the ss-* commands use that
 // one (SLIPSTREAM_TOKEN_FILE, which scripts are given, or the state
-// folder's); no script's environment holds a token.
+// folder's); no script's environment holds a token. The agent.json of a
+// machine of a node's pool names no instance but the node, a pool token
+// and machine_id_file: "run" then exchanges the pool token with the
+// machine's cloud id, read from that file, and is from then on the
+// instance the coordinator names (recorded in token.json).
 package main
 
 import (

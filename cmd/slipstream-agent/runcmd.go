@@ -13,7 +13,6 @@ import (
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
-	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
 // commands is what the agent binary answers to when linked under another
@@ -47,10 +46,11 @@ func runAgent(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "slipstream-agent run: %v\n", err)
 		return 1
 	}
-	k, err := coordinator.Qualify(cfg.Instance+":x", nil)
-	inst, ok := k.Instance()
-	if err != nil || !ok {
-		fmt.Fprintf(stderr, "slipstream-agent run: the configuration names no instance (want node.N, got %q)\n", cfg.Instance)
+	// One instance, or a machine of a node's pool, which learns its
+	// instance from the coordinator when it starts.
+	inst, err := cfg.Identity()
+	if err != nil {
+		fmt.Fprintf(stderr, "slipstream-agent run: %v\n", err)
 		return 1
 	}
 	binDir, err := linkCommands(*stateDir)

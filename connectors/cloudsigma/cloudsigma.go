@@ -61,7 +61,6 @@ type Connector struct {
 }
 
 var _ connectors.Connector = (*Connector)(nil)
-var _ connectors.BatchCreator = (*Connector)(nil)
 
 // New makes the connector from the catalog's provider settings: location
 // (or endpoint), username and password, each falling back on its

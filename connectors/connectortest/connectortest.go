@@ -397,14 +397,11 @@ func testSnapshot(t *testing.T, h *Harness) {
 }
 
 func testBatch(t *testing.T, h *Harness) {
-	bc, ok := h.Connector.(connectors.BatchCreator)
-	if !ok {
-		t.Skipf("%s has no batch create", h.Name)
-	}
+	bc := h.Connector
 	spec := h.Spec("dep-pool", "")
 	spec.Name = connectors.MachineName("dep-pool", "worker")
 	delete(spec.Labels, connectors.LabelInstance)
-	spec.Labels["slipstream-pool"] = "worker"
+	spec.Labels[connectors.LabelPool] = "worker"
 	spec.Labels[connectors.LabelSpec] = connectors.SpecHash(spec)
 	ms, err := bc.CreateBatch(ctxFor(t), spec, 3)
 	if err != nil {

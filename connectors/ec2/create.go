@@ -46,13 +46,17 @@ func (c *Connector) CreateBatch(ctx context.Context, spec connectors.MachineSpec
 // clientToken is RunInstances' idempotency token for a spec: the same for
 // every try of one create, so that a retry after a lost answer gets the
 // machine the first try started rather than a second one. salt tells a
-// batch from a single machine.
+// batch from a single machine. The user-data is in it as well as the spec
+// label: the provider hashes the spec with a placeholder token and then
+// starts each machine (each batch) with a bootstrap token of its own, so
+// two creates of one spec differ by their user-data alone.
 func clientToken(spec connectors.MachineSpec, salt string) string {
 	specHash := spec.Labels[connectors.LabelSpec]
 	if specHash == "" {
 		specHash = connectors.SpecHash(spec)
 	}
-	return tokenOf(spec.Deployment, spec.Instance, specHash, salt)
+	ud := sha256.Sum256([]byte(spec.UserData))
+	return tokenOf(spec.Deployment, spec.Instance, specHash, hex.EncodeToString(ud[:]), salt)
 }
 
 // tokenOf hashes its parts into a token of 51 ASCII characters (EC2 takes

@@ -33,9 +33,8 @@ type Connector struct {
 }
 
 var (
-	_ connectors.Connector    = (*Connector)(nil)
-	_ connectors.BatchCreator = (*Connector)(nil)
-	_ connectors.Factory      = New
+	_ connectors.Connector = (*Connector)(nil)
+	_ connectors.Factory   = New
 )
 
 func newConnector(api *awsec2.Client) *Connector {

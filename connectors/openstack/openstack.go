@@ -48,8 +48,7 @@ type Connector struct {
 }
 
 var (
-	_ connectors.Connector    = (*Connector)(nil)
-	_ connectors.BatchCreator = (*Connector)(nil)
+	_ connectors.Connector = (*Connector)(nil)
 )
 
 // newestMicroversion is the newest compute microversion this connector

@@ -18,7 +18,11 @@
 // what finished; it rides out network failures and coordinator restarts
 // by retrying with backoff. At its first start it trades the machine's
 // one-time bootstrap token for a token of its own (token.go); scripts get
-// neither in their environment.
+// neither in their environment. A machine of a node's pool (started with
+// its batch by one cloud call, all with the same user-data) is configured
+// with the node and a pool token instead of an instance: it trades the
+// pool token and its cloud machine id for its own token, and learns its
+// instance from the answer (pool.go).
 package agent
 
 import (
@@ -28,6 +32,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,12 +42,22 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
-// Config is how the agent reaches its coordinator and who it is.
+// Config is how the agent reaches its coordinator and who it is: one
+// instance (Instance, with its bootstrap token), or a machine of a node's
+// pool (Node and MachineIDFile, Instance empty, with the pool token).
 type Config struct {
-	ServiceURL    string `json:"service_url"`
-	Deployment    string `json:"deployment"`
-	Instance      string `json:"instance"`
-	Token         string `json:"token"`
+	ServiceURL string `json:"service_url"`
+	Deployment string `json:"deployment"`
+	Instance   string `json:"instance"`
+	Token      string `json:"token"`
+	// Node is a pool machine's node ("worker"); the coordinator tells it
+	// which instance it is.
+	Node string `json:"node,omitempty"`
+	// MachineIDFile is, for a pool machine, the file that holds its cloud
+	// machine id (written by cloud-init at boot:
+	// bootstrap.MachineIDFile).
+	MachineIDFile string `json:"machine_id_file,omitempty"`
+
 	CAFingerprint string `json:"ca_fingerprint,omitempty"`
 	Cloud         string `json:"cloud,omitempty"`
 	// InstanceID is the cloud's id of the machine, when the bootstrap
@@ -54,10 +69,44 @@ type Config struct {
 	ConfigPath string `json:"-"`
 }
 
+// nodeRE is the coordinator's node name.
+var nodeRE = regexp.MustCompile(`^\w+$`)
+
+// Pool reports whether c is a pool machine's: a node and no instance.
+func (c *Config) Pool() bool { return c.Instance == "" && c.Node != "" }
+
+// Identity checks who c says the agent is: the instance, or, for a pool
+// machine (Pool), the zero Instance (the coordinator names it).
+func (c *Config) Identity() (coordinator.Instance, error) {
+	switch {
+	case c.Instance != "" && c.Node != "":
+		return coordinator.Instance{}, fmt.Errorf("the configuration names both an instance (%q) and a pool's node (%q): a machine is one instance's, or one of a node's pool", c.Instance, c.Node)
+	case c.Instance != "":
+		k, err := coordinator.Qualify(c.Instance+":x", nil)
+		inst, ok := k.Instance()
+		if err != nil || !ok {
+			return coordinator.Instance{}, fmt.Errorf("the configuration names no instance (want node.N, got %q)", c.Instance)
+		}
+		return inst, nil
+	case c.Node != "":
+		if !nodeRE.MatchString(c.Node) {
+			return coordinator.Instance{}, fmt.Errorf("the configuration's node %q is not a node name (letters, digits and _)", c.Node)
+		}
+		if c.MachineIDFile == "" {
+			return coordinator.Instance{}, fmt.Errorf("the configuration is a machine of node %s's pool but names no machine_id_file, which holds the machine's cloud id", c.Node)
+		}
+		return coordinator.Instance{}, nil
+	}
+	return coordinator.Instance{}, errors.New(`the configuration names no instance (want node.N, got "") and no pool node`)
+}
+
 // Runner runs one instance's part of a deployment.
 type Runner struct {
-	Client   *client.Client
-	Config   Config
+	Client *client.Client
+	Config Config
+	// Instance is the instance the agent is: from the configuration, or,
+	// for a pool machine, the zero Instance until Run has learnt it from
+	// the coordinator (or from the token file, after a restart).
 	Instance coordinator.Instance
 	// StateDir keeps progress, scripts, logs and reports (0700).
 	StateDir string
@@ -70,6 +119,12 @@ type Runner struct {
 	// KillGrace is the pause between SIGTERM and SIGKILL when a script is
 	// stopped (default 5 s, as SlipStream).
 	KillGrace time.Duration
+	// MachineIDWait bounds how long a pool machine's agent waits for its
+	// machine id file (default 2 minutes), and RegistrationWait how long
+	// it asks for its exchange while the provider has not registered the
+	// machine yet (default 15 minutes): see pool.go.
+	MachineIDWait    time.Duration
+	RegistrationWait time.Duration
 
 	mu       sync.Mutex
 	progress *progress
@@ -116,7 +171,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := os.MkdirAll(r.StateDir, 0o700); err != nil {
 		return err
 	}
-	p, err := loadProgress(r.StateDir, r.Config.Deployment, r.Instance.String())
+	machine := ""
+	if r.Config.Pool() {
+		// Who this machine is comes first: the progress to resume is
+		// that instance's, on this machine.
+		var err error
+		if machine, err = r.poolIdentity(ctx); err != nil {
+			return err
+		}
+	}
+	p, err := loadProgress(r.StateDir, r.Config.Deployment, r.Instance.String(), machine)
 	if err != nil {
 		return err
 	}
@@ -127,8 +191,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.logf("%s of deployment %s, coordinator %s", r.Instance, r.Config.Deployment, r.Config.ServiceURL)
-	if err := r.ownToken(ctx); err != nil {
-		return err
+	if !r.Config.Pool() {
+		if err := r.ownToken(ctx); err != nil {
+			return err
+		}
 	}
 	for {
 		run, err := r.Client.Run(ctx)

@@ -91,7 +91,7 @@ func TestLastLine(t *testing.T) {
 // (which could run deploy scripts twice).
 func TestProgress(t *testing.T) {
 	dir := t.TempDir()
-	p, err := loadProgress(dir, "d1", "web.1")
+	p, err := loadProgress(dir, "d1", "web.1", "")
 	if err != nil || p.Deployed {
 		t.Fatalf("fresh: %+v %v", p, err)
 	}
@@ -99,14 +99,14 @@ func TestProgress(t *testing.T) {
 	if err := p.save(dir); err != nil {
 		t.Fatal(err)
 	}
-	if q, _ := loadProgress(dir, "d1", "web.1"); !q.Deployed || !q.Phases["deploy/1"] {
+	if q, _ := loadProgress(dir, "d1", "web.1", ""); !q.Deployed || !q.Phases["deploy/1"] {
 		t.Fatalf("reloaded: %+v", q)
 	}
-	if q, _ := loadProgress(dir, "d2", "web.1"); q.Deployed {
+	if q, _ := loadProgress(dir, "d2", "web.1", ""); q.Deployed {
 		t.Fatal("another deployment's progress was used")
 	}
 	os.WriteFile(filepath.Join(dir, progressFile), []byte("{"), 0o600)
-	if _, err := loadProgress(dir, "d1", "web.1"); err == nil || !strings.Contains(err.Error(), "damaged") {
+	if _, err := loadProgress(dir, "d1", "web.1", ""); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("damaged file: %v", err)
 	}
 }

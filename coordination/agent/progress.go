@@ -15,6 +15,9 @@ import (
 type progress struct {
 	Deployment string `json:"deployment"`
 	Instance   string `json:"instance"`
+	// MachineID is, on a pool machine, its cloud id: a machine started
+	// from an image of another (whose state folder it holds) starts over.
+	MachineID string `json:"machine_id,omitempty"`
 	// Phases done in the current workflow: "pre_install", "packages", ...
 	Phases map[string]bool `json:"phases"`
 	// Deployed is set once the whole Executing workflow has run: from then
@@ -35,8 +38,10 @@ type progress struct {
 
 const progressFile = "progress.json"
 
-func loadProgress(dir, deployment, instance string) (*progress, error) {
-	p := &progress{Deployment: deployment, Instance: instance, Phases: map[string]bool{}}
+// loadProgress reads the progress of instance of deployment on this
+// machine (machine: its cloud id, for a pool machine; "" otherwise).
+func loadProgress(dir, deployment, instance, machine string) (*progress, error) {
+	p := &progress{Deployment: deployment, Instance: instance, MachineID: machine, Phases: map[string]bool{}}
 	b, err := os.ReadFile(filepath.Join(dir, progressFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return p, nil
@@ -50,8 +55,8 @@ func loadProgress(dir, deployment, instance string) (*progress, error) {
 		// this is damage; starting over could rerun deploy scripts.
 		return nil, fmt.Errorf("%s is damaged (%v); remove it to start this instance over", filepath.Join(dir, progressFile), err)
 	}
-	if saved.Deployment != deployment || saved.Instance != instance {
-		return p, nil // another deployment's leftovers: a fresh start
+	if saved.Deployment != deployment || saved.Instance != instance || saved.MachineID != machine {
+		return p, nil // another deployment's, instance's or machine's leftovers: a fresh start
 	}
 	if saved.Phases == nil {
 		saved.Phases = map[string]bool{}

@@ -20,7 +20,10 @@ import (
 // bootstrap token: at its first start the agent makes a token of its own,
 // records it here, and exchanges the bootstrap token for it. The bootstrap
 // script may run again and rewrites agent.json with the same bootstrap
-// token, so the agent's token is kept apart from it rather than in it.
+// token, so the agent's token is kept apart from it rather than in it. A
+// pool machine's agent.json holds the pool token instead (pool.go): the
+// file then also records the machine id it was exchanged with and the
+// instance the exchange named.
 const TokenFileName = "token.json"
 
 // TokenFile is the token file of a state folder.
@@ -30,11 +33,16 @@ func TokenFile(stateDir string) string { return filepath.Join(stateDir, TokenFil
 type Credentials struct {
 	Deployment string `json:"deployment"`
 	Instance   string `json:"instance"`
-	// BootstrapSHA256 is the hash of the bootstrap token this token was
-	// made to replace: a new bootstrap token (a reinstalled or
-	// re-bootstrapped machine) means a new exchange.
+	// BootstrapSHA256 is the hash of the bootstrap token (or pool token)
+	// this token was made to replace: a new bootstrap token (a
+	// reinstalled or re-bootstrapped machine) means a new exchange.
 	BootstrapSHA256 string `json:"bootstrap_sha256"`
-	Token           string `json:"token"`
+	// MachineID is, on a pool machine, the cloud machine id the pool
+	// token was exchanged with: a token file of another machine id (an
+	// image made from a pool machine, started elsewhere) is not reused.
+	// Instance is "" until the exchange has named it.
+	MachineID string `json:"machine_id,omitempty"`
+	Token     string `json:"token"`
 	// Exchanged is set once the coordinator has accepted the exchange.
 	Exchanged bool `json:"exchanged"`
 }

@@ -3,25 +3,39 @@
 // Authentication: every request carries "Authorization: Bearer <token>".
 // The admin token (the provider's) may do everything. Each instance gets a
 // one-time bootstrap token, issued when its deployment is created or
-// scaled and carried by its user-data or SSH bootstrap: it can only be
-// exchanged, once, for the agent's own token, which the agent makes on the
-// machine (exchange.go). Tokens are stored only as SHA-256 hashes and
-// compared in constant time. An agent token may read its own deployment
-// (of the sensitive values, only its own, its node's inputs and the
-// outputs they are mapped from), and write only its own instance's
-// parameters, its abort and its state completions. Bodies are limited
-// (413 beyond).
+// scaled (or later, one by one, when the deployment was registered with
+// "defer_tokens") and carried by its user-data or SSH bootstrap: it can
+// only be exchanged, once, for the agent's own token, which the agent
+// makes on the machine (exchange.go). The machines of a pool (N identical
+// machines started by one cloud call, with the same user-data) share a
+// pool token instead: each exchanges it together with its cloud machine
+// id, which the provider registered as a member of the pool once the
+// cloud answered with the ids, and so learns its instance (pools.go).
+// Tokens are stored only as SHA-256 hashes and compared in constant time.
+// An agent token may read its own deployment (of the sensitive values,
+// only its own, its node's inputs and the outputs they are mapped from),
+// and write only its own instance's parameters, its abort and its state
+// completions. Bodies are limited (413 beyond).
 //
-//	POST   /v1/deployments                        admin: register; with "token_sha256" the hashes of the caller's bootstrap tokens (safe to retry), else returns new ones
+//	POST   /v1/deployments                        admin: register; with "token_sha256" the hashes of the caller's bootstrap tokens (safe to retry),
+//	                                              with "defer_tokens": true no token at all (safe to retry), else returns new ones
 //	GET    /v1/deployments                        admin: every deployment: id, state, abort, instances, meta
 //	PATCH  /v1/deployments/{id}                   admin: {"keep_running", "max_provisioning_failures", "meta"}
 //	POST   /v1/deployments/{id}/tokens            admin: {"token_sha256": {"web.3": hash}}: new tokens, the old revoked
 //	POST   /v1/deployments/{id}/instances/{i}/failed admin: {"reason"}: machine i could not be started
 //	POST   /v1/deployments/{id}/exchange          bootstrap token: {"token_sha256": "<hex>"}; returns {"instance"}
+//	                                              pool token: {"token_sha256", "machine_id"}; 409 not_registered until the
+//	                                              provider has registered the machine as a member
+//	POST   /v1/deployments/{id}/pools             admin: {"node", "token_sha256"}: a pool token for the node (safe to retry)
+//	PUT    /v1/deployments/{id}/pools/{token_sha256}/members admin: {"members": {"<machine id>": "worker.7"}}: these machines
+//	                                              may claim these instances with that pool token; replaces an instance's
+//	                                              other member (safe to retry)
+//	DELETE /v1/deployments/{id}/members           admin: {"machine_ids": [...]}: those members can claim no more (safe to retry)
+//	GET    /v1/deployments/{id}/members           admin: ?node=worker: {"members": {"<machine id>": "worker.7"}} (every node's without)
 //	GET    /v1/deployments/{id}                   spec, state and abort message
 //	GET    /v1/deployments/{id}/run               {"state", "abort"}; ?wait=30s&state=S&abort=M: long-poll until
 //	                                              the run differs from S and M (the agent's one watch on the run)
-//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256"}; as create
+//	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256" or "defer_tokens"}; as create
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
 //	GET    /v1/deployments/{id}/parameters        admin: every value set
@@ -40,8 +54,10 @@
 // Errors are {"error": {"code": "...", "message": "..."}} with codes the
 // agent maps to SlipStream's exit codes: timeout (408), aborted (409),
 // not_set (404), not_found (404), forbidden (403), unauthorized (401),
-// exchanged (401: a bootstrap token already exchanged),
-// invalid (400), too_large (413), conflict (409, "exists" or "state"),
+// exchanged (401: a bootstrap token already exchanged, or a pool member),
+// not_registered (409: a pool token with a machine id that is not, or not
+// yet, a member; not an authentication failure), invalid (400), too_large
+// (413), conflict (409, "exists" or "state"),
 // rate_limited (429, with Retry-After: too many authentication failures
 // from the client's address), unavailable (503, with Retry-After: the
 // coordinator is shutting down; waits parked on it end so).
@@ -156,6 +172,10 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/run", s.anyone(s.getRun))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/exchange", s.exchange)
+	s.mux.HandleFunc("POST /v1/deployments/{id}/pools", s.admin1(s.registerPool))
+	s.mux.HandleFunc("PUT /v1/deployments/{id}/pools/{hash}/members", s.admin1(s.setPoolMembers))
+	s.mux.HandleFunc("DELETE /v1/deployments/{id}/members", s.admin1(s.removePoolMembers))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/members", s.admin1(s.listPoolMembers))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
 	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
@@ -282,7 +302,7 @@ func (s *Server) anyone(h handler) http.HandlerFunc {
 		}
 		sum := sha256.Sum256([]byte(token))
 		inst, err := s.c.InstanceForToken(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]))
-		if errors.Is(err, coordinator.ErrBootstrapToken) {
+		if errors.Is(err, coordinator.ErrBootstrapToken) || errors.Is(err, coordinator.ErrPoolToken) {
 			// A valid token, for one thing only: the agent exchanges it
 			// when it starts (exchange.go).
 			writeError(w, http.StatusForbidden, "forbidden", err.Error())
@@ -332,12 +352,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func fail(w http.ResponseWriter, err error) {
 	var ab *coordinator.AbortError
 	var kerr *coordinator.KeyError
+	var invalid *coordinator.InvalidError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &ab):
 		writeError(w, http.StatusConflict, "aborted", ab.Message)
-	case errors.As(err, &kerr):
+	case errors.As(err, &kerr), errors.As(err, &invalid), errors.Is(err, coordinator.ErrMachineIDNeeded):
 		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+	case errors.Is(err, coordinator.ErrNotRegistered):
+		writeError(w, http.StatusConflict, "not_registered", err.Error())
 	case errors.As(err, &tooBig), errors.Is(err, coordinator.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", err.Error())
 	case errors.Is(err, coordinator.ErrTimeout):
@@ -348,7 +371,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, coordinator.ErrTokenExchanged):
 		writeError(w, http.StatusUnauthorized, "exchanged", err.Error())
-	case errors.Is(err, coordinator.ErrForbidden), errors.Is(err, coordinator.ErrBootstrapToken), errors.Is(err, coordinator.ErrNotBootstrap):
+	case errors.Is(err, coordinator.ErrForbidden), errors.Is(err, coordinator.ErrBootstrapToken), errors.Is(err, coordinator.ErrPoolToken), errors.Is(err, coordinator.ErrNotBootstrap):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 	case errors.Is(err, coordinator.ErrExists):
 		writeError(w, http.StatusConflict, "exists", err.Error())
@@ -403,11 +426,16 @@ type createResponse struct {
 // SHA-256 of each instance's token, chosen by the caller (the provider):
 // then the coordinator never sees the tokens, and sending the same request
 // again after a lost answer succeeds without registering anything twice.
-// Without it the coordinator issues the tokens and returns them, and a
-// create whose answer is lost cannot be retried.
+// DeferTokens registers the deployment without any token (each machine
+// resource asks for its instance's token when it creates the machine,
+// POST .../tokens, and a pool gets a pool token, POST .../pools); the same
+// request again succeeds too. With neither, the coordinator issues the
+// tokens and returns them, and a create whose answer is lost cannot be
+// retried.
 type createRequest struct {
 	coordinator.Deployment
 	TokenSHA256 map[string]string `json:"token_sha256,omitempty"`
+	DeferTokens bool              `json:"defer_tokens,omitempty"`
 }
 
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ caller) {
@@ -427,6 +455,18 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request, _ call
 			return
 		}
 		total += n.Multiplicity
+	}
+	if req.DeferTokens {
+		if req.TokenSHA256 != nil {
+			writeError(w, http.StatusBadRequest, "invalid", `"defer_tokens" issues no token: leave "token_sha256" out`)
+			return
+		}
+		if err := s.c.RegisterDeployment(r.Context(), d); err != nil {
+			fail(w, err) // an invalid deployment is 400
+			return
+		}
+		writeJSON(w, http.StatusCreated, createResponse{ID: d.ID})
+		return
 	}
 	tokens, hashes := map[string]string{}, req.TokenSHA256
 	if hashes == nil {

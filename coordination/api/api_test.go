@@ -212,6 +212,13 @@ func FuzzAPI(f *testing.F) {
 	f.Add("POST", "/v1/deployments/lamp/finalize", []byte(nil))
 	f.Add("GET", "/v1/deployments/lamp/parameters/ss:state?wait=1ms&changed_from=Ready", []byte(nil))
 	f.Add("GET", "/v1/deployments/lamp/run?wait=1ms&state=Ready&abort=x", []byte(nil))
+	f.Add("POST", "/v1/deployments", []byte(`{"defer_tokens":true,"id":"farm","nodes":{"worker":{"multiplicity":3}}}`))
+	f.Add("POST", "/v1/deployments/farm/scale", []byte(`{"node":"worker","multiplicity":4,"defer_tokens":true}`))
+	f.Add("POST", "/v1/deployments/farm/pools", []byte(`{"node":"worker","token_sha256":"`+strings.Repeat("ab", 32)+`"}`))
+	f.Add("PUT", "/v1/deployments/farm/pools/"+strings.Repeat("ab", 32)+"/members", []byte(`{"members":{"i-0abc":"worker.2"}}`))
+	f.Add("DELETE", "/v1/deployments/farm/members", []byte(`{"machine_ids":["i-0abc"]}`))
+	f.Add("GET", "/v1/deployments/farm/members?node=worker", []byte(nil))
+	f.Add("POST", "/v1/deployments/farm/exchange", []byte(`{"token_sha256":"`+strings.Repeat("cd", 32)+`","machine_id":"i-0abc"}`))
 	srv := newServer(f)
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {

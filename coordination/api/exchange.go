@@ -18,6 +18,15 @@ import (
 // after the exchange, what they hold opens nothing. The same exchange
 // asked again succeeds (the agent retries when an answer is lost); any
 // other use of a spent bootstrap token is 401 "exchanged".
+//
+// A pool token (pools.go) is exchanged with the machine's cloud id as
+// well ({"token_sha256", "machine_id"}), and the answer names the
+// instance the provider registered that machine as. A machine id that is
+// not (yet) a member is 409 "not_registered": the provider registers a
+// batch's machines once the cloud has answered with their ids, and the
+// agent asks again. That is no authentication failure: the token is good,
+// so it does not count against the client's address. A bootstrap token
+// ignores a machine id.
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	if s.ext.limited(w, r) {
 		return
@@ -35,12 +44,13 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 	}
 	var body struct {
 		TokenSHA256 string `json:"token_sha256"`
+		MachineID   string `json:"machine_id,omitempty"`
 	}
 	if !decode(w, r, &body) {
 		return
 	}
 	sum := sha256.Sum256([]byte(token))
-	inst, err := s.c.Exchange(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]), body.TokenSHA256)
+	inst, err := s.c.ExchangeMachine(r.Context(), r.PathValue("id"), hex.EncodeToString(sum[:]), body.TokenSHA256, body.MachineID)
 	switch {
 	case errors.Is(err, coordinator.ErrNotFound):
 		s.ext.authFailed(r)

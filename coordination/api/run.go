@@ -16,12 +16,14 @@ type scaleResponse struct {
 }
 
 // scale changes a node's multiplicity (the provider's update of a
-// deployment). New instances get tokens like those issued at creation.
+// deployment). New instances get tokens like those issued at creation,
+// or none with "defer_tokens".
 func (s *Server) scale(w http.ResponseWriter, r *http.Request, _ caller) {
 	var body struct {
 		Node         string            `json:"node"`
 		Multiplicity *int              `json:"multiplicity"`
 		TokenSHA256  map[string]string `json:"token_sha256"`
+		DeferTokens  bool              `json:"defer_tokens"`
 	}
 	if !decode(w, r, &body) {
 		return
@@ -52,10 +54,20 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	tokens, hashes := map[string]string{}, body.TokenSHA256
-	if hashes == nil {
+	switch {
+	case body.DeferTokens && hashes != nil:
+		writeError(w, http.StatusBadRequest, "invalid", `"defer_tokens" issues no token: leave "token_sha256" out`)
+		return
+	case body.DeferTokens:
+		// No token for the new instances: their machine resources ask
+		// for them, or their pool's token is registered. The coordinator
+		// takes a scale to the multiplicity the node has as the retry of
+		// one that committed.
+		tokens, hashes = nil, nil
+	case hashes == nil:
 		hashes = map[string]string{}
 		issueTokens(body.Node, n.Multiplicity+1, *body.Multiplicity, tokens, hashes)
-	} else {
+	default:
 		// The caller's tokens for instances 1..multiplicity it adds; a
 		// retry after the scale committed names instances that exist now,
 		// and the coordinator checks that they hold exactly these tokens.

@@ -23,12 +23,26 @@ import (
 // MaxUserData is EC2's limit on the size of user-data.
 const MaxUserData = 16384
 
+// MachineIDFile is where cloud-init writes the machine's cloud id (EC2's
+// "i-…", the server UUID on OpenStack and CloudSigma, the NoCloud
+// meta-data's instance-id on the fake clouds) before it runs user-data. A
+// pool machine's agent reads it to tell the coordinator which of the
+// pool's machines it is.
+const MachineIDFile = "/var/lib/cloud/data/instance-id"
+
 // Config is what a machine needs to fetch, install and start its agent.
+// It is either one instance's (Instance set, with the instance's
+// bootstrap token) or any machine of a node's pool (Node set, Instance
+// empty, with the pool token): a pool's machines are started by one cloud
+// call with the same user-data, and each learns its instance from the
+// coordinator, trading the pool token and its cloud id (MachineIDFile)
+// for its agent's token.
 type Config struct {
 	ServiceURL    string            // coordinator base URL, e.g. https://10.0.0.1:8680
 	Deployment    string            // deployment id (SLIPSTREAM_DIID)
-	Instance      string            // node instance name, e.g. "web.2"
-	Token         string            // the instance's secret token
+	Instance      string            // node instance name, e.g. "web.2"; "" for a pool machine
+	Node          string            // a pool machine's node, e.g. "worker"; "" for one instance's machine
+	Token         string            // the instance's bootstrap token, or the pool token
 	CAFingerprint string            // hex SHA-256 of the coordinator CA certificate's DER; may be empty
 	CAPEM         string            // the coordinator CA certificate(s), PEM; may be empty; downloads trust only it when set
 	Cloud         string            // connector name, exported to scripts as SLIPSTREAM_CLOUD
@@ -39,6 +53,8 @@ type Config struct {
 }
 
 // agentConfig is /etc/slipstream/agent.json, as slipstream-agent reads it.
+// A pool machine's has no instance, and names its node and the file that
+// holds its machine id.
 type agentConfig struct {
 	ServiceURL    string `json:"service_url"`
 	Deployment    string `json:"deployment"`
@@ -46,6 +62,8 @@ type agentConfig struct {
 	Token         string `json:"token"`
 	CAFingerprint string `json:"ca_fingerprint"`
 	Cloud         string `json:"cloud"`
+	Node          string `json:"node,omitempty"`
+	MachineIDFile string `json:"machine_id_file,omitempty"`
 }
 
 // view is what the templates see: values checked and normalized.
@@ -58,7 +76,7 @@ type view struct {
 	AgentPath string
 	CAPEM     string // re-encoded: only CERTIFICATE blocks
 	JSON      string // agent.json, one line
-	Owner     string // "<deployment> <instance>", what the owner file holds
+	Owner     string // "<deployment> <instance>" (or "<deployment> <node>.pool"), what the owner file holds
 }
 
 //go:embed *.sh.tmpl
@@ -110,18 +128,19 @@ func UserData(c Config) (string, error) {
 
 // UninstallScript renders the script that stops the agent and removes
 // everything Script installed. Only Config.Root, Deployment and Instance
-// matter to it, so a machine can be cleaned up without its token. With
-// Deployment and Instance set it is guarded: it removes the agent only if
-// the host is that instance's or nobody's, and otherwise exits with
-// ExitOwnedByOther, leaving everything in place. With both empty it
-// removes whatever agent is installed.
+// (or Node) matter to it, so a machine can be cleaned up without its
+// token. With Deployment and Instance (or Node) set it is guarded: it
+// removes the agent only if the host is that instance's (that node's pool
+// machine's) or nobody's, and otherwise exits with ExitOwnedByOther,
+// leaving everything in place. With all empty it removes whatever agent
+// is installed.
 func UninstallScript(c Config) (string, error) {
 	root, err := checkRoot(c.Root)
 	if err != nil {
 		return "", err
 	}
 	v := &view{What: "uninstaller", Root: root}
-	if c.Deployment != "" || c.Instance != "" {
+	if c.Deployment != "" || c.Instance != "" || c.Node != "" {
 		if v.Owner, err = c.owner(); err != nil {
 			return "", err
 		}
@@ -135,8 +154,9 @@ func UninstallScript(c Config) (string, error) {
 const ExitOwnedByOther = 3
 
 // OwnerScript renders a script that prints who owns the host, as
-// "<deployment> <instance>" (see ParseOwner), or nothing when no agent is
-// installed. It reads neither the token nor anything else secret.
+// "<deployment> <instance>" (see ParseOwner; a pool machine's instance is
+// "<node>.pool", PoolOwner), or nothing when no agent is installed. It
+// reads neither the token nor anything else secret.
 func OwnerScript(c Config) (string, error) {
 	root, err := checkRoot(c.Root)
 	if err != nil {
@@ -146,7 +166,8 @@ func OwnerScript(c Config) (string, error) {
 }
 
 // ParseOwner splits what OwnerScript printed into the deployment and the
-// instance; ok is false when the host is free.
+// instance (PoolOwner(node) for a pool's machine); ok is false when the
+// host is free.
 func ParseOwner(out string) (deployment, instance string, ok bool) {
 	out = strings.TrimSpace(out)
 	i := strings.LastIndexByte(out, ' ')
@@ -156,15 +177,42 @@ func ParseOwner(out string) (deployment, instance string, ok bool) {
 	return out[:i], out[i+1:], true
 }
 
+// PoolOwner is the instance part of a pool machine's owner line
+// ("<deployment> <node>.pool"): a pool machine is a cloud machine, which
+// nobody adopts over SSH, and it learns its instance only from the
+// coordinator, after the bootstrap.
+func PoolOwner(node string) string { return node + ".pool" }
+
 // owner is the owner file's line for c, checked as Script checks it.
 func (c Config) owner() (string, error) {
 	if err := checkText(c.Deployment); err != nil || c.Deployment == "" {
 		return "", fmt.Errorf("bootstrap: Config.Deployment %q: empty or not text", c.Deployment)
 	}
-	if !instanceRE.MatchString(c.Instance) {
-		return "", fmt.Errorf("bootstrap: Config.Instance %q is not a node instance name such as web.2 (node name, dot, index)", c.Instance)
+	if err := c.checkIdentity(); err != nil {
+		return "", err
+	}
+	if c.Instance == "" {
+		return c.Deployment + " " + PoolOwner(c.Node), nil
 	}
 	return c.Deployment + " " + c.Instance, nil
+}
+
+// checkIdentity checks that c is one instance's or a pool's: exactly one
+// of Instance and Node, well formed.
+func (c Config) checkIdentity() error {
+	switch {
+	case c.Instance != "" && c.Node != "":
+		return fmt.Errorf("bootstrap: Config.Instance (%q) and Config.Node (%q) are both set: a machine is either one instance's, or one of a node's pool, which learns its instance from the coordinator", c.Instance, c.Node)
+	case c.Node != "":
+		if !nodeRE.MatchString(c.Node) {
+			return fmt.Errorf("bootstrap: Config.Node %q is not a node name (letters, digits and _)", c.Node)
+		}
+	case c.Instance == "":
+		return errors.New("bootstrap: Config.Instance is empty: set it (one instance's machine), or Config.Node (a machine of the node's pool)")
+	case !instanceRE.MatchString(c.Instance):
+		return fmt.Errorf("bootstrap: Config.Instance %q is not a node instance name such as web.2 (node name, dot, index)", c.Instance)
+	}
+	return nil
 }
 
 func render(name string, v *view) (string, error) {
@@ -185,6 +233,7 @@ func shellQuote(s string) string {
 var (
 	// instanceRE is the coordinator's node name (\w+) and index.
 	instanceRE = regexp.MustCompile(`^[A-Za-z0-9_]+\.[0-9]+$`)
+	nodeRE     = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -213,8 +262,8 @@ func (c Config) view() (*view, error) {
 			bad("Config.Deployment: %v", err)
 		}
 	}
-	if required("Instance", c.Instance) && !instanceRE.MatchString(c.Instance) {
-		bad("Config.Instance %q is not a node instance name such as web.2 (node name, dot, index)", c.Instance)
+	if err := c.checkIdentity(); err != nil {
+		errs = append(errs, err)
 	}
 	// The agent sends the token in an HTTP header: visible ASCII only.
 	if required("Token", c.Token) && strings.IndexFunc(c.Token, func(r rune) bool { return r < '!' || r > '~' }) >= 0 {
@@ -294,10 +343,19 @@ func (c Config) view() (*view, error) {
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false) // the file is not HTML; keep <, > and & readable
-	if err := enc.Encode(agentConfig{
+	ac := agentConfig{
 		ServiceURL: c.ServiceURL, Deployment: c.Deployment, Instance: c.Instance,
 		Token: c.Token, CAFingerprint: fp, Cloud: c.Cloud,
-	}); err != nil {
+	}
+	owner := c.Deployment + " " + c.Instance
+	if c.Instance == "" {
+		// A pool machine: the agent learns its instance by exchanging
+		// the pool token with the machine's id, read from the file
+		// cloud-init writes (under Root in tests, as every path).
+		ac.Node, ac.MachineIDFile = c.Node, root+MachineIDFile
+		owner = c.Deployment + " " + PoolOwner(c.Node)
+	}
+	if err := enc.Encode(ac); err != nil {
 		return nil, fmt.Errorf("bootstrap: encoding agent.json: %v", err)
 	}
 	if c.AgentPath != "" {
@@ -307,7 +365,7 @@ func (c Config) view() (*view, error) {
 		What: "bootstrap", Root: root, Sums: sums, Archs: strings.Join(archs, ", "),
 		URL: agentURL, AgentPath: c.AgentPath, CAPEM: caPEM,
 		JSON:  strings.TrimSuffix(js.String(), "\n"),
-		Owner: c.Deployment + " " + c.Instance,
+		Owner: owner,
 	}, nil
 }
 

@@ -414,7 +414,11 @@ func checkInstalled(t *testing.T, c Config, agent []byte) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("agent.json: %v\n%s", err, b)
 	}
-	want := agentConfig{c.ServiceURL, c.Deployment, c.Instance, c.Token, c.CAFingerprint, c.Cloud}
+	want := agentConfig{ServiceURL: c.ServiceURL, Deployment: c.Deployment, Instance: c.Instance, Token: c.Token,
+		CAFingerprint: c.CAFingerprint, Cloud: c.Cloud}
+	if c.Node != "" {
+		want.Node, want.MachineIDFile = c.Node, filepath.Join(root, MachineIDFile)
+	}
 	if got != want {
 		t.Errorf("agent.json holds\n%+v\nwant\n%+v", got, want)
 	}
@@ -627,6 +631,7 @@ func TestScriptsParse(t *testing.T) {
 		func(c *Config) { c.AgentURL = "https://dl.example.com/slipstream/agent-" },
 		func(c *Config) { c.Root = "/tmp/it's a $(root)"; c.Cloud = "'; rm -rf / #" },
 		func(c *Config) { delete(c.AgentSHA256, "amd64") },
+		func(c *Config) { c.Instance, c.Node = "", "worker" }, // a pool's machine
 	} {
 		c := baseConfig()
 		edit(&c)
@@ -678,9 +683,16 @@ func TestPathsUnderRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Instance, c.Node = "", "worker"
+	p, err := Script(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sysdir := regexp.MustCompile(`/(?:etc|usr|var|run|tmp|opt|srv|home|root|lib|bin|sbin)\b[^\s"';)]*`)
-	readOnly := []string{"/run/systemd/system", "/bin/sh"}
-	for name, script := range map[string]string{"install": s, "uninstall": u, "owner": o} {
+	// The machine id file is only read, by the agent (under Root in
+	// tests: agent.json names Root's).
+	readOnly := []string{"/run/systemd/system", "/bin/sh", MachineIDFile}
+	for name, script := range map[string]string{"install": s, "uninstall": u, "owner": o, "pool install": p} {
 		for _, m := range sysdir.FindAllStringIndex(script, -1) {
 			p := script[m[0]:m[1]]
 			if m[0] >= 2 && script[m[0]-2:m[0]] == "$R" || slices.Contains(readOnly, p) {

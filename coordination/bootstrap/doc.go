@@ -6,6 +6,23 @@
 //	UninstallScript(c) stops the agent and removes everything Script installed
 //	OwnerScript(c)     prints who owns the host ("<deployment> <instance>"), see ParseOwner
 //
+// # One instance, or a pool's machine
+//
+// A Config is one instance's (Instance "web.2" and the instance's one-time
+// bootstrap token) or a pool machine's (Instance empty, Node "worker" and
+// the pool token). A pool is a batch of identical machines of one node
+// that the provider starts with one cloud call (EC2 RunInstances with
+// MinCount/MaxCount, OpenStack min_count, CloudSigma's list create), so
+// they all get the same user-data, which cannot name an instance. Their
+// agent.json has "instance": "", the "node" and "machine_id_file":
+// MachineIDFile (/var/lib/cloud/data/instance-id, where cloud-init writes
+// the machine's cloud id before it runs user-data); at its first start
+// the agent exchanges the pool token and that id for its own token and
+// learns its instance from the coordinator, once the provider has
+// registered which machine id is which instance. Such a host's owner is
+// "<deployment> <node>.pool" (PoolOwner): nobody adopts a cloud machine
+// over SSH, so the owner only has to tell deployments apart.
+//
 // # User-data
 //
 // The user-data is the script itself, not a #cloud-config document:
@@ -29,8 +46,10 @@
 //	                                         symbolic links to slipstream-agent (relative)
 //	/etc/slipstream/                         0700
 //	/etc/slipstream/agent.json               0600: {"service_url", "deployment", "instance",
-//	                                         "token", "ca_fingerprint", "cloud"}
-//	/etc/slipstream/owner                    "<deployment> <instance>\n": who the host belongs to
+//	                                         "token", "ca_fingerprint", "cloud"}, and for a pool
+//	                                         machine "node" and "machine_id_file"
+//	/etc/slipstream/owner                    "<deployment> <instance>\n" (a pool machine's:
+//	                                         "<deployment> <node>.pool\n"): who the host belongs to
 //	/etc/slipstream/ca.pem                   only when Config.CAPEM is set
 //	/var/lib/slipstream/                     0700, the agent's state (SLIPSTREAM_STATE_DIR)
 //	/etc/systemd/system/slipstream-agent.service   with systemd
@@ -40,7 +59,7 @@
 // agent.json is produced in Go with encoding/json (HTML escaping off), so
 // quotes, backslashes and non-ASCII text in values come out right; the
 // fingerprint is written in its plain form (lower case, no colons). The
-// token appears in the script exactly once, inside that JSON, is written
+// token (bootstrap or pool token) appears in the script exactly once, inside that JSON, is written
 // only into agent.json (under umask 077, then chmod 600) and is never
 // printed. The agent finds the file through SLIPSTREAM_AGENT_CONFIG.
 //
@@ -150,8 +169,8 @@
 // /var/lib/slipstream, the unit, the pid file and the log. It succeeds when
 // there is nothing to remove, so it can be run any number of times. It uses
 // only Config.Root, Deployment and Instance, so a machine can be cleaned up
-// without its token. With Deployment and Instance set it is guarded, as the
-// provider runs it: a host owned by another deployment or instance is left
+// without its token. With Deployment and Instance (or Node, for a pool
+// machine) set it is guarded, as the provider runs it: a host owned by another deployment or instance is left
 // as it is, with exit status ExitOwnedByOther. Without them it removes
 // whatever agent is installed; `slipstream-agent uninstall` runs that form
 // on a host, to free one still claimed by a deployment that is gone.
@@ -159,10 +178,11 @@
 // # Validation and quoting
 //
 // Script and UserData check the Config first and report every problem at
-// once, naming the field: ServiceURL, Deployment, Instance and Token must
-// be set; ServiceURL and AgentURL must be http or https URLs with a host
-// and without credentials, query or fragment; Instance must look like
-// node.N (web.2); Token must be visible ASCII (it travels in an HTTP
+// once, naming the field: ServiceURL, Deployment and Token must be set,
+// and exactly one of Instance and Node; ServiceURL and AgentURL must be
+// http or https URLs with a host and without credentials, query or
+// fragment; Instance must look like node.N (web.2), Node like a node name
+// (letters, digits and _); Token must be visible ASCII (it travels in an HTTP
 // header); Deployment, Cloud, AgentPath and Root must be valid UTF-8
 // without control characters (JSON would alter invalid UTF-8, no sh word
 // can hold NUL, and values end up in environment variables and log

@@ -112,8 +112,8 @@ type request struct {
 	out          any
 	// safe: sending the request twice has the effect of sending it once
 	// (GET, PUT, DELETE, and the POSTs this API makes idempotent: creates
-	// and scales with the caller's token hashes, completions, aborts,
-	// finalize). Only a safe request is sent again after a failure that
+	// and scales with the caller's token hashes or with deferred tokens,
+	// pool registrations, exchanges, completions, aborts, finalize). Only a safe request is sent again after a failure that
 	// may have reached the coordinator.
 	safe bool
 	// wait is how long the coordinator may hold a long-poll before it
@@ -422,7 +422,94 @@ func (c *Client) Exchange(ctx context.Context, tokenSHA256 string) (string, erro
 	return out.Instance, err
 }
 
+// ExchangeMachine is Exchange for a pool token: the client's token is the
+// pool token that every machine of a batch has in its user-data, and
+// machineID is this machine's cloud id (what cloud-init wrote to
+// /var/lib/cloud/data/instance-id), which the provider registered as one
+// of the pool's members. It returns the instance the provider registered
+// the machine as, which the agent token then acts for. Until the provider
+// has registered the machine, the coordinator answers an *Error with Code
+// "not_registered" (409), and the caller asks again. With a bootstrap
+// token it is Exchange (the machine id is ignored). Safe to retry.
+func (c *Client) ExchangeMachine(ctx context.Context, tokenSHA256, machineID string) (string, error) {
+	var out struct{ Instance string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/exchange", map[string]string{"token_sha256": tokenSHA256, "machine_id": machineID}, &out, true)
+	return out.Instance, err
+}
+
 // The calls below are the provider's: they need the admin token.
+
+// RegisterDeployment registers d without issuing any token: each
+// instance's machine resource asks for its token when it creates the
+// machine (ReissueTokens), and a pool of machines gets a pool token
+// (RegisterPool). Sending it again after a lost answer is safe: the
+// coordinator takes the same registration as a success.
+func (c *Client) RegisterDeployment(ctx context.Context, d *coordinator.Deployment) error {
+	body := struct {
+		*coordinator.Deployment
+		DeferTokens bool `json:"defer_tokens"`
+	}{d, true}
+	return c.do(ctx, "POST", "/v1/deployments", body, nil, true)
+}
+
+// Resize changes a node's multiplicity without issuing tokens for the new
+// instances (as RegisterDeployment), and returns the run's state. Safe to
+// retry: a resize to the multiplicity the node has already succeeds.
+func (c *Client) Resize(ctx context.Context, node string, to int) (string, error) {
+	var out struct{ State string }
+	err := c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/scale", map[string]any{"node": node, "multiplicity": to, "defer_tokens": true}, &out, true)
+	return out.State, err
+}
+
+// RegisterPool registers a pool token, given by its hex SHA-256 (see
+// NewToken), for a node: the one token in the user-data of a batch of the
+// node's machines started by one cloud call. Safe to retry.
+func (c *Client) RegisterPool(ctx context.Context, node, tokenSHA256 string) error {
+	return c.do(ctx, "POST", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/pools", map[string]string{"node": node, "token_sha256": tokenSHA256}, nil, true)
+}
+
+// SetPoolMembers registers which machine is which instance (machine id →
+// instance name, such as "i-0abc" → "worker.7") for a pool token (its hex
+// SHA-256): those machines' agents may then exchange the pool token. A
+// machine registered for an instance that had another replaces it. Safe
+// to retry.
+func (c *Client) SetPoolMembers(ctx context.Context, tokenSHA256 string, members map[string]string) error {
+	if members == nil {
+		members = map[string]string{}
+	}
+	return c.do(ctx, "PUT", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/pools/"+url.PathEscape(tokenSHA256)+"/members", map[string]any{"members": members}, nil, true)
+}
+
+// PoolMembers returns the pool members of a node's instances (machine id
+// → instance name; every node's when node is ""), as SetPoolMembers
+// registered them: how an imported pool learns which machine is which
+// instance.
+func (c *Client) PoolMembers(ctx context.Context, node string) (map[string]string, error) {
+	path := "/v1/deployments/" + url.PathEscape(c.Deployment) + "/members"
+	if node != "" {
+		path += "?" + url.Values{"node": {node}}.Encode()
+	}
+	var out struct{ Members map[string]string }
+	if err := c.do(ctx, "GET", path, nil, &out, true); err != nil {
+		return nil, err
+	}
+	if out.Members == nil {
+		out.Members = map[string]string{}
+	}
+	return out.Members, nil
+}
+
+// RemovePoolMembers removes the pool members with these machine ids,
+// whatever their pool token (the machines were deleted): they can no
+// longer claim their instances, and an agent token such a machine
+// exchanged that still acts for its instance is revoked. Machine ids that
+// are no member are skipped. Safe to retry.
+func (c *Client) RemovePoolMembers(ctx context.Context, machineIDs []string) error {
+	if machineIDs == nil {
+		machineIDs = []string{}
+	}
+	return c.do(ctx, "DELETE", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/members", map[string]any{"machine_ids": machineIDs}, nil, true)
+}
 
 // CreateDeployment registers d with tokens this client makes for its
 // instances (the coordinator receives only their SHA-256), and returns
@@ -529,6 +616,13 @@ func NewTokens(node string, from, to int, tokens, hashes map[string]string) {
 		tok := newToken()
 		tokens[inst], hashes[inst] = tok, TokenHash(tok)
 	}
+}
+
+// NewToken makes a token (64 hex digits from crypto/rand) and returns it
+// with its hex SHA-256, all the coordinator is sent and keeps.
+func NewToken() (token, hash string) {
+	token = newToken()
+	return token, TokenHash(token)
 }
 
 // TokenHash is the hex SHA-256 of a token, as the coordinator keeps it.

@@ -245,6 +245,21 @@ var (
 // hashes of its instances' tokens (instance name → hex SHA-256; see
 // InstanceForToken).
 func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenHashes map[string]string) error {
+	return c.create(ctx, d, tokenHashes, false)
+}
+
+// RegisterDeployment registers a deployment as CreateDeployment does but
+// issues no token: each instance's machine resource asks for its
+// instance's token when it creates the machine (ReissueTokens), and a
+// pool of machines gets a pool token (RegisterPool). The same
+// registration again (the same spec under the same id) succeeds and
+// changes nothing, so a create whose answer was lost is retried safely;
+// another spec under the id is ErrExists.
+func (c *Coordinator) RegisterDeployment(ctx context.Context, d Deployment) error {
+	return c.create(ctx, d, nil, true)
+}
+
+func (c *Coordinator) create(ctx context.Context, d Deployment, tokenHashes map[string]string, deferTokens bool) error {
 	if err := validate(d); err != nil {
 		return &InvalidError{err}
 	}
@@ -257,7 +272,7 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 			// The same registration again is the retry of a create whose
 			// answer was lost: it succeeds, changing nothing. Anything
 			// else under this id is another deployment.
-			if kv.Value == string(spec) && len(tokenHashes) > 0 && tokensHeld(tx, tokenHashes) {
+			if kv.Value == string(spec) && (deferTokens || len(tokenHashes) > 0 && tokensHeld(tx, tokenHashes)) {
 				return nil
 			}
 			return ErrExists
@@ -290,7 +305,7 @@ func (c *Coordinator) CreateDeployment(ctx context.Context, d Deployment, tokenH
 // hex SHA-256 hash, or ErrNotFound. Only hashes are stored, so a copy of
 // the store does not hand out working tokens. A bootstrap token is
 // ErrBootstrapToken (it can only be exchanged: see Exchange), a spent one
-// ErrTokenExchanged.
+// ErrTokenExchanged, a pool token ErrPoolToken.
 func (c *Coordinator) InstanceForToken(ctx context.Context, id, hash string) (*Instance, error) {
 	rec, err := c.Token(ctx, id, hash)
 	if err != nil {
@@ -301,6 +316,8 @@ func (c *Coordinator) InstanceForToken(ctx context.Context, id, hash string) (*I
 		return nil, ErrBootstrapToken
 	case TokenUsed:
 		return nil, ErrTokenExchanged
+	case TokenPool:
+		return nil, ErrPoolToken
 	}
 	return &rec.Instance, nil
 }

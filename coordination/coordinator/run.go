@@ -207,12 +207,16 @@ func (c *Coordinator) Finalize(ctx context.Context, id string) (string, error) {
 
 // Scale changes a node's multiplicity. New instances get their inputs
 // (mapped ones from values already published) and their tokens (hashes,
-// as in CreateDeployment); removed instances lose their parameters and
-// tokens. A run that is Ready goes back to Provisioning, as in SlipStream:
-// new instances run the whole workflow, and existing ones run their
-// on_vm_add or on_vm_remove hooks in Executing. Before anything ran
-// (Initializing) the node is simply resized. Any other state is ErrState:
-// one change at a time, and not while the run is working or aborted.
+// as in CreateDeployment; none when tokenHashes is empty, as in
+// RegisterDeployment); removed instances lose their parameters, their
+// tokens of every kind and their pool members. A scale to the
+// multiplicity the node has already succeeds and changes nothing when the
+// tokens given are in place (none given: always), so a retry is safe. A
+// run that is Ready goes back to Provisioning, as in SlipStream: new
+// instances run the whole workflow, and existing ones run their on_vm_add
+// or on_vm_remove hooks in Executing. Before anything ran (Initializing)
+// the node is simply resized. Any other state is ErrState: one change at
+// a time, and not while the run is working or aborted.
 func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity int, tokenHashes map[string]string) (string, error) {
 	if multiplicity < 0 {
 		return "", fmt.Errorf("node %s: multiplicity %d is negative", node, multiplicity)
@@ -291,6 +295,7 @@ func (c *Coordinator) Scale(ctx context.Context, id, node string, multiplicity i
 				tx.Delete(kv.Key)
 			}
 			tx.Delete(agentKey(Instance{node, i}))
+			removeMember(tx, Instance{node, i})
 			if isFailed(tx, Instance{node, i}) {
 				tx.Delete("f/" + inst)
 				tx.Put(failedCountKey, strconv.Itoa(failedCount(tx)-1))

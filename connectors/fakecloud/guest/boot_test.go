@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 )
 
 // TestBootShellUserData: the real cloud-init runs a #!/bin/sh user-data
@@ -28,6 +29,7 @@ func TestBootShellUserData(t *testing.T) {
 		"echo \"ran as $(id -u) on $(hostname)\" > /root/user-data-ran\n" +
 		"curl -fsS " + srv.URL + "/from-guest > /root/answer\n" +
 		"[ -d /run/systemd/system ] && echo systemd > /root/init-system || echo none > /root/init-system\n" +
+		"cp " + bootstrap.MachineIDFile + " /root/machine-id\n" +
 		"setsid sleep 1000000 </dev/null >/dev/null 2>&1 &\n"
 	start := time.Now()
 	inst := boot(t, r, fakecloud.BootSpec{ID: "i-0123456789abcdef0", Hostname: "web-1", Layers: []string{image},
@@ -56,6 +58,11 @@ func TestBootShellUserData(t *testing.T) {
 	}
 	if got := upper("root/answer"); got != "hello /from-guest\n" {
 		t.Errorf("the gateway's answer: %q", got)
+	}
+	// cloud-init wrote the machine id where a pool machine's agent reads
+	// it, before the user-data ran.
+	if got := upper("root/machine-id"); got != "i-0123456789abcdef0\n" {
+		t.Errorf("%s as the user-data read it: %q", bootstrap.MachineIDFile, got)
 	}
 	if got := upper("root/init-system"); got != "none\n" {
 		t.Errorf("/run/systemd/system in the guest: %q", got)

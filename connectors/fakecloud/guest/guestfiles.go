@@ -17,6 +17,11 @@ const seedDir = "/var/lib/cloud/seed/nocloud"
 const (
 	userDataScript = "/var/lib/fakecloud/user-data"
 	userDataRanFor = "/var/lib/fakecloud/user-data-ran" // the instance id it ran for
+	// instanceIDFile is where cloud-init writes the instance id at every
+	// boot, before it runs user-data; the light mode writes it the same
+	// way, since a pool machine's agent reads its machine id there
+	// (coordination/bootstrap.MachineIDFile).
+	instanceIDFile = "/var/lib/cloud/data/instance-id"
 )
 
 // writeGuestFiles writes, at every boot and from inside the guest (after
@@ -133,13 +138,17 @@ func validHostname(h string) bool {
 	return true
 }
 
-// userDataStages prepares the light mode: a #! user-data is written
-// to userDataScript and run with its interpreter, once per instance id
-// (as cloud-init runs it: a restarted guest does not run it again); the
-// SSH keys are authorized for root as cloud-init would. Anything else
+// userDataStages prepares the light mode: the instance id is written to
+// instanceIDFile, and a #! user-data is written to userDataScript and run
+// with its interpreter, once per instance id (as cloud-init runs it: a
+// restarted guest does not run it again); the SSH keys are authorized for
+// root, as cloud-init would. Anything else
 // (cloud-config, MIME multi-part) needs cloud-init: it is not run, and
 // the note says so on the console.
 func userDataStages(cfg *bootConfig) (stages []stage, note string, err error) {
+	if err := replaceFile(instanceIDFile, []byte(cfg.ID+"\n"), 0o644); err != nil {
+		return nil, "", err
+	}
 	if len(cfg.SSHKeys) > 0 {
 		keys := strings.Join(cfg.SSHKeys, "\n") + "\n"
 		if err := os.MkdirAll("/root/.ssh", 0o700); err != nil {

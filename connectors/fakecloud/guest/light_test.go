@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 )
 
 // TestUserDataOnly: the light mode runs a #! user-data with its
 // interpreter in the same namespaces and root, without cloud-init, once
-// per instance; guests reach each other on the bridge.
+// per instance; guests reach each other on the bridge; the machine id is
+// in cloud-init's instance-id file before the user-data runs (a pool
+// machine's agent reads it there).
 func TestUserDataOnly(t *testing.T) {
 	image := baseImage(t)
 	r := newRuntime(t, Options{UserDataOnly: true})
@@ -25,7 +28,7 @@ func TestUserDataOnly(t *testing.T) {
 		UserData: []byte("#!/bin/sh\necho served-by-$(hostname) > /tmp/index.html\ncd /tmp && setsid python3 -m http.server 8080 </dev/null >/dev/null 2>&1 &\necho >> /root/runs\n")})
 	start := time.Now()
 	client := boot(t, r, fakecloud.BootSpec{ID: "i-client", Hostname: "client", Layers: []string{image},
-		UserData: []byte("#!/bin/bash\nset -e\ncurl -fsS " + srv.URL + "/client-up\n" +
+		UserData: []byte("#!/bin/bash\nset -e\ncp " + bootstrap.MachineIDFile + " /root/machine-id\ncurl -fsS " + srv.URL + "/client-up\n" +
 			"for i in $(seq 100); do curl -fsS http://" + server.PrivateIP() + ":8080/index.html > /root/from-server && break; sleep 0.1; done\n")})
 	srv.wait(t, "/client-up", 30*time.Second)
 	t.Logf("light mode: the user-data reached the gateway %v after Boot", time.Since(start).Round(time.Millisecond))
@@ -36,6 +39,9 @@ func TestUserDataOnly(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(client.UpperDir(), "root/from-server"))
 	if string(data) != "served-by-server\n" {
 		t.Errorf("guest to guest: %q", data)
+	}
+	if id, err := os.ReadFile(filepath.Join(client.UpperDir(), "root/machine-id")); err != nil || string(id) != "i-client\n" {
+		t.Errorf("the user-data read the machine id file as %q (%v), want the machine id", id, err)
 	}
 	if _, err := os.Stat(filepath.Join(client.UpperDir(), "var/lib/cloud/instances")); !os.IsNotExist(err) {
 		t.Errorf("cloud-init ran in the light mode: %v", err)

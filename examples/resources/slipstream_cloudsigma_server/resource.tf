@@ -15,7 +15,6 @@ resource "slipstream_cloudsigma_server" "worker" {
   deployment_id = slipstream_deployment.lamp.id
   node          = "worker"
   index         = count.index + 1
-  bootstrap     = slipstream_deployment.lamp.user_data["worker.${count.index + 1}"]
 
   image_id = "6d53b92c-42dc-472b-a7b6-7021f45c377a" # a library drive, cloned per server
   cpu      = 2

@@ -3,7 +3,7 @@
 resource "slipstream_deployment_ready" "lamp" {
   deployment_id = slipstream_deployment.lamp.id
   # Wait again for the new machines when a node is scaled.
-  instances = slipstream_deployment.lamp.instances
+  multiplicities = slipstream_deployment.lamp.multiplicities
 
   # The machines must exist before there is anything to wait for.
   depends_on = [slipstream_fixed_host.db, slipstream_fixed_host.web]

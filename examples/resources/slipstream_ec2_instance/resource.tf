@@ -17,7 +17,6 @@ resource "slipstream_ec2_instance" "web" {
   deployment_id = slipstream_deployment.lamp.id
   node          = "web"
   index         = count.index + 1
-  bootstrap     = slipstream_deployment.lamp.user_data["web.${count.index + 1}"]
 
   image_id = "ami-0123456789abcdef0"
   cpu      = 1 # with ram: the smallest instance type that fits (t3.micro)

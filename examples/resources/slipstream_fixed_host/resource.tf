@@ -20,5 +20,4 @@ resource "slipstream_fixed_host" "web" {
   node          = "web"
   index         = count.index + 1
   host          = local.web_hosts[count.index]
-  bootstrap     = slipstream_deployment.lamp.ssh_bootstrap["web.${count.index + 1}"]
 }

@@ -19,7 +19,6 @@ resource "slipstream_openstack_instance" "web" {
   deployment_id = slipstream_deployment.lamp.id
   node          = "web"
   index         = count.index + 1
-  bootstrap     = slipstream_deployment.lamp.user_data["web.${count.index + 1}"]
 
   image_id = "5f1c2a3b-0d7e-4a60-9c1b-3e2f1a0b9c8d"
   cpu      = 2 # the smallest flavor with 2 vCPUs and 4 GB

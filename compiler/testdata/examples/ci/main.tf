@@ -94,7 +94,6 @@ resource "slipstream_fixed_host" "app" {
   count    = var.app_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.certify.ssh_bootstrap["app.${count.index + 1}"]
   deployment_id = slipstream_deployment.certify.id
   host          = local.lab_hosts["app"][count.index]
   index         = count.index + 1
@@ -112,7 +111,6 @@ resource "slipstream_fixed_host" "tester" {
   count    = var.tester_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.certify.ssh_bootstrap["tester.${count.index + 1}"]
   deployment_id = slipstream_deployment.certify.id
   host          = local.lab_hosts["tester"][count.index]
   index         = count.index + 1
@@ -127,8 +125,8 @@ resource "slipstream_fixed_host" "tester" {
 }
 
 resource "slipstream_deployment_ready" "certify" {
-  deployment_id = slipstream_deployment.certify.id
-  instances     = slipstream_deployment.certify.instances
+  deployment_id  = slipstream_deployment.certify.id
+  multiplicities = slipstream_deployment.certify.multiplicities
 
   depends_on = [slipstream_fixed_host.app, slipstream_fixed_host.tester]
 }

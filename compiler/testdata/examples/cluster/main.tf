@@ -89,7 +89,6 @@ resource "slipstream_fixed_host" "master" {
   count    = var.master_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.cluster.ssh_bootstrap["master.${count.index + 1}"]
   deployment_id = slipstream_deployment.cluster.id
   host          = local.lab_hosts["master"][count.index]
   index         = count.index + 1
@@ -107,7 +106,6 @@ resource "slipstream_fixed_host" "worker" {
   count    = var.workers
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.cluster.ssh_bootstrap["worker.${count.index + 1}"]
   deployment_id = slipstream_deployment.cluster.id
   host          = local.lab_hosts["worker"][count.index]
   index         = count.index + 1
@@ -122,8 +120,8 @@ resource "slipstream_fixed_host" "worker" {
 }
 
 resource "slipstream_deployment_ready" "cluster" {
-  deployment_id = slipstream_deployment.cluster.id
-  instances     = slipstream_deployment.cluster.instances
+  deployment_id  = slipstream_deployment.cluster.id
+  multiplicities = slipstream_deployment.cluster.multiplicities
 
   depends_on = [slipstream_fixed_host.master, slipstream_fixed_host.worker]
 }

@@ -110,7 +110,6 @@ resource "slipstream_fixed_host" "db" {
   count    = var.db_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.lamp.ssh_bootstrap["db.${count.index + 1}"]
   deployment_id = slipstream_deployment.lamp.id
   host          = local.lab_hosts["db"][count.index]
   index         = count.index + 1
@@ -128,7 +127,6 @@ resource "slipstream_fixed_host" "web" {
   count    = var.web_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.lamp.ssh_bootstrap["web.${count.index + 1}"]
   deployment_id = slipstream_deployment.lamp.id
   host          = local.lab_hosts["web"][count.index]
   index         = count.index + 1
@@ -143,8 +141,8 @@ resource "slipstream_fixed_host" "web" {
 }
 
 resource "slipstream_deployment_ready" "lamp" {
-  deployment_id = slipstream_deployment.lamp.id
-  instances     = slipstream_deployment.lamp.instances
+  deployment_id  = slipstream_deployment.lamp.id
+  multiplicities = slipstream_deployment.lamp.multiplicities
 
   depends_on = [slipstream_fixed_host.db, slipstream_fixed_host.web]
 }

@@ -129,7 +129,6 @@ resource "slipstream_ec2_instance" "db" {
   count    = var.db_multiplicity
   provider = slipstream.aws
 
-  bootstrap          = slipstream_deployment.shop.user_data["db.${count.index + 1}"]
   cpu                = 2
   deployment_id      = slipstream_deployment.shop.id
   disk               = 20
@@ -144,7 +143,6 @@ resource "slipstream_cloudsigma_server" "probe" {
   count    = var.probe_multiplicity
   provider = slipstream.cs
 
-  bootstrap     = slipstream_deployment.shop.user_data["probe.${count.index + 1}"]
   cpu           = 1
   deployment_id = slipstream_deployment.shop.id
   image_id      = "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"
@@ -157,7 +155,6 @@ resource "slipstream_openstack_instance" "web" {
   count    = var.web_multiplicity
   provider = slipstream.private
 
-  bootstrap     = slipstream_deployment.shop.user_data["web.${count.index + 1}"]
   cpu           = 1
   deployment_id = slipstream_deployment.shop.id
   image_id      = "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b"
@@ -168,8 +165,8 @@ resource "slipstream_openstack_instance" "web" {
 }
 
 resource "slipstream_deployment_ready" "shop" {
-  deployment_id = slipstream_deployment.shop.id
-  instances     = slipstream_deployment.shop.instances
+  deployment_id  = slipstream_deployment.shop.id
+  multiplicities = slipstream_deployment.shop.multiplicities
 
   depends_on = [slipstream_ec2_instance.db, slipstream_cloudsigma_server.probe, slipstream_openstack_instance.web]
 }

@@ -102,7 +102,6 @@ resource "slipstream_fixed_host" "alpha" {
   count    = var.alpha_multiplicity
   provider = slipstream.rack_a
 
-  bootstrap     = slipstream_deployment.pools.ssh_bootstrap["alpha.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
   host          = local.rack_a_hosts["alpha"][count.index]
   index         = count.index + 1
@@ -120,7 +119,6 @@ resource "slipstream_fixed_host" "beta" {
   count    = var.workers
   provider = slipstream.rack_a
 
-  bootstrap     = slipstream_deployment.pools.ssh_bootstrap["beta.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
   host          = local.rack_a_hosts["beta"][count.index]
   index         = count.index + 1
@@ -138,7 +136,6 @@ resource "slipstream_fixed_host" "delta" {
   count    = var.delta_multiplicity
   provider = slipstream.rack_b
 
-  bootstrap     = slipstream_deployment.pools.ssh_bootstrap["delta.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
   host          = local.rack_b_hosts[count.index]
   index         = count.index + 1
@@ -156,7 +153,6 @@ resource "slipstream_fixed_host" "gamma" {
   count    = var.gamma_multiplicity
   provider = slipstream.rack_a
 
-  bootstrap     = slipstream_deployment.pools.ssh_bootstrap["gamma.${count.index + 1}"]
   deployment_id = slipstream_deployment.pools.id
   host          = local.rack_a_hosts["gamma"][count.index]
   index         = count.index + 1
@@ -171,8 +167,8 @@ resource "slipstream_fixed_host" "gamma" {
 }
 
 resource "slipstream_deployment_ready" "pools" {
-  deployment_id = slipstream_deployment.pools.id
-  instances     = slipstream_deployment.pools.instances
+  deployment_id  = slipstream_deployment.pools.id
+  multiplicities = slipstream_deployment.pools.multiplicities
 
   depends_on = [slipstream_fixed_host.alpha, slipstream_fixed_host.beta, slipstream_fixed_host.delta, slipstream_fixed_host.gamma]
 }

@@ -72,7 +72,6 @@ resource "slipstream_fixed_host" "api" {
   count    = var.api_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.svc.ssh_bootstrap["api.${count.index + 1}"]
   deployment_id = slipstream_deployment.svc.id
   host          = local.lab_hosts["api"][count.index]
   index         = count.index + 1
@@ -90,7 +89,6 @@ resource "slipstream_fixed_host" "cache" {
   count    = var.replicas
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.svc.ssh_bootstrap["cache.${count.index + 1}"]
   deployment_id = slipstream_deployment.svc.id
   host          = local.lab_hosts["cache"][count.index]
   index         = count.index + 1
@@ -105,8 +103,8 @@ resource "slipstream_fixed_host" "cache" {
 }
 
 resource "slipstream_deployment_ready" "svc" {
-  deployment_id = slipstream_deployment.svc.id
-  instances     = slipstream_deployment.svc.instances
+  deployment_id  = slipstream_deployment.svc.id
+  multiplicities = slipstream_deployment.svc.multiplicities
 
   depends_on = [slipstream_fixed_host.api, slipstream_fixed_host.cache]
 }

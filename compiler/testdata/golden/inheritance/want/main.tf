@@ -83,7 +83,6 @@ resource "slipstream_ec2_instance" "on_aws" {
   count    = var.on_aws_multiplicity
   provider = slipstream.aws
 
-  bootstrap     = slipstream_deployment.chain.user_data["on_aws.${count.index + 1}"]
   cpu           = 1
   deployment_id = slipstream_deployment.chain.id
   disk          = 30
@@ -97,7 +96,6 @@ resource "slipstream_openstack_instance" "on_os" {
   count    = var.on_os_multiplicity
   provider = slipstream.os
 
-  bootstrap     = slipstream_deployment.chain.user_data["on_os.${count.index + 1}"]
   cpu           = 1
   deployment_id = slipstream_deployment.chain.id
   disk          = 30
@@ -109,8 +107,8 @@ resource "slipstream_openstack_instance" "on_os" {
 }
 
 resource "slipstream_deployment_ready" "chain" {
-  deployment_id = slipstream_deployment.chain.id
-  instances     = slipstream_deployment.chain.instances
+  deployment_id  = slipstream_deployment.chain.id
+  multiplicities = slipstream_deployment.chain.multiplicities
 
   depends_on = [slipstream_ec2_instance.on_aws, slipstream_openstack_instance.on_os]
 }

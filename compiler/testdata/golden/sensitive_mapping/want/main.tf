@@ -92,7 +92,6 @@ resource "slipstream_fixed_host" "app" {
   count    = var.app_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.d.ssh_bootstrap["app.${count.index + 1}"]
   deployment_id = slipstream_deployment.d.id
   host          = local.lab_hosts["app"][count.index]
   index         = count.index + 1
@@ -110,7 +109,6 @@ resource "slipstream_fixed_host" "db" {
   count    = var.db_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.d.ssh_bootstrap["db.${count.index + 1}"]
   deployment_id = slipstream_deployment.d.id
   host          = local.lab_hosts["db"][count.index]
   index         = count.index + 1
@@ -128,7 +126,6 @@ resource "slipstream_fixed_host" "probe" {
   count    = var.probe_multiplicity
   provider = slipstream.lab
 
-  bootstrap     = slipstream_deployment.d.ssh_bootstrap["probe.${count.index + 1}"]
   deployment_id = slipstream_deployment.d.id
   host          = local.lab_hosts["probe"][count.index]
   index         = count.index + 1
@@ -143,8 +140,8 @@ resource "slipstream_fixed_host" "probe" {
 }
 
 resource "slipstream_deployment_ready" "d" {
-  deployment_id = slipstream_deployment.d.id
-  instances     = slipstream_deployment.d.instances
+  deployment_id  = slipstream_deployment.d.id
+  multiplicities = slipstream_deployment.d.multiplicities
 
   depends_on = [slipstream_fixed_host.app, slipstream_fixed_host.db, slipstream_fixed_host.probe]
 }

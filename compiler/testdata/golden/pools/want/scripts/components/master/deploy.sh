@@ -1,0 +1,1 @@
+ss-set url http://$(ss-get hostname)

@@ -1,0 +1,1 @@
+ss-get master >/dev/null; ss-set registered yes
