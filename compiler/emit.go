@@ -699,9 +699,17 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 
 // emitOutputs makes every output parameter of every node a Terraform
 // output: the list of its values on the node's instances, in instance order.
+// A deployment with a pooled node has a compact ready resource, whose
+// outputs are JSON lists (outputs_json): a pooled node's outputs stay JSON
+// text (one string however many instances: Terraform works through every
+// element of a list on each plan), the other nodes' are decoded.
 func (e *emitter) emitOutputs(body *tfFile) {
 	dep := ident(e.plan.Deployment.Name)
 	used := map[string]string{}
+	compact := false
+	for _, pn := range e.plan.Nodes {
+		compact = compact || pn.Pooled
+	}
 	for _, pn := range e.sortedNodes() {
 		names := append([]string(nil), emittedBuiltinOutputs...)
 		for _, name := range pn.ParamNames() {
@@ -727,13 +735,23 @@ func (e *emitter) emitOutputs(body *tfFile) {
 			if prm != nil && prm.Description != "" {
 				desc = fmt.Sprintf("%s One value per instance of node %q.", strings.TrimSpace(prm.Description), pn.Name)
 			}
+			if pn.Pooled {
+				desc += " A JSON list (the node is pooled): jsondecode() it."
+			}
 			b.SetAttributeRaw("description", valueTokens(cty.StringVal(desc)))
 			attr := "outputs"
 			if prm != nil && prm.Sensitive {
 				attr = "sensitive_outputs"
 				b.SetAttributeRaw("sensitive", valueTokens(cty.True))
 			}
-			b.SetAttributeRaw("value", toks{}.trav("slipstream_deployment_ready", dep, attr).index(toks{}.str(pn.Name).tokens()).index(toks{}.str(name).tokens()).tokens())
+			if compact {
+				attr += "_json"
+			}
+			value := toks{}.trav("slipstream_deployment_ready", dep, attr).index(toks{}.str(pn.Name).tokens()).index(toks{}.str(name).tokens()).tokens()
+			if compact && !pn.Pooled {
+				value = hclwrite.TokensForFunctionCall("jsondecode", value)
+			}
+			b.SetAttributeRaw("value", value)
 		}
 	}
 }

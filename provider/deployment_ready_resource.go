@@ -41,18 +41,20 @@ func NewDeploymentReadyResource() resource.Resource { return &deploymentReadyRes
 type deploymentReadyResource struct{ cfg *Config }
 
 type deploymentReadyModel struct {
-	ID                  types.String   `tfsdk:"id"`
-	DeploymentID        types.String   `tfsdk:"deployment_id"`
-	WaitFor             types.List     `tfsdk:"wait_for"`
-	Instances           types.List     `tfsdk:"instances"`
-	Multiplicities      types.Map      `tfsdk:"multiplicities"`
-	Compact             types.Bool     `tfsdk:"compact"`
-	State               types.String   `tfsdk:"state"`
-	Parameters          types.Map      `tfsdk:"parameters"`
-	SensitiveParameters types.Map      `tfsdk:"sensitive_parameters"`
-	Outputs             types.Map      `tfsdk:"outputs"`
-	SensitiveOutputs    types.Map      `tfsdk:"sensitive_outputs"`
-	Timeouts            timeouts.Value `tfsdk:"timeouts"`
+	ID                   types.String   `tfsdk:"id"`
+	DeploymentID         types.String   `tfsdk:"deployment_id"`
+	WaitFor              types.List     `tfsdk:"wait_for"`
+	Instances            types.List     `tfsdk:"instances"`
+	Multiplicities       types.Map      `tfsdk:"multiplicities"`
+	Compact              types.Bool     `tfsdk:"compact"`
+	State                types.String   `tfsdk:"state"`
+	Parameters           types.Map      `tfsdk:"parameters"`
+	SensitiveParameters  types.Map      `tfsdk:"sensitive_parameters"`
+	Outputs              types.Map      `tfsdk:"outputs"`
+	SensitiveOutputs     types.Map      `tfsdk:"sensitive_outputs"`
+	OutputsJSON          types.Map      `tfsdk:"outputs_json"`
+	SensitiveOutputsJSON types.Map      `tfsdk:"sensitive_outputs_json"`
+	Timeouts             timeouts.Value `tfsdk:"timeouts"`
 }
 
 // outputsType is node → parameter → one value per instance.
@@ -95,8 +97,10 @@ func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaR
 			"compact": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Keep the state small for large deployments: `parameters` and `sensitive_parameters` then hold only the deployment's own `ss:` keys, " +
-					"and `outputs` and `sensitive_outputs` only the parameters the components declare and `hostname`. Without it, `parameters` holds every runtime parameter of every instance " +
-					"(a dozen per instance, over a megabyte at 10,000 instances). `slipc` sets it for deployments with a pooled node. Changes in place.",
+					"and the outputs (only the components' output parameters and `hostname`) are in `outputs_json` and `sensitive_outputs_json`, one JSON list per node and parameter, " +
+					"rather than in `outputs` and `sensitive_outputs`. Without it, `parameters` holds every runtime parameter of every instance " +
+					"(a dozen per instance, over a megabyte at 10,000 instances), and Terraform works through every element of every list on each plan. " +
+					"`slipc` sets it for deployments with a pooled node. Changes in place.",
 			},
 			"state": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The run's state when the wait ended (`Ready`, or the state it was in when the named parameters were set).",
@@ -117,9 +121,35 @@ func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaR
 				Computed: true, Sensitive: true, ElementType: outputsType.ElemType,
 				MarkdownDescription: "The same for sensitive parameters.",
 			},
+			"outputs_json": schema.MapAttribute{
+				Computed: true, ElementType: outputsJSONType.ElemType,
+				MarkdownDescription: "With `compact`, the outputs instead of `outputs`: by node, then parameter, a JSON list with one value per instance (`jsondecode(outputs_json[\"web\"][\"hostname\"])[0]` is `web.1`'s). " +
+					"One string per parameter rather than a list: Terraform and the plugin framework spend seconds per plan on every 10,000-element list. Null without `compact`.",
+			},
+			"sensitive_outputs_json": schema.MapAttribute{
+				Computed: true, Sensitive: true, ElementType: outputsJSONType.ElemType,
+				MarkdownDescription: "The same for sensitive parameters.",
+			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
 		},
 	}
+}
+
+// outputsJSONType is node → parameter → a JSON list of values.
+var outputsJSONType = types.MapType{ElemType: types.MapType{ElemType: types.StringType}}
+
+// jsonOutputs turns node → parameter → values into node → parameter →
+// the values as a JSON list.
+func jsonOutputs(in map[string]map[string][]string) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(in))
+	for node, params := range in {
+		out[node] = make(map[string]string, len(params))
+		for p, values := range params {
+			b, _ := json.Marshal(values)
+			out[node][p] = string(b)
+		}
+	}
+	return out
 }
 
 func (r *deploymentReadyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -287,7 +317,10 @@ func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m
 	outs, souts := map[string]map[string][]string{}, map[string]map[string][]string{}
 	for name, n := range run.Deployment.Nodes {
 		outs[name], souts[name] = map[string][]string{}, map[string][]string{}
-		for p := range n.Params {
+		for p, prm := range n.Params {
+			if m.Compact.ValueBool() && !prm.Output {
+				continue // compact: the outputs only
+			}
 			// Sensitive as the coordinator lists it: declared so, or an
 			// input mapped from a sensitive output.
 			if run.Deployment.ParamSensitive(name, p) {
@@ -333,6 +366,15 @@ func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m
 	diags.Append(d...)
 	m.SensitiveParameters, d = types.MapValueFrom(ctx, types.StringType, secret)
 	diags.Append(d...)
+	if m.Compact.ValueBool() {
+		m.Outputs, m.SensitiveOutputs = types.MapNull(outputsType.ElemType), types.MapNull(outputsType.ElemType)
+		m.OutputsJSON, d = types.MapValueFrom(ctx, outputsJSONType.ElemType, jsonOutputs(outs))
+		diags.Append(d...)
+		m.SensitiveOutputsJSON, d = types.MapValueFrom(ctx, outputsJSONType.ElemType, jsonOutputs(souts))
+		diags.Append(d...)
+		return diags
+	}
+	m.OutputsJSON, m.SensitiveOutputsJSON = types.MapNull(outputsJSONType.ElemType), types.MapNull(outputsJSONType.ElemType)
 	m.Outputs, d = types.MapValueFrom(ctx, outputsType.ElemType, outs)
 	diags.Append(d...)
 	m.SensitiveOutputs, d = types.MapValueFrom(ctx, outputsType.ElemType, souts)
@@ -403,6 +445,7 @@ func (r *deploymentReadyResource) Update(ctx context.Context, req resource.Updat
 	}
 	m.ID, m.State = state.ID, state.State
 	m.Parameters, m.SensitiveParameters, m.Outputs, m.SensitiveOutputs = state.Parameters, state.SensitiveParameters, state.Outputs, state.SensitiveOutputs
+	m.OutputsJSON, m.SensitiveOutputsJSON = state.OutputsJSON, state.SensitiveOutputsJSON
 	if !m.Compact.Equal(state.Compact) {
 		cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)
 		if cl == nil {

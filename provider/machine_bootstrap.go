@@ -108,7 +108,6 @@ func (c *Config) issueToken(ctx context.Context, cl *client.Client, instance, sc
 	if err != nil {
 		return "", fmt.Errorf("issuing the bootstrap token of %s: %w", instance, err)
 	}
-	c.issued(cl.Deployment, issued)
 	return bootstrap.WithToken(script, issued[instance])
 }
 
@@ -124,13 +123,6 @@ func (c *Config) bootstrapBase(ctx context.Context, cl *client.Client) (bootstra
 		return bootstrap.Config{}, err
 	}
 	return bootstrap.Config{ServiceURL: c.AgentURL, CAFingerprint: c.CAFingerprint, CAPEM: ca, AgentSHA256: sums}, nil
-}
-
-// issued tells a test hook about tokens the provider issued.
-func (c *Config) issued(id string, tokens map[string]string) {
-	if c.hooks != nil && c.hooks.tokensIssued != nil && len(tokens) > 0 {
-		c.hooks.tokensIssued(id, tokens)
-	}
 }
 
 // added tells a test hook about instances a deployment gained.

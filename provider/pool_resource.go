@@ -11,7 +11,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -41,9 +40,9 @@ var (
 // poolResource is slipstream_<cloud>_pool: all the machines of one node on
 // one cloud, as one resource. It is the shape for large nodes: machines are
 // started in batches (Connector.CreateBatch: one cloud call for hundreds
-// of machines), and the state holds one small record per machine (index,
-// id, addresses), where per-instance resources cost Terraform a resource
-// each on every plan.
+// of machines), and the state holds one line per machine (index, id,
+// addresses) in one string attribute, where per-instance resources cost
+// Terraform a resource each on every plan.
 //
 // All the machines of a batch get the same user-data, holding a pool token
 // instead of an instance's token: once the cloud has named the machines,
@@ -77,20 +76,17 @@ const defaultBatchSize = 500
 // deleteParallelism bounds the machines being deleted at once.
 const deleteParallelism = 32
 
-// poolMachine is one element of machines.
+// poolMachine is one machine of the pool, as the state lists it:
+// instance Index's entry of machine_ids, private_ips and public_ips.
 type poolMachine struct {
-	Index     types.Int64  `tfsdk:"index"`
-	ID        types.String `tfsdk:"id"`
-	PrivateIP types.String `tfsdk:"private_ip"`
-	PublicIP  types.String `tfsdk:"public_ip"`
+	Index     int64
+	ID        string
+	PrivateIP string
+	PublicIP  string
 }
 
-var poolMachineType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"index": types.Int64Type, "id": types.StringType, "private_ip": types.StringType, "public_ip": types.StringType,
-}}
-
 func (p *poolMachine) instance(node string) string {
-	return node + "." + strconv.FormatInt(p.Index.ValueInt64(), 10)
+	return node + "." + strconv.FormatInt(p.Index, 10)
 }
 
 func (r *poolResource) Metadata(_ context.Context, _ resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -140,16 +136,13 @@ func (r *poolResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
 			MarkdownDescription: "Root disk size in GB; by default the image's.",
 		},
-		attrMachines: schema.ListNestedAttribute{
+		attrMachines: schema.StringAttribute{
 			Computed: true,
-			MarkdownDescription: "The pool's machines, by instance index: all the state holds of each. A machine found terminated, gone or failed is dropped " +
-				"when the pool is read, and the next apply starts a new one for its instance.",
-			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-				"index":      schema.Int64Attribute{Computed: true, MarkdownDescription: "The instance number: the machine is `<node>.<index>`."},
-				"id":         schema.StringAttribute{Computed: true, MarkdownDescription: "The machine's id at the cloud."},
-				"private_ip": schema.StringAttribute{Computed: true, MarkdownDescription: "The machine's private address, once it has one."},
-				"public_ip":  schema.StringAttribute{Computed: true, MarkdownDescription: "The machine's public address, if it has one."},
-			}},
+			MarkdownDescription: "The pool's machines, one line per instance in instance order: `<index> <machine id> <private address> <public address>`, " +
+				"`-` for an address the machine does not have (yet). All the state holds of each machine, as one string: a list of 10,000 objects costs Terraform " +
+				"and the plugin framework a few seconds per plan in per-element work, a string nothing. The machines' addresses as the recipe sees them are in " +
+				"`slipstream_deployment_ready`'s `outputs` (`hostname`). A machine found terminated, gone or failed is dropped when the pool is read, and the next " +
+				"apply starts a new one for its instance.",
 		},
 		attrTimeouts: timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 	}
@@ -161,7 +154,7 @@ func (r *poolResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 	resp.Schema = schema.Schema{
 		MarkdownDescription: fmt.Sprintf("All the machines of one node on %s, started as a pool: in batches of up to `batch_size` machines per call to the cloud, "+
 			"each machine one instance of the node. For large nodes (slipc chooses it above 20 instances, or with `pool = true` in the node): the state holds one "+
-			"small record per machine, and a plan costs Terraform one resource, however many machines the node has.\n\n"+
+			"line per machine, and a plan costs Terraform one resource, however many machines the node has.\n\n"+
 			"All the machines of a batch boot with the same cloud-init user-data, which holds a pool token rather than an instance's: once the cloud has named the machines, "+
 			"the pool tells the coordinator which machine is which instance, and each machine's agent trades the pool token and its machine id "+
 			"(`%s`, from cloud-init) for a token of its own. The pool token can claim only the machines of its batch, each once; neither it nor the user-data is kept in the state.\n\n"+
@@ -185,35 +178,53 @@ func (r *poolResource) write(ctx context.Context, to setter, v values, diags *di
 	writeObject(ctx, r.objectType(ctx), to, v, diags)
 }
 
-// machinesOf reads the machines attribute.
-func machinesOf(ctx context.Context, v values, diags *diag.Diagnostics) []poolMachine {
-	l, ok := v[attrMachines].(types.List)
-	if !ok || l.IsNull() || l.IsUnknown() {
+// machinesOf reads the machines the state lists (see the machines
+// attribute: one line per machine).
+func machinesOf(_ context.Context, v values, diags *diag.Diagnostics) []poolMachine {
+	text, ok := v[attrMachines].(types.String)
+	if !ok || text.IsNull() || text.IsUnknown() {
 		return nil
 	}
 	var out []poolMachine
-	diags.Append(l.ElementsAs(ctx, &out, false)...)
+	for _, line := range strings.Split(text.ValueString(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		index, err := strconv.ParseInt(f[0], 10, 64)
+		if len(f) != 4 || err != nil || index < 1 {
+			diags.AddError("Invalid pool state", fmt.Sprintf("The pool's machines attribute has the line %q, which is not `<index> <machine id> <private address> <public address>`. This is a bug in the provider or a hand-edited state.", line))
+			return nil
+		}
+		dash := func(s string) string {
+			if s == "-" {
+				return ""
+			}
+			return s
+		}
+		out = append(out, poolMachine{Index: index, ID: f[1], PrivateIP: dash(f[2]), PublicIP: dash(f[3])})
+	}
 	return out
 }
 
-func setMachines(v values, ms []poolMachine, diags *diag.Diagnostics) {
-	sort.Slice(ms, func(i, j int) bool { return ms[i].Index.ValueInt64() < ms[j].Index.ValueInt64() })
-	elems := make([]attr.Value, len(ms))
-	for i, m := range ms {
-		obj, d := types.ObjectValue(poolMachineType.AttrTypes, map[string]attr.Value{
-			"index": m.Index, "id": m.ID, "private_ip": m.PrivateIP, "public_ip": m.PublicIP,
-		})
-		diags.Append(d...)
-		elems[i] = obj
+// setMachines records the machines, one line each by instance index.
+func setMachines(v values, ms []poolMachine, _ *diag.Diagnostics) {
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Index < ms[j].Index })
+	var b strings.Builder
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
 	}
-	l, d := types.ListValue(poolMachineType, elems)
-	diags.Append(d...)
-	v[attrMachines] = l
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%d %s %s %s\n", m.Index, m.ID, dash(m.PrivateIP), dash(m.PublicIP))
+	}
+	v[attrMachines] = types.StringValue(b.String())
 }
 
 func machineRecord(index int64, m *connectors.Machine) poolMachine {
-	return poolMachine{Index: types.Int64Value(index), ID: types.StringValue(m.ID),
-		PrivateIP: types.StringValue(m.PrivateIP), PublicIP: types.StringValue(m.PublicIP)}
+	return poolMachine{Index: index, ID: m.ID, PrivateIP: m.PrivateIP, PublicIP: m.PublicIP}
 }
 
 // ModifyPlan plans an update when the pool lacks machines (some were
@@ -231,8 +242,12 @@ func (r *poolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		return
 	}
 	have := machinesOf(ctx, state, &diags)
-	if want.IsUnknown() || int64(len(have)) != want.ValueInt64() {
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(attrMachines), types.ListUnknown(poolMachineType))...)
+	complete := !want.IsUnknown() && int64(len(have)) == want.ValueInt64()
+	for _, m := range have {
+		complete = complete && m.Index <= want.ValueInt64()
+	}
+	if !complete {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(attrMachines), types.StringUnknown())...)
 	}
 }
 
@@ -300,16 +315,16 @@ func (r *poolResource) converge(ctx context.Context, conn connectors.Connector, 
 	keep := map[int64]poolMachine{}
 	var drop []string
 	for _, m := range have {
-		i := m.Index.ValueInt64()
+		i := m.Index
 		if _, dup := keep[i]; dup || i < 1 || i > want {
-			drop = append(drop, m.ID.ValueString())
+			drop = append(drop, m.ID)
 			continue
 		}
 		keep[i] = m
 	}
 	known := map[string]bool{}
 	for _, m := range have {
-		known[m.ID.ValueString()] = true
+		known[m.ID] = true
 	}
 	// Machines of this pool that no state holds.
 	err := r.m.retry(ctx, "list the pool's machines", func(ctx context.Context) error {
@@ -389,7 +404,12 @@ func (r *poolResource) converge(ctx context.Context, conn connectors.Connector, 
 		}
 		started += len(members)
 		if len(members) > 0 {
-			if err := cl.SetPoolMembers(ctx, token, members); err != nil {
+			// Not cut short by an interrupt either: machines the cloud
+			// accepted are registered, so their agents can claim them.
+			regCtx, regCancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			err := cl.SetPoolMembers(regCtx, token, members)
+			regCancel()
+			if err != nil {
 				diags.AddError("Cannot register the pool's machines", fmt.Sprintf("Telling the coordinator which of the %d new machines of %s is which instance: %v. "+
 					"They are kept in the state, and their agents wait for the registration; apply again.", len(members), node, err))
 				return mapValues(keep)
@@ -450,7 +470,6 @@ func (r *poolResource) withPoolToken(ctx context.Context, cl *client.Client, tem
 		diags.AddError("Cannot render the pool's user-data", err.Error())
 		return spec, "", false
 	}
-	r.m.cfg.issued(deployment, map[string]string{node + ".pool": token})
 	return spec, hash, true
 }
 
@@ -534,12 +553,12 @@ func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	var kept []poolMachine
 	for _, pm := range have {
-		m, ok := byID[pm.ID.ValueString()]
+		m, ok := byID[pm.ID]
 		if !ok || !m.State.Alive() {
-			tflog.Warn(ctx, "a machine of the pool is gone; the next apply starts a new one", map[string]any{"instance": pm.instance(node), "machine": pm.ID.ValueString()})
+			tflog.Warn(ctx, "a machine of the pool is gone; the next apply starts a new one", map[string]any{"instance": pm.instance(node), "machine": pm.ID})
 			continue
 		}
-		kept = append(kept, machineRecord(pm.Index.ValueInt64(), m))
+		kept = append(kept, machineRecord(pm.Index, m))
 		if r.m.conn.TypeSetting != "" && m.Type != "" {
 			v[r.m.conn.TypeSetting] = types.StringValue(m.Type)
 		}
@@ -607,7 +626,7 @@ func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	deployment, node := v.str(attrDeploymentID), v.str(attrNode)
 	ids := map[string]bool{}
 	for _, m := range machinesOf(ctx, v, &resp.Diagnostics) {
-		ids[m.ID.ValueString()] = true
+		ids[m.ID] = true
 	}
 	// And any machine of the pool an interrupted apply left.
 	err := r.m.retry(ctx, "list the pool's machines", func(ctx context.Context) error {
@@ -641,7 +660,7 @@ func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 			goneSet[id] = true
 		}
 		for _, m := range machinesOf(ctx, v, &resp.Diagnostics) {
-			if !goneSet[m.ID.ValueString()] {
+			if !goneSet[m.ID] {
 				left = append(left, m)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,8 +61,9 @@ func (c *cloudTest) poolMachinesMatch(n int) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		dep := s.RootModule().Resources["slipstream_deployment.shop"].Primary.ID
 		attrs := s.RootModule().Resources[c.conn.PoolResource+".web"].Primary.Attributes
-		if got := attrs["machines.#"]; got != strconv.Itoa(n) {
-			return fmt.Errorf("the pool lists %s machines, want %d", got, n)
+		lines := strings.Split(strings.TrimSuffix(attrs["machines"], "\n"), "\n")
+		if len(lines) != n {
+			return fmt.Errorf("the pool lists %d machines, want %d:\n%s", len(lines), n, attrs["machines"])
 		}
 		live := map[string]fakecloud.Machine{}
 		for _, m := range c.live() {
@@ -71,11 +73,11 @@ func (c *cloudTest) poolMachinesMatch(n int) resource.TestCheckFunc {
 			return fmt.Errorf("the fake holds %d live machines, want %d", len(live), n)
 		}
 		for i := range n {
-			id := attrs[fmt.Sprintf("machines.%d.id", i)]
-			index := attrs[fmt.Sprintf("machines.%d.index", i)]
-			if index != strconv.Itoa(i+1) {
-				return fmt.Errorf("machine %d of the pool has index %s", i, index)
+			f := strings.Fields(lines[i])
+			if len(f) != 4 || f[0] != strconv.Itoa(i+1) {
+				return fmt.Errorf("line %d of the pool's machines is %q, want index %d, an id and two addresses (or -)", i+1, lines[i], i+1)
 			}
+			id, index := f[1], f[0]
 			m, ok := live[id]
 			if !ok {
 				return fmt.Errorf("the pool lists machine %s, which the fake does not hold live", id)
@@ -118,10 +120,10 @@ func testAccPoolLifecycle(t *testing.T, connector string) {
 				Config: c.poolConfig(25),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^shop-[0-9a-f]{8}/web$`))),
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("machines"), knownvalue.ListSizeExact(25)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("machines"), knownvalue.StringRegexp(regexp.MustCompile(`^1 \S+ \S+ \S+\n(?:\d+ \S+ \S+ \S+\n){24}$`))),
 				},
 				Check: resource.ComposeTestCheckFunc(c.poolMachinesMatch(25), func(s *terraform.State) error {
-					firstID = s.RootModule().Resources[addr].Primary.Attributes["machines.0.id"]
+					firstID = strings.Fields(s.RootModule().Resources[addr].Primary.Attributes["machines"])[1]
 					return nil
 				}),
 			},
@@ -139,7 +141,7 @@ func testAccPoolLifecycle(t *testing.T, connector string) {
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 				}},
 				Check: resource.ComposeTestCheckFunc(c.poolMachinesMatch(25), func(s *terraform.State) error {
-					if id := s.RootModule().Resources[addr].Primary.Attributes["machines.0.id"]; id == firstID || id == "" {
+					if id := strings.Fields(s.RootModule().Resources[addr].Primary.Attributes["machines"])[1]; id == firstID {
 						return fmt.Errorf("web.1 still has machine %q, terminated", id)
 					}
 					return nil

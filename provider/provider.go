@@ -62,11 +62,9 @@ type slipstreamProvider struct {
 // instances it registers); nil in production.
 type hooks struct {
 	// instancesAdded is called with the instances a deployment gained
-	// (created or scaled out), tokensIssued with the bootstrap tokens the
-	// machine resources issued, and bootstrapScript may change the script a
+	// (created or scaled out), and bootstrapScript may change the script a
 	// machine is about to run (to make it fail).
 	instancesAdded  func(deployment string, instances []string)
-	tokensIssued    func(deployment string, tokens map[string]string)
 	bootstrapScript func(deployment, instance, script string) string
 }
 

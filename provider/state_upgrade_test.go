@@ -28,7 +28,7 @@ import (
 var v0Attributes = map[string]struct{ removed, added []string }{
 	"slipstream_deployment":       {removed: []string{"tokens", "user_data", "ssh_bootstrap", "instances"}, added: []string{"multiplicities"}},
 	"slipstream_ec2_instance":     {removed: []string{"bootstrap"}},
-	"slipstream_deployment_ready": {added: []string{"multiplicities", "compact"}},
+	"slipstream_deployment_ready": {added: []string{"multiplicities", "compact", "outputs_json", "sensitive_outputs_json"}},
 }
 
 // TestAccUpgrade_fromSchemaV0: state written by schema version 0 (a

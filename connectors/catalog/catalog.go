@@ -74,9 +74,9 @@ type Connector struct {
 	// Sized is true for connectors that create machines and so map the
 	// generic cpu, ram and disk sizes onto the cloud's instance types.
 	Sized bool
-	// Bootstrap names the deployment attribute the resource takes its
-	// bootstrap from: "user_data" (cloud-init) or "ssh_bootstrap" (a script
-	// run over SSH).
+	// Bootstrap names the bootstrap the connector's machines run, which
+	// their resource renders: "user_data" (cloud-init) or "ssh_bootstrap"
+	// (a script run over SSH).
 	Bootstrap string
 	// TypeSetting names the ScopeInstance setting that gives a machine's
 	// instance type or flavor explicitly ("instance_type", "flavor"); it

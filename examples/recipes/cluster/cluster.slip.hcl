@@ -1,6 +1,7 @@
 # A master and N workers. Each worker registers with the master by
 # publishing its own address; the master waits until every worker has done
-# so, then publishes the cluster's address.
+# so, then publishes the cluster's address. Scaling the workers makes the
+# master publish the members again.
 
 variable "workers" {
   type        = number
@@ -29,8 +30,14 @@ component "master" {
   output "members" {
     description = "Space-separated addresses of the registered workers."
   }
+  output "scaling" {
+    description = "The last scale of the cluster the master took in: vm_add or vm_remove, the node and its instances."
+  }
 
   deploy = file("scripts/master.sh")
+  # Scaling the workers runs these on the master (SlipStream's scale hooks).
+  on_vm_add    = file("scripts/master-rescan.sh")
+  on_vm_remove = file("scripts/master-rescan.sh")
 }
 
 component "worker" {

@@ -1,6 +1,6 @@
 # A large node's machines on one cloud as one pool: they start in batches
 # (one cloud call for up to batch_size machines) and the state keeps one
-# small record per machine. slipc emits this for a node of more than 20
+# line per machine. slipc emits this for a node of more than 20
 # instances (or with pool = true in the node).
 provider "slipstream" {
   alias = "aws"

@@ -38,13 +38,19 @@ resource "slipstream_deployment" "cluster" {
           description = "Space-separated addresses of the registered workers."
           output      = true
         }
+        scaling = {
+          description = "The last scale of the cluster the master took in: vm_add or vm_remove, the node and its instances."
+          output      = true
+        }
         "url.service" = {
           description = "Address of the cluster's API."
           output      = true
         }
       }
       scripts = {
-        deploy = [file("${path.module}/scripts/components/master/deploy.sh")]
+        deploy       = [file("${path.module}/scripts/components/master/deploy.sh")]
+        on_vm_add    = [file("${path.module}/scripts/components/master/on_vm_add.sh")]
+        on_vm_remove = [file("${path.module}/scripts/components/master/on_vm_remove.sh")]
       }
     }
     worker = {

@@ -11,6 +11,11 @@ output "master_members" {
   value       = slipstream_deployment_ready.cluster.outputs["master"]["members"]
 }
 
+output "master_scaling" {
+  description = "The last scale of the cluster the master took in: vm_add or vm_remove, the node and its instances. One value per instance of node \"master\"."
+  value       = slipstream_deployment_ready.cluster.outputs["master"]["scaling"]
+}
+
 output "master_url_service" {
   description = "Address of the cluster's API. One value per instance of node \"master\"."
   value       = slipstream_deployment_ready.cluster.outputs["master"]["url.service"]

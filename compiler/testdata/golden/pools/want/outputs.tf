@@ -2,31 +2,31 @@
 # Change the recipe and run: slipc compile pools
 
 output "master_hostname" {
-  description = "hostname of each instance of node \"master\"."
-  value       = slipstream_deployment_ready.grid.outputs["master"]["hostname"]
+  description = "hostname of each instance of node \"master\". A JSON list (the node is pooled): jsondecode() it."
+  value       = slipstream_deployment_ready.grid.outputs_json["master"]["hostname"]
 }
 
 output "master_url" {
-  description = "url of each instance of node \"master\"."
-  value       = slipstream_deployment_ready.grid.outputs["master"]["url"]
+  description = "url of each instance of node \"master\". A JSON list (the node is pooled): jsondecode() it."
+  value       = slipstream_deployment_ready.grid.outputs_json["master"]["url"]
 }
 
 output "probe_hostname" {
   description = "hostname of each instance of node \"probe\"."
-  value       = slipstream_deployment_ready.grid.outputs["probe"]["hostname"]
+  value       = jsondecode(slipstream_deployment_ready.grid.outputs_json["probe"]["hostname"])
 }
 
 output "probe_registered" {
   description = "registered of each instance of node \"probe\"."
-  value       = slipstream_deployment_ready.grid.outputs["probe"]["registered"]
+  value       = jsondecode(slipstream_deployment_ready.grid.outputs_json["probe"]["registered"])
 }
 
 output "worker_hostname" {
-  description = "hostname of each instance of node \"worker\"."
-  value       = slipstream_deployment_ready.grid.outputs["worker"]["hostname"]
+  description = "hostname of each instance of node \"worker\". A JSON list (the node is pooled): jsondecode() it."
+  value       = slipstream_deployment_ready.grid.outputs_json["worker"]["hostname"]
 }
 
 output "worker_registered" {
-  description = "registered of each instance of node \"worker\"."
-  value       = slipstream_deployment_ready.grid.outputs["worker"]["registered"]
+  description = "registered of each instance of node \"worker\". A JSON list (the node is pooled): jsondecode() it."
+  value       = slipstream_deployment_ready.grid.outputs_json["worker"]["registered"]
 }
