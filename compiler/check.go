@@ -26,6 +26,9 @@ type Plan struct {
 	// KeyedPools are the fixed clouds whose hosts are given per node (a
 	// map from node name to its list) rather than as one list.
 	KeyedPools map[*Cloud]bool
+	// Builds are the images built for the nodes, by image then cloud
+	// (images.go).
+	Builds []*ImageBuild
 }
 
 // PlanNode is a node with its component's image chain folded in.
@@ -55,6 +58,9 @@ type PlanNode struct {
 	// Pooled: the node's machines are one pool resource
 	// (Connector.PoolResource), not one resource each.
 	Pooled bool
+	// Build is the image build the node's machines start from, nil when
+	// they start from a native image (images.go).
+	Build *ImageBuild
 }
 
 // PoolThreshold is the multiplicity above which a node on a cloud that
@@ -322,6 +328,7 @@ func (p *Program) checkDeployment(dep *Deployment) (*Plan, hcl.Diagnostics) {
 	for _, pn := range plan.Nodes {
 		diags = append(diags, p.checkInputs(pn, byName, nodeNames)...)
 	}
+	diags = append(diags, p.planBuilds(plan)...)
 	diags = append(diags, p.checkHostPools(plan)...)
 	diags = append(diags, p.analyzeWaits(plan)...)
 	return plan, diags

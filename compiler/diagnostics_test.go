@@ -433,6 +433,36 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Invalid pool", `pool must be true or false, written as such`)},
 	},
 	{
+		name: "build must be a constant",
+		files: map[string]string{"main.slip.hcl": `
+variable "bake" {
+  type    = bool
+  default = true
+}
+cloud "aws" {
+  connector = "ec2"
+  region    = "eu-west-1"
+}
+image "os" {
+  ids = { aws = "ami-1" }
+}
+image "app" {
+  parent       = image.os
+  post_install = "true"
+  build        = «var.bake»
+}
+component "web" {
+  image = image.app
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.aws
+  }
+}`},
+		want: []wantDiag{errorDiag("Invalid build", `build must be true or false, written as such`)},
+	},
+	{
 		name: "no pools on a fixed cloud",
 		files: map[string]string{"main.slip.hcl": `
 cloud "lab" {

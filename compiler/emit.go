@@ -329,6 +329,7 @@ func (e *emitter) emitMain(body *tfFile) {
 	depBody.SetAttributeRaw("components", sortedObject(components))
 	depBody.SetAttributeRaw("nodes", sortedObject(nodes))
 
+	e.emitBuilds(body)
 	var instanceRefs []hclwrite.Tokens
 	pooled := false
 	for _, pn := range e.sortedNodes() {
@@ -645,7 +646,10 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 		delete(args, "index")
 		args["multiplicity"] = toks{}.trav("slipstream_deployment", ident(dep.Name), "multiplicities").index(toks{}.str(pn.Name).tokens()).tokens()
 	}
-	if pn.Connector.NeedsImage && pn.ImageID != nil {
+	switch {
+	case pn.Build != nil:
+		args["image_id"] = buildImageID(pn.Build)
+	case pn.Connector.NeedsImage && pn.ImageID != nil:
 		t, d := e.exprTokens(pn.exprModule(pn.ImageID), pn.ImageID)
 		e.diags = append(e.diags, d...)
 		args["image_id"] = t

@@ -220,6 +220,8 @@ func decodeImageBlock(block *hcl.Block, mod *Module) (*Image, hcl.Diagnostics) {
 			im.PreInstall = &Script{Phase: name, Expr: attr.Expr, Owner: owner, Module: mod}
 		case "post_install":
 			im.PostInstall = &Script{Phase: name, Expr: attr.Expr, Owner: owner, Module: mod}
+		case "build":
+			im.Build = attr.Expr
 		case "ids":
 			im.IDsRange = attr.Expr.Range()
 			pairs, d := hcl.ExprMap(attr.Expr)

@@ -123,6 +123,9 @@ type Image struct {
 	Packages    hcl.Expression
 	PreInstall  *Script
 	PostInstall *Script
+	// Build, when it is false, keeps an image's build steps at deploy
+	// time: no image is built for it (see compiler/images.go).
+	Build       hcl.Expression
 	Params      []*Param
 	Sizing      Sizing
 	DeclRange   hcl.Range

@@ -48,7 +48,7 @@ var sizingAttrs = []hcl.AttributeSchema{{Name: "cpu"}, {Name: "ram"}, {Name: "di
 var imageSchema = &hcl.BodySchema{
 	Attributes: append([]hcl.AttributeSchema{
 		{Name: "description"}, {Name: "parent"}, {Name: "ids"}, {Name: "login_user"}, {Name: "platform"},
-		{Name: "packages"}, {Name: "pre_install"}, {Name: "post_install"},
+		{Name: "packages"}, {Name: "pre_install"}, {Name: "post_install"}, {Name: "build"},
 	}, sizingAttrs...),
 	Blocks: paramBlocks,
 }
@@ -101,7 +101,7 @@ var attrHome = map[string]string{
 	"connector": "a cloud block", "deploy": "a component block", "report": "a component block",
 	"on_vm_add": "a component block", "on_vm_remove": "a component block",
 	"parent": "an image block", "ids": "an image block", "login_user": "an image block",
-	"platform": "an image block", "packages": "an image block", "pre_install": "an image block",
+	"platform": "an image block", "packages": "an image block", "pre_install": "an image block", "build": "an image block",
 	"post_install": "an image block", "source": "an import block", "keep_running": "a deployment block",
 	"default": "a variable, input or output block", "type": "a variable block",
 }

@@ -28,8 +28,8 @@ var machineConnectors = map[string]connectors.Factory{
 	"openstack":  openstack.New,
 }
 
-// machineResources returns constructors of each cloud's instance and pool
-// resources, in name order.
+// machineResources returns constructors of each cloud's instance, pool
+// and image resources, in name order.
 func machineResources() []func() resource.Resource {
 	names := make([]string, 0, len(machineConnectors))
 	for name := range machineConnectors {
@@ -45,6 +45,7 @@ func machineResources() []func() resource.Resource {
 		factory := machineConnectors[name]
 		out = append(out, func() resource.Resource { return newInstanceResource(conn, factory) })
 		out = append(out, func() resource.Resource { return newPoolResource(conn, factory) })
+		out = append(out, func() resource.Resource { return newImageResource(conn, factory) })
 	}
 	return out
 }

@@ -94,6 +94,8 @@ func TestCatalogImplementedMatchesResources(t *testing.T) {
 			t.Errorf("the provider has %s, but the catalog still marks connector %s planned: set Implemented", conn.Resource, name)
 		case conn.Implemented && conn.PoolResource != "" && !have[conn.PoolResource]:
 			t.Errorf("the catalog marks connector %s implemented, but the provider has no %s resource", name, conn.PoolResource)
+		case conn.Implemented && conn.ImageResource != "" && !have[conn.ImageResource]:
+			t.Errorf("the catalog marks connector %s implemented, but the provider has no %s resource", name, conn.ImageResource)
 		}
 	}
 	// Every machine resource belongs to a catalog connector.
@@ -101,8 +103,10 @@ func TestCatalogImplementedMatchesResources(t *testing.T) {
 	for _, name := range catalog.Names() {
 		conn, _ := catalog.Lookup(name)
 		connectorOf[conn.Resource] = name
-		if conn.PoolResource != "" {
-			connectorOf[conn.PoolResource] = name
+		for _, typ := range []string{conn.PoolResource, conn.ImageResource} {
+			if typ != "" {
+				connectorOf[typ] = name
+			}
 		}
 	}
 	for typ := range have {
@@ -110,7 +114,7 @@ func TestCatalogImplementedMatchesResources(t *testing.T) {
 		case "slipstream_deployment", "slipstream_deployment_ready":
 		default:
 			if connectorOf[typ] == "" {
-				t.Errorf("the provider has %s, which no catalog connector names as its Resource or PoolResource", typ)
+				t.Errorf("the provider has %s, which no catalog connector names as its Resource, PoolResource or ImageResource", typ)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
@@ -62,7 +63,7 @@ func runAgent(args []string, getenv func(string) string, stdout, stderr io.Write
 	defer stop()
 	r := &agent.Runner{
 		Client: newClient(cfg), Config: *cfg, Instance: inst, StateDir: *stateDir,
-		BinDir: binDir, Env: os.Environ(), Log: stderr,
+		BinDir: binDir, Env: os.Environ(), Log: stderr, SealRoot: sealRoot(*stateDir),
 	}
 	switch err := r.Run(ctx); {
 	case err == nil:
@@ -74,6 +75,22 @@ func runAgent(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "slipstream-agent: %v\n", err)
 		return 1
 	}
+}
+
+// sealRoot is the root of the file system a builder machine's agent
+// cleans for its snapshot: the root the state folder is the bootstrap's
+// /var/lib/slipstream of ("/" on a machine; a test install's folder), or
+// none for a state folder elsewhere, whose agent cleans its state alone.
+func sealRoot(stateDir string) string {
+	dir := filepath.Clean(stateDir)
+	root, ok := strings.CutSuffix(dir, defaultStateDir)
+	if !ok || !filepath.IsAbs(dir) {
+		return ""
+	}
+	if root == "" {
+		return "/"
+	}
+	return root
 }
 
 // linkCommands makes STATE/bin/ss-* links to this executable.

@@ -59,6 +59,10 @@ type Connector struct {
 	// machines as one pool, in batches (clouds whose machines are created;
 	// empty for adopted hosts).
 	PoolResource string
+	// ImageResource is the Terraform resource type that builds one of the
+	// recipe's images on this cloud (the image factory; empty for adopted
+	// hosts, which start from no image).
+	ImageResource string
 	// Implemented is true once the provider has Resource. Until then the
 	// connector is planned: its settings are listed (so the compiler and
 	// the docs know them and the connector's work only flips this flag),
@@ -135,7 +139,7 @@ var connectors = map[string]*Connector{
 		},
 	},
 	"ec2": {
-		Name: "ec2", Title: "Amazon EC2", ImageHint: "an AMI id, `ami-…`", IDExample: "`i-0123456789abcdef0`", Sized: true, Resource: "slipstream_ec2_instance", PoolResource: "slipstream_ec2_pool", Implemented: true, NeedsImage: true, Bootstrap: "user_data", TypeSetting: "instance_type",
+		Name: "ec2", Title: "Amazon EC2", ImageHint: "an AMI id, `ami-…`", IDExample: "`i-0123456789abcdef0`", Sized: true, Resource: "slipstream_ec2_instance", PoolResource: "slipstream_ec2_pool", ImageResource: "slipstream_ec2_image", Implemented: true, NeedsImage: true, Bootstrap: "user_data", TypeSetting: "instance_type",
 		Settings: []Setting{
 			{Name: "region", Type: String, Scope: ScopeProvider, Required: true, Description: "AWS region, e.g. `eu-west-1`."},
 			{Name: "profile", Type: String, Scope: ScopeProvider, Description: "Profile of the shared configuration and credentials files (`~/.aws/config`, `~/.aws/credentials`); default `AWS_PROFILE`, then `default`."},
@@ -152,7 +156,7 @@ var connectors = map[string]*Connector{
 		},
 	},
 	"openstack": {
-		Name: "openstack", Title: "OpenStack", ImageHint: "a Glance image id", IDExample: "a server uuid", Sized: true, Resource: "slipstream_openstack_instance", PoolResource: "slipstream_openstack_pool", Implemented: true, NeedsImage: true, Bootstrap: "user_data", TypeSetting: "flavor",
+		Name: "openstack", Title: "OpenStack", ImageHint: "a Glance image id", IDExample: "a server uuid", Sized: true, Resource: "slipstream_openstack_instance", PoolResource: "slipstream_openstack_pool", ImageResource: "slipstream_openstack_image", Implemented: true, NeedsImage: true, Bootstrap: "user_data", TypeSetting: "flavor",
 		Settings: []Setting{
 			{Name: "auth_url", Type: String, Scope: ScopeProvider, Description: "Keystone v3 URL; default `OS_AUTH_URL` or the `clouds.yaml` entry."},
 			{Name: "cloud", Type: String, Scope: ScopeProvider, Description: "Entry of `clouds.yaml` to take the credentials from; default `OS_CLOUD`."},
@@ -172,7 +176,7 @@ var connectors = map[string]*Connector{
 		},
 	},
 	"cloudsigma": {
-		Name: "cloudsigma", Title: "CloudSigma", ImageHint: "the uuid of a library drive, or of one of the account's drives, cloned for the machine", IDExample: "a server uuid", Sized: true, Resource: "slipstream_cloudsigma_server", PoolResource: "slipstream_cloudsigma_pool", Implemented: true, NeedsImage: true, Bootstrap: "user_data",
+		Name: "cloudsigma", Title: "CloudSigma", ImageHint: "the uuid of a library drive, or of one of the account's drives, cloned for the machine", IDExample: "a server uuid", Sized: true, Resource: "slipstream_cloudsigma_server", PoolResource: "slipstream_cloudsigma_pool", ImageResource: "slipstream_cloudsigma_image", Implemented: true, NeedsImage: true, Bootstrap: "user_data",
 		Settings: []Setting{
 			{Name: "location", Type: String, Scope: ScopeProvider, Required: true, Description: "Location code, e.g. `zrh`: the API is `https://<location>.cloudsigma.com/api/2.0/`."},
 			{Name: "username", Type: String, Scope: ScopeProvider, Description: "Account e-mail; default `CLOUDSIGMA_USERNAME`."},
@@ -188,7 +192,7 @@ var connectors = map[string]*Connector{
 	// to compile a cloud that uses them until their resource exists.
 	"azure": {
 		Name: "azure", Title: "Microsoft Azure", ImageHint: "an image id or `publisher:offer:sku:version`", IDExample: "a VM resource id", Sized: true,
-		Resource: "slipstream_azure_vm", PoolResource: "slipstream_azure_pool", NeedsImage: true, Bootstrap: "user_data", TypeSetting: "vm_size",
+		Resource: "slipstream_azure_vm", PoolResource: "slipstream_azure_pool", ImageResource: "slipstream_azure_image", NeedsImage: true, Bootstrap: "user_data", TypeSetting: "vm_size",
 		Settings: []Setting{
 			{Name: "subscription_id", Type: String, Scope: ScopeProvider, Required: true, Description: "Subscription to create the machines in."},
 			{Name: "location", Type: String, Scope: ScopeProvider, Required: true, Description: "Azure region, e.g. `westeurope`."},
@@ -205,7 +209,7 @@ var connectors = map[string]*Connector{
 	},
 	"cloudstack": {
 		Name: "cloudstack", Title: "Apache CloudStack", ImageHint: "a template id", IDExample: "a VM uuid", Sized: true,
-		Resource: "slipstream_cloudstack_instance", PoolResource: "slipstream_cloudstack_pool", NeedsImage: true, Bootstrap: "user_data", TypeSetting: "service_offering",
+		Resource: "slipstream_cloudstack_instance", PoolResource: "slipstream_cloudstack_pool", ImageResource: "slipstream_cloudstack_image", NeedsImage: true, Bootstrap: "user_data", TypeSetting: "service_offering",
 		Settings: []Setting{
 			{Name: "api_url", Type: String, Scope: ScopeProvider, Required: true, Description: "API URL, e.g. `https://cloud.example.com/client/api`."},
 			{Name: "api_key", Type: String, Scope: ScopeProvider, Description: "API key; default `CLOUDSTACK_API_KEY`."},
@@ -218,7 +222,7 @@ var connectors = map[string]*Connector{
 	},
 	"opennebula": {
 		Name: "opennebula", Title: "OpenNebula", ImageHint: "a template or image id", IDExample: "a VM id", Sized: true,
-		Resource: "slipstream_opennebula_vm", PoolResource: "slipstream_opennebula_pool", NeedsImage: true, Bootstrap: "user_data",
+		Resource: "slipstream_opennebula_vm", PoolResource: "slipstream_opennebula_pool", ImageResource: "slipstream_opennebula_image", NeedsImage: true, Bootstrap: "user_data",
 		Settings: []Setting{
 			{Name: "endpoint", Type: String, Scope: ScopeProvider, Required: true, Description: "XML-RPC endpoint, e.g. `https://one.example.com:2633/RPC2`."},
 			{Name: "username", Type: String, Scope: ScopeProvider, Description: "User name; default `ONE_USERNAME`."},

@@ -125,6 +125,10 @@ type Runner struct {
 	// machine yet (default 15 minutes): see pool.go.
 	MachineIDWait    time.Duration
 	RegistrationWait time.Duration
+	// SealRoot is the root of the machine's file system ("/" in
+	// production): a builder machine's agent cleans the files below it
+	// for the snapshot (image.go). Empty, only the state folder is.
+	SealRoot string
 
 	mu       sync.Mutex
 	progress *progress
@@ -245,6 +249,17 @@ func (r *Runner) Run(ctx context.Context) error {
 				return r.gone(err)
 			}
 		}
+		if state == coordinator.Finalizing && node.Build != nil && run.Abort == "" {
+			// A builder machine: the build steps ran and the run was
+			// Ready; record them and clean the machine for its snapshot.
+			if err := r.seal(node); err != nil {
+				r.logf("sealing the machine for image %s: %v", node.Build.Image, err)
+				if err := r.Client.Abort(ctx, fmt.Sprintf("%s: sealing the machine for image %s: %v", r.Instance, node.Build.Image, err), false); err != nil {
+					return r.gone(err)
+				}
+				continue
+			}
+		}
 		if _, err := r.Client.Complete(ctx, state); err != nil && !isState(err) && !isAbort(err) {
 			return r.gone(err)
 		}
@@ -309,17 +324,11 @@ func (r *Runner) generation(ctx context.Context) string {
 func (r *Runner) executing(ctx context.Context, node *coordinator.Node) error {
 	gen := r.generation(ctx)
 	if !r.progress.Deployed {
-		steps := []struct{ phase, body string }{}
-		for _, s := range node.Scripts["pre_install"] {
-			steps = append(steps, struct{ phase, body string }{"pre_install", s})
-		}
-		if len(node.Packages) > 0 {
-			steps = append(steps, struct{ phase, body string }{"packages", packagesScript(node.Packages)})
-		}
-		for _, phase := range []string{"post_install", "deploy"} {
-			for _, s := range node.Scripts[phase] {
-				steps = append(steps, struct{ phase, body string }{phase, s})
-			}
+		steps := newInstanceSteps(node)
+		// A machine started from an image SlipStream built skips the
+		// build steps the image holds.
+		if err := r.skipBaked(steps); err != nil {
+			return err
 		}
 		counts := map[string]int{}
 		for _, s := range steps {

@@ -100,6 +100,19 @@ type Node struct {
 	// to start (InstanceFailed) without aborting the run; the barriers then
 	// go on without them, as SlipStream's did.
 	MaxProvisioningFailures int `json:"max_provisioning_failures,omitempty"`
+	// Build, when set, makes the node's machines image builders: once the
+	// run is being finalized, each agent records the build steps it ran in
+	// the image manifest and cleans the machine for a snapshot (see
+	// coordination/agent/image.go), before it completes Finalizing.
+	Build *Build `json:"build,omitempty"`
+}
+
+// Build names the image a builder node's machines are made into.
+type Build struct {
+	// Image is the recipe's image name; ContentHash the hash of all that
+	// goes into it (its parent, the scripts of its chain, its packages).
+	Image       string `json:"image"`
+	ContentHash string `json:"content_hash"`
 }
 
 // Phases are the script phases an agent runs, in SlipStream's terms:

@@ -79,6 +79,45 @@ resource "slipstream_deployment" "chain" {
   }
 }
 
+resource "slipstream_ec2_image" "leaf_aws" {
+  provider = slipstream.aws
+
+  cpu             = 1
+  name            = "leaf"
+  packages        = ["curl", "git", "nginx", "jq"]
+  parent_image_id = "ami-middle"
+  platform        = "debian"
+  post_install    = [file("${path.module}/scripts/images/middle/post_install.sh"), file("${path.module}/scripts/images/leaf/post_install.sh")]
+  pre_install     = [file("${path.module}/scripts/images/base/pre_install.sh"), file("${path.module}/scripts/images/middle/pre_install.sh")]
+  ram             = 4
+}
+
+resource "slipstream_openstack_image" "leaf_os" {
+  provider = slipstream.os
+
+  cpu             = 1
+  name            = "leaf"
+  packages        = ["curl", "git", "nginx", "jq"]
+  parent_image_id = slipstream_openstack_image.middle_os.image_id
+  platform        = "debian"
+  post_install    = [file("${path.module}/scripts/images/middle/post_install.sh"), file("${path.module}/scripts/images/leaf/post_install.sh")]
+  pre_install     = [file("${path.module}/scripts/images/base/pre_install.sh"), file("${path.module}/scripts/images/middle/pre_install.sh")]
+  ram             = 4
+}
+
+resource "slipstream_openstack_image" "middle_os" {
+  provider = slipstream.os
+
+  cpu             = 1
+  name            = "middle"
+  packages        = ["curl", "git", "nginx"]
+  parent_image_id = "os-base"
+  platform        = "debian"
+  post_install    = [file("${path.module}/scripts/images/middle/post_install.sh")]
+  pre_install     = [file("${path.module}/scripts/images/base/pre_install.sh"), file("${path.module}/scripts/images/middle/pre_install.sh")]
+  ram             = 4
+}
+
 resource "slipstream_ec2_instance" "on_aws" {
   count    = var.on_aws_multiplicity
   provider = slipstream.aws
@@ -86,7 +125,7 @@ resource "slipstream_ec2_instance" "on_aws" {
   cpu           = 1
   deployment_id = slipstream_deployment.chain.id
   disk          = 30
-  image_id      = "ami-middle"
+  image_id      = slipstream_ec2_image.leaf_aws.image_id
   index         = count.index + 1
   node          = "on_aws"
   ram           = 4
@@ -100,7 +139,7 @@ resource "slipstream_openstack_instance" "on_os" {
   deployment_id = slipstream_deployment.chain.id
   disk          = 30
   flavor        = "m1.large"
-  image_id      = "os-base"
+  image_id      = slipstream_openstack_image.leaf_os.image_id
   index         = count.index + 1
   node          = "on_os"
   ram           = 4

@@ -1,0 +1,1 @@
+echo tools > /etc/tools
