@@ -35,6 +35,19 @@ func compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnosti
 	if p == nil {
 		return nil, nil, diags
 	}
+	if opts.Deployment == "" && len(p.Deployments()) == 0 {
+		// No deployment: the recipe's images are built, as Packer's
+		// templates are, if it has any to build.
+		plan, d := p.CheckImages()
+		if len(plan.Builds) > 0 || d.HasErrors() {
+			diags = append(diags, d...)
+			if diags.HasErrors() {
+				return nil, p, diags
+			}
+			out, d := Emit(plan, opts.Emit)
+			return out, p, append(diags, d...)
+		}
+	}
 	name, d := p.SelectDeployment(opts.Deployment, path)
 	diags = append(diags, d...)
 	if d.HasErrors() {
@@ -63,7 +76,7 @@ func (p *Program) SelectDeployment(name, path string) (string, hcl.Diagnostics) 
 	case 0:
 		return "", hcl.Diagnostics{{
 			Severity: hcl.DiagError, Summary: "No deployment to compile",
-			Detail: fmt.Sprintf("The recipe at %s declares no deployment block, so there is nothing to start. Add one:\n\n  deployment \"main\" {\n    node \"app\" {\n      component = component.<name>\n      cloud     = cloud.<name>\n    }\n  }", path),
+			Detail: fmt.Sprintf("The recipe at %s declares no deployment block, and no image with build steps on a cloud that builds images, so there is nothing to start or build. Add a deployment:\n\n  deployment \"main\" {\n    node \"app\" {\n      component = component.<name>\n      cloud     = cloud.<name>\n    }\n  }", path),
 		}}
 	case 1:
 		return deps[0], nil

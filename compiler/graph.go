@@ -13,6 +13,18 @@ type Graph struct {
 	Deployment string
 	Nodes      []GraphNode
 	Edges      []GraphEdge
+	// Builds are the images built for the nodes (the image factory).
+	Builds []GraphBuild
+}
+
+// GraphBuild is one image built on one cloud: from its parent's build or
+// a native image, for the nodes that start from it.
+type GraphBuild struct {
+	Name, Image, Cloud string
+	// From is the build it starts from ("" for a native image: Native).
+	From, Native string
+	// Nodes start from it.
+	Nodes []string
 }
 
 // GraphNode is one node of the deployment.
@@ -49,6 +61,22 @@ func BuildGraph(plan *Plan) *Graph {
 		}
 	}
 	g.Edges = append(g.Edges, plan.Program.waitEdges(plan)...)
+	for _, b := range plan.Builds {
+		gb := GraphBuild{Name: b.resourceName(), Image: qualifiedName(b.Image.Module, b.Image.Name), Cloud: b.Cloud.Name}
+		if b.Parent != nil {
+			gb.From = b.Parent.resourceName()
+		} else if v, d := b.ParentID.Value(plan.Program.evalContext(b.Cloud.Module)); !d.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type().FriendlyName() == "string" {
+			gb.Native = v.AsString()
+		} else {
+			gb.Native = "(a deploy-time id)"
+		}
+		for _, pn := range nodes {
+			if pn.Build == b {
+				gb.Nodes = append(gb.Nodes, pn.Name)
+			}
+		}
+		g.Builds = append(g.Builds, gb)
+	}
 	sort.SliceStable(g.Edges, func(i, j int) bool {
 		a, b := g.Edges[i], g.Edges[j]
 		if a.From != b.From {
@@ -79,6 +107,17 @@ func (g *Graph) Text() string {
 			}
 		}
 	}
+	for _, bd := range g.Builds {
+		from := "native image " + bd.Native
+		if bd.From != "" {
+			from = "build " + bd.From
+		}
+		fmt.Fprintf(&b, "  build %s: image %s on cloud %s, from %s", bd.Name, bd.Image, bd.Cloud, from)
+		if len(bd.Nodes) > 0 {
+			fmt.Fprintf(&b, "; nodes %s start from it", strings.Join(bd.Nodes, ", "))
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 
@@ -95,6 +134,16 @@ func (g *Graph) Dot() string {
 			style = "dashed"
 		}
 		fmt.Fprintf(&b, "  %q -> %q [label = %q, style = %s];\n", e.From, e.To, e.Label, style)
+	}
+	for _, bd := range g.Builds {
+		id := "build " + bd.Name
+		fmt.Fprintf(&b, "  %q [label = %q, shape = component];\n", id, fmt.Sprintf("image %s\non %s", bd.Image, bd.Cloud))
+		if bd.From != "" {
+			fmt.Fprintf(&b, "  %q -> %q [label = \"built from\", style = dotted];\n", id, "build "+bd.From)
+		}
+		for _, n := range bd.Nodes {
+			fmt.Fprintf(&b, "  %q -> %q [label = \"starts from\", style = dotted];\n", n, id)
+		}
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -72,62 +72,111 @@ func (p *Program) builds(im *Image, diags *hcl.Diagnostics) bool {
 	return v.True()
 }
 
-// planBuilds finds the build each node starts from, and the builds the
-// plan needs, once each, in a stable order.
-func (p *Program) planBuilds(plan *Plan) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	type key struct {
-		im    *Image
-		cloud string
+// buildPlanner finds the builds a plan needs, each once.
+type buildPlanner struct {
+	p       *Program
+	plan    *Plan
+	memo    map[buildKey]*ImageBuild
+	checked map[*Image]bool
+	diags   hcl.Diagnostics
+}
+
+type buildKey struct {
+	im    *Image
+	cloud string
+}
+
+func newBuildPlanner(p *Program, plan *Plan) *buildPlanner {
+	return &buildPlanner{p: p, plan: plan, memo: map[buildKey]*ImageBuild{}, checked: map[*Image]bool{}}
+}
+
+// buildOf returns the build whose image machines of im start from on
+// cloud c: im's own, or its nearest built ancestor's; nil when they start
+// from a native image (or there is none to start from: the node's check
+// reports it).
+func (bp *buildPlanner) buildOf(im *Image, c *Cloud, conn *catalog.Connector) *ImageBuild {
+	if im == nil {
+		return nil
 	}
-	memo := map[key]*ImageBuild{}
-	checked := map[*Image]bool{}
-	var buildOf func(im *Image, c *Cloud, conn *catalog.Connector) *ImageBuild
-	buildOf = func(im *Image, c *Cloud, conn *catalog.Connector) *ImageBuild {
-		if im == nil {
-			return nil
-		}
-		if _, native := im.IDs[c.Name]; native {
-			return nil
-		}
-		parent := buildOf(im.Parent, c, conn)
-		d := hcl.Diagnostics{}
-		building := p.builds(im, &d)
-		if !checked[im] {
-			checked[im] = true
-			diags = append(diags, d...)
-		}
-		if !building {
-			return parent
-		}
-		k := key{im, c.Name}
-		if b, ok := memo[k]; ok {
-			return b
-		}
-		b := &ImageBuild{Image: im, Cloud: c, Connector: conn, Parent: parent}
-		for a := im; a != nil; a = a.Parent {
-			b.Chain = append([]*Image{a}, b.Chain...)
-		}
-		if parent == nil {
-			for a := im.Parent; a != nil && b.ParentID == nil; a = a.Parent {
-				b.ParentID = a.IDs[c.Name]
-			}
-			if b.ParentID == nil {
-				return nil // no image to start from: the node's check says so
-			}
-		}
-		memo[k] = b
-		plan.Builds = append(plan.Builds, b)
+	if _, native := im.IDs[c.Name]; native {
+		return nil
+	}
+	parent := bp.buildOf(im.Parent, c, conn)
+	d := hcl.Diagnostics{}
+	building := bp.p.builds(im, &d)
+	if !bp.checked[im] {
+		bp.checked[im] = true
+		bp.diags = append(bp.diags, d...)
+	}
+	if !building {
+		return parent
+	}
+	k := buildKey{im, c.Name}
+	if b, ok := bp.memo[k]; ok {
 		return b
 	}
+	b := &ImageBuild{Image: im, Cloud: c, Connector: conn, Parent: parent}
+	for a := im; a != nil; a = a.Parent {
+		b.Chain = append([]*Image{a}, b.Chain...)
+	}
+	if parent == nil {
+		for a := im.Parent; a != nil && b.ParentID == nil; a = a.Parent {
+			b.ParentID = a.IDs[c.Name]
+		}
+		if b.ParentID == nil {
+			return nil
+		}
+	}
+	bp.memo[k] = b
+	bp.plan.Builds = append(bp.plan.Builds, b)
+	return b
+}
+
+// done sorts the plan's builds and returns what was found wrong.
+func (bp *buildPlanner) done() hcl.Diagnostics {
+	sortByName(bp.plan.Builds, func(b *ImageBuild) string { return b.resourceName() })
+	return bp.diags
+}
+
+// planBuilds finds the build each node starts from, and the builds the
+// plan needs.
+func (p *Program) planBuilds(plan *Plan) hcl.Diagnostics {
+	bp := newBuildPlanner(p, plan)
 	for _, pn := range plan.Nodes {
 		if pn.Connector.ImageResource == "" || pn.Node.Component == nil {
 			continue
 		}
-		pn.Build = buildOf(pn.Node.Component.Image, pn.Node.Cloud, pn.Connector)
+		pn.Build = bp.buildOf(pn.Node.Component.Image, pn.Node.Cloud, pn.Connector)
 	}
-	sortByName(plan.Builds, func(b *ImageBuild) string { return b.resourceName() })
-	return diags
+	return bp.done()
+}
+
+// CheckImages plans a recipe without deployment as an image factory
+// alone, as Packer is used: every image of the root folder with build
+// steps, on every cloud of the root folder that builds images and where
+// an ancestor of the image has an id to start from.
+func (p *Program) CheckImages() (*Plan, hcl.Diagnostics) {
+	diags := p.checkDefinitions()
+	plan := &Plan{Program: p}
+	bp := newBuildPlanner(p, plan)
+	clouds := map[*Cloud]bool{}
+	for _, cname := range sortedKeys(p.Root.Clouds) {
+		c := p.Root.Clouds[cname]
+		conn, ok := catalog.Lookup(c.Connector)
+		if !ok || conn.ImageResource == "" {
+			continue
+		}
+		for _, iname := range sortedKeys(p.Root.Images) {
+			if b := bp.buildOf(p.Root.Images[iname], c, conn); b != nil {
+				clouds[c] = true
+			}
+		}
+	}
+	for c := range clouds {
+		plan.Clouds = append(plan.Clouds, c)
+	}
+	sortByName(plan.Clouds, func(c *Cloud) string { return c.Name })
+	return plan, fixRanges(append(diags, bp.done()...))
 }
 
 // emitBuilds writes one image resource per build.
@@ -210,4 +259,14 @@ func (e *emitter) emitBuilds(body *tfFile) {
 // a build.
 func buildImageID(b *ImageBuild) hclwrite.Tokens {
 	return hclwrite.TokensForTraversal(traversal(b.Connector.ImageResource, b.resourceName(), "image_id"))
+}
+
+// emitBuildOutputs makes each built image's id an output, for a recipe
+// without deployment.
+func (e *emitter) emitBuildOutputs(body *tfFile) {
+	for _, b := range e.plan.Builds {
+		o := body.block("output", []string{b.resourceName() + "_image_id"})
+		o.SetAttributeRaw("description", valueTokens(cty.StringVal(fmt.Sprintf("The id of image %q built on cloud %q.", qualifiedName(b.Image.Module, b.Image.Name), b.Cloud.Name))))
+		o.SetAttributeRaw("value", buildImageID(b))
+	}
 }

@@ -226,6 +226,30 @@ func TestGraph(t *testing.T) {
 	}
 }
 
+// TestGraphShowsBuilds: the images a deployment builds, what each starts
+// from, and which nodes start from it.
+func TestGraphShowsBuilds(t *testing.T) {
+	recipe := "../../compiler/testdata/golden/image_builds/recipe"
+	code, stdout, stderr := slipc(t, "graph", recipe)
+	if code != exitOK {
+		t.Fatalf("graph: %s", stderr)
+	}
+	for _, want := range []string{
+		"build app_aws: image app on cloud aws, from build runtime_aws; nodes web start from it",
+		"build runtime_aws: image runtime on cloud aws, from native image ami-0123456789abcdef0",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("text graph lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = slipc(t, "graph", "-format", "dot", recipe)
+	for _, want := range []string{`"build app_aws" -> "build runtime_aws" [label = "built from"`, `"web" -> "build app_aws" [label = "starts from"`} {
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Errorf("dot graph lacks %q: code %d\n%s", want, code, stdout)
+		}
+	}
+}
+
 // TestGitImportLockFile compiles a recipe that imports a folder of a real
 // git repository over file://, and checks the lock file's whole life: it is
 // written, it pins the commit even after the tag moves, -upgrade moves it,

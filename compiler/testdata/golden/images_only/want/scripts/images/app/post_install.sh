@@ -1,0 +1,1 @@
+echo app > /etc/app
