@@ -250,3 +250,71 @@ func jsonOutput(tf *tfCLI, name string, v any) error {
 	out := tf.must("output", "-json", name)
 	return json.Unmarshal([]byte(out), v)
 }
+
+// TestAccEC2Image_chainRebuildsOnlyWhatChanged: a three-level image chain
+// compiled by slipc, built on the EC2 fake and deployed from. The same
+// recipe again plans nothing; a changed line of the middle image's script
+// replaces that image, the one built from it and the machines, and leaves
+// the first level's image as it is.
+func TestAccEC2Image_chainRebuildsOnlyWhatChanged(t *testing.T) {
+	accPreCheck(t)
+	rt, image := guestRuntime(t, false)
+	fakes := startFakes(t, rt, image, fakecloud.Options{BootDelay: time.Second}, "ec2")
+	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
+	compile := func(appStep string) string {
+		dir := t.TempDir()
+		recipe := strings.Replace(imageChainRecipe(1, "echo site >> /opt/steps", true), `"sleep 1; echo app >> /opt/steps"`, fmt.Sprintf("%q", appStep), 1)
+		if err := os.WriteFile(filepath.Join(dir, "shop.slip.hcl"), []byte(recipe), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return compileRecipe(t, dir)
+	}
+	dir := compile("echo app >> /opt/steps")
+	tf := newTFCLI(t, dir, fakes)
+	tf.must("apply", "-auto-approve", "-no-color")
+	var steps []string
+	if err := jsonOutput(tf, "web_steps", &steps); err != nil || len(steps) != 2 || strings.TrimSpace(steps[0]) != "runtime app site" {
+		t.Errorf("the machines hold the steps %q (%v), want each level's once, from the builds", steps, err)
+	}
+	if out, code := tf.run(context.Background(), "plan", "-detailed-exitcode", "-no-color"); code != 0 {
+		t.Errorf("the same recipe plans changes (exit %d):\n%s", code, out)
+	}
+
+	// The middle level changes: its compiled configuration replaces the
+	// first, with the state.
+	changed := compile("echo app2 >> /opt/steps")
+	err := filepath.WalkDir(changed, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(changed, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755)
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := tf.must("plan", "-no-color")
+	for _, want := range []string{"slipstream_ec2_image.app_aws must be replaced", "slipstream_ec2_image.site_aws must be replaced", "slipstream_ec2_instance.web[0] must be replaced"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("the plan after a change of app's script does not say %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "# slipstream_ec2_image.runtime_aws ") {
+		t.Errorf("the plan after a change of app's script touches runtime's image:\n%s", plan)
+	}
+	tf.must("apply", "-auto-approve", "-no-color")
+	if err := jsonOutput(tf, "web_steps", &steps); err != nil || len(steps) != 2 || strings.TrimSpace(steps[0]) != "runtime app2 site" {
+		t.Errorf("after the rebuild the machines hold the steps %q (%v), want runtime app2 site", steps, err)
+	}
+	tf.must("destroy", "-auto-approve", "-no-color")
+	for _, img := range fakes["ec2"].Cloud.Images() {
+		if img.ID != e2eImages["ec2"] {
+			t.Errorf("destroy left image %s", img.ID)
+		}
+	}
+}

@@ -74,6 +74,10 @@ const (
 	attrBuiltImageID  = "image_id"
 )
 
+// defaultImageDeleteTimeout bounds a delete's retries: a cloud that
+// refuses because machines still use the image says so soon enough.
+const defaultImageDeleteTimeout = 5 * time.Minute
+
 // buildNode is the builder deployment's one node.
 const buildNode = "build"
 
@@ -437,7 +441,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 		tflog.Info(ctx, "keeping the image on the cloud (keep_on_destroy)", map[string]any{"image": v.str(attrBuiltImageID)})
 		return
 	}
-	limit, d := v.timeouts().Delete(ctx, defaultDeleteTimeout)
+	limit, d := v.timeouts().Delete(ctx, defaultImageDeleteTimeout)
 	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -447,6 +451,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 	id := v.str(attrBuiltImageID)
 	if err := r.m.retry(ctx, "delete the image", func(ctx context.Context) error { return conn.DeleteImage(ctx, id) }); err != nil && !connectors.IsNotFound(err) {
-		r.m.cloudDiag(&resp.Diagnostics, path.Empty(), fmt.Sprintf("Cannot delete image %s on %s", id, r.m.conn.Title), v.str(attrImageName), err)
+		r.m.cloudDiag(&resp.Diagnostics, path.Empty(), fmt.Sprintf("Cannot delete image %s on %s", id, r.m.conn.Title), v.str(attrImageName),
+			fmt.Errorf("%w\n\nA cloud may refuse to delete an image that machines or other images still use: delete those first (terraform destroys the machines it started from the image before the image), or set keep_on_destroy", err))
 	}
 }
