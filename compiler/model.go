@@ -125,11 +125,11 @@ type Image struct {
 	PostInstall *Script
 	// Build, when it is false, keeps an image's build steps at deploy
 	// time: no image is built for it (see compiler/images.go).
-	Build       hcl.Expression
-	Params      []*Param
-	Sizing      Sizing
-	DeclRange   hcl.Range
-	Module      *Module
+	Build     hcl.Expression
+	Params    []*Param
+	Sizing    Sizing
+	DeclRange hcl.Range
+	Module    *Module
 }
 
 // Component is an image plus deployment scripts and parameters.
