@@ -68,7 +68,8 @@ func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaR
 	resp.Schema = schema.Schema{
 		Version: 1,
 		MarkdownDescription: "Waits until every instance of a deployment is Ready (or until named runtime parameters are set) and exposes every runtime parameter the machines published, so outputs and other resources can use them. " +
-			"If any machine aborts the run (a failing script, `ss-abort`), creation fails at once with the instance, its message and the state the run was in.",
+			"If any machine aborts the run (a failing script, `ss-abort`), creation fails at once with the instance, its message and the state the run was in. " +
+			"While it waits it logs, every 15 s at INFO (`TF_LOG=INFO`), the run's state and who is blocked in `ss-get` on what; a timeout names the instances that have not completed the state and the blocked ones.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "The deployment id.",
@@ -182,7 +183,9 @@ func (r *deploymentReadyResource) Create(ctx context.Context, req resource.Creat
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	start := time.Now()
+	stopProgress := logProgress(ctx, cl, 15*time.Second)
 	state, err := wait(ctx, cl, waitFor)
+	stopProgress()
 	if err != nil {
 		var ab *AbortedError
 		switch {
@@ -198,7 +201,8 @@ func (r *deploymentReadyResource) Create(ctx context.Context, req resource.Creat
 					ab.Deployment, when, ab.Message, ab.Deployment, wayOut(context.Background(), cl)))
 		case ctx.Err() != nil:
 			resp.Diagnostics.AddError("Deployment not ready in time",
-				fmt.Sprintf("Deployment %s was still %s after %s (the create timeout). Instances that have not completed it: %s.", m.DeploymentID.ValueString(), state, limit, r.lagging(context.Background(), cl, state)))
+				fmt.Sprintf("Deployment %s was still %s after %s (the create timeout). Instances that have not completed it: %s.%s", m.DeploymentID.ValueString(), state, limit, r.lagging(context.Background(), cl, state),
+					blockedSuffix(context.Background(), cl)))
 		default:
 			resp.Diagnostics.AddError("Cannot wait for the deployment", err.Error())
 		}
@@ -534,4 +538,97 @@ func positiveCounts(m types.Map) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
+}
+
+// logProgress logs, every period until it is stopped, where the run is
+// and who is waiting for whom, so that a long wait in `terraform apply`
+// (TF_LOG=INFO) says what it waits for.
+func logProgress(ctx context.Context, cl *client.Client, period time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			run, err := cl.Run(ctx)
+			if err != nil {
+				continue
+			}
+			fields := map[string]any{"deployment": cl.Deployment, "state": run.State}
+			if b := blocked(ctx, cl); b != "" {
+				fields["blocked"] = b
+			}
+			tflog.Info(ctx, "waiting for the run to be Ready", fields)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// blockedSuffix is blocked as a sentence for a diagnostic, or "".
+func blockedSuffix(ctx context.Context, cl *client.Client) string {
+	if b := blocked(ctx, cl); b != "" {
+		return "\n\nBlocked in ss-get right now: " + b + "."
+	}
+	return ""
+}
+
+// blocked says who is blocked in ss-get on what, by the value they wait
+// for: an input mapped from another node's output is named by that
+// output ("db.1:password ← web.1, web.2 (the longest for 2m10s)"). Empty
+// when nobody waits or the coordinator cannot say.
+func blocked(ctx context.Context, cl *client.Client) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	waits, err := cl.Waits(ctx)
+	if err != nil || len(waits) == 0 {
+		return ""
+	}
+	var mappings map[string]*coordinator.Node
+	if run, err := cl.Run(ctx); err == nil {
+		mappings = run.Deployment.Nodes
+	}
+	type group struct {
+		who     []string
+		longest time.Duration
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, w := range waits {
+		source := w.Key
+		if scope, param, ok := strings.Cut(w.Key, ":"); ok {
+			node, _, _ := strings.Cut(scope, ".")
+			if n := mappings[node]; n != nil {
+				if from, ok := n.Mappings[param]; ok {
+					if src, out, ok := strings.Cut(from, ":"); ok {
+						source = src + ".1:" + out
+					}
+				}
+			}
+		}
+		g := groups[source]
+		if g == nil {
+			g = &group{}
+			groups[source] = g
+			order = append(order, source)
+		}
+		g.who = append(g.who, w.Instance)
+		g.longest = max(g.longest, time.Since(w.Since))
+	}
+	sort.Strings(order)
+	var parts []string
+	for _, source := range order {
+		g := groups[source]
+		who := g.who
+		if len(who) > 5 {
+			who = append(who[:5:5], fmt.Sprintf("%d more", len(g.who)-5))
+		}
+		parts = append(parts, fmt.Sprintf("%s ← %s (the longest for %s)", source, strings.Join(who, ", "), g.longest.Round(time.Second)))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -243,3 +243,25 @@ func TestAccDeploymentReady_waitFor(t *testing.T) {
 		}},
 	})
 }
+
+// TestAccDeploymentReady_timeoutNamesWhoIsBlocked: the database never
+// publishes its password; the wait times out, and its diagnostic says
+// who is blocked in ss-get on what: the web servers, on db.1:password
+// (their mapped db_password).
+func TestAccDeploymentReady_timeoutNamesWhoIsBlocked(t *testing.T) {
+	accPreCheck(t)
+	coord := startTestCoordinator(t)
+	agents := newLocalAgents(t, coord.URL)
+	config := strings.Replace(lampConfig(coord.URL, 2, webDeploy), `ss-random -s 20 password >/dev/null`, `sleep 600`, 1)
+	if config == lampConfig(coord.URL, 2, webDeploy) {
+		t.Fatal("the lamp configuration's database script changed: this test no longer stops it")
+	}
+	config = strings.Replace(config, "multiplicities = slipstream_deployment.lamp.multiplicities", "multiplicities = slipstream_deployment.lamp.multiplicities\n  timeouts       = { create = \"6s\" }", 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories(agents),
+		Steps: []resource.TestStep{{
+			Config:      config,
+			ExpectError: regexp.MustCompile(`(?s)Deployment not ready in time.*Blocked in ss-get right now:\s+db\.1:password\s+←\s+web\.1,\s+web\.2\s+\(the\s+longest\s+for\s+\d+s\)`),
+		}},
+	})
+}

@@ -5,6 +5,7 @@
 //	slipc fmt [-check] [-diff] [PATH...]
 //	slipc graph [-format dot|text] [-deployment NAME] PATH
 //	slipc serve [-listen ADDR] [-data DIR] [-admin-token-file F]
+//	slipc status [-json] [DEPLOYMENT]
 //	slipc version
 //
 // Exit status: 0 success, 1 diagnostics (errors in the recipe, or fmt -check
@@ -39,6 +40,7 @@ var commands = []command{
 	{"fmt", "Rewrite recipe files in the canonical format", runFmt},
 	{"graph", "Show a deployment's nodes, mappings and waits", runGraph},
 	{"serve", "Run the coordinator", runServe},
+	{"status", "Show a deployment's state, instances and waits", runStatus},
 	{"version", "Print the slipc version", runVersion},
 }
 

@@ -39,6 +39,8 @@
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
 //	GET    /v1/deployments/{id}/parameters        admin: every value set
+//	GET    /v1/deployments/{id}/waits             admin: {"waits": [{"instance", "key", "since"}]}: who is blocked
+//	                                              in ss-get on which parameter right now
 //	GET    /v1/deployments/{id}/parameters/{key}  ?wait=30s&ignoreabort=true: long-poll get
 //	                                              &changed_from=V: wait for a value other than V
 //	PUT    /v1/deployments/{id}/parameters/{key}  {"value": "...", "ignore_abort": false}
@@ -180,6 +182,7 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
 	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters", s.admin1(s.listParameters))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/waits", s.admin1(s.listWaits))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters/{key}", s.anyone(s.getParameter))
 	s.mux.HandleFunc("PUT /v1/deployments/{id}/parameters/{key}", s.anyone(s.setParameter))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/abort", s.anyone(s.abort))
@@ -577,6 +580,16 @@ func (s *Server) listParameters(w http.ResponseWriter, r *http.Request, _ caller
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"parameters": values, "sensitive": sensitive})
+}
+
+// listWaits answers who is blocked on which parameter right now.
+func (s *Server) listWaits(w http.ResponseWriter, r *http.Request, _ caller) {
+	id := r.PathValue("id")
+	if _, err := s.c.Status(r.Context(), id); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"waits": s.c.Waits(id)})
 }
 
 // waitQuery reads a long-poll's ?wait= (0 when absent), capped at

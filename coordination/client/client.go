@@ -669,6 +669,16 @@ type Agent struct {
 	URL    string `json:"url"`
 }
 
+// Waits lists the instances blocked on a parameter right now (ss-get), by
+// key: who is waiting for whom.
+func (c *Client) Waits(ctx context.Context) ([]coordinator.Wait, error) {
+	var out struct {
+		Waits []coordinator.Wait `json:"waits"`
+	}
+	err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/waits", nil, &out, true)
+	return out.Waits, err
+}
+
 // Agents lists the agent binaries the coordinator serves, by "linux/amd64".
 func (c *Client) Agents(ctx context.Context) (map[string]Agent, error) {
 	var out struct{ Agents map[string]Agent }

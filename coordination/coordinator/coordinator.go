@@ -620,7 +620,7 @@ func (c *Coordinator) get(ctx context.Context, id string, caller *Instance, raw 
 			if w == nil {
 				// Register, then read again: a set committed between the
 				// read above and the registration is caught by the second.
-				if w, err = c.wait(id, pkey(k)); err != nil {
+				if w, err = c.waitFunc(id, []string{pkey(k)}, nil, paramTag(caller, k)); err != nil {
 					return "", err
 				}
 				continue

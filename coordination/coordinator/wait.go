@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -37,6 +38,15 @@ type waiter struct {
 	// wake-up, from the watch's goroutine.
 	fn   func()
 	once sync.Once
+	// tag names who waits on which parameter, for Waits; nil for the
+	// run's waits and the admin's.
+	tag *waitTag
+}
+
+// waitTag is a parameter wait of an instance (an ss-get).
+type waitTag struct {
+	who, key string
+	since    time.Time
 }
 
 // wakeup tells a waiter what changed. A set hands over the value itself,
@@ -110,10 +120,10 @@ func (dw *depWatch) closeIfIdle() {
 // wait registers a waiter for storage keys of a deployment, starting the
 // deployment's watch if needed.
 func (c *Coordinator) wait(id string, keys ...string) (*waiter, error) {
-	return c.waitFunc(id, keys, nil)
+	return c.waitFunc(id, keys, nil, nil)
 }
 
-func (c *Coordinator) waitFunc(id string, keys []string, fn func()) (*waiter, error) {
+func (c *Coordinator) waitFunc(id string, keys []string, fn func(), tag *waitTag) (*waiter, error) {
 	c.mu.Lock()
 	select {
 	case <-c.closed:
@@ -134,7 +144,7 @@ func (c *Coordinator) waitFunc(id string, keys []string, fn func()) (*waiter, er
 		go c.follow(ctx, id, dw, rev)
 	}
 	defer c.mu.Unlock()
-	w := &waiter{keys: keys, dw: dw, fn: fn}
+	w := &waiter{keys: keys, dw: dw, fn: fn, tag: tag}
 	if fn == nil {
 		w.ch = make(chan wakeup, 1)
 	}
@@ -160,17 +170,65 @@ func (c *Coordinator) Park(id string, caller *Instance, raw string, fn func()) (
 	if err != nil {
 		return nil, err
 	}
-	return c.park(id, []string{pkey(k)}, fn)
+	return c.park(id, []string{pkey(k)}, fn, paramTag(caller, k))
+}
+
+// paramTag tags an instance's wait on a parameter (nil for the admin's).
+func paramTag(caller *Instance, k Key) *waitTag {
+	if caller == nil {
+		return nil
+	}
+	return &waitTag{who: caller.String(), key: k.String(), since: time.Now()}
+}
+
+// Wait is an instance blocked on a parameter (an ss-get) right now.
+type Wait struct {
+	Instance string    `json:"instance"`
+	Key      string    `json:"key"`
+	Since    time.Time `json:"since"`
+}
+
+// Waits lists the instances blocked on a parameter of the deployment right
+// now, by key and then instance: who is waiting for whom. A get woken for
+// another reason than its value (an abort it ignores) and waiting again
+// counts from its new start.
+func (c *Coordinator) Waits(id string) []Wait {
+	c.mu.Lock()
+	dw := c.watches[id]
+	c.mu.Unlock()
+	if dw == nil {
+		return []Wait{}
+	}
+	out := []Wait{}
+	dw.mu.Lock()
+	for _, ws := range dw.waiters {
+		for w := range ws {
+			if w.tag != nil {
+				out = append(out, Wait{Instance: w.tag.who, Key: w.tag.key, Since: w.tag.since})
+			}
+		}
+	}
+	dw.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		if out[i].Instance != out[j].Instance {
+			return out[i].Instance < out[j].Instance
+		}
+		return out[i].Since.Before(out[j].Since)
+	})
+	return out
 }
 
 // ParkRun is Park for WaitRun: fn is called when the run's state or abort
 // may have changed.
 func (c *Coordinator) ParkRun(id string, fn func()) (cancel func(), err error) {
-	return c.park(id, []string{stateKey, abortKey}, fn)
+	return c.park(id, []string{stateKey, abortKey}, fn, nil)
 }
 
-func (c *Coordinator) park(id string, keys []string, fn func()) (cancel func(), err error) {
-	w, err := c.waitFunc(id, keys, fn)
+func (c *Coordinator) park(id string, keys []string, fn func(), tag *waitTag) (cancel func(), err error) {
+	w, err := c.waitFunc(id, keys, fn, tag)
 	if err != nil {
 		return nil, err
 	}
