@@ -6,6 +6,7 @@
 //	slipc graph [-format dot|text] [-deployment NAME] PATH
 //	slipc serve [-listen ADDR] [-data DIR] [-admin-token-file F]
 //	slipc status [-json] [DEPLOYMENT]
+//	slipc watch [-timeout D] DEPLOYMENT
 //	slipc version
 //
 // Exit status: 0 success, 1 diagnostics (errors in the recipe, or fmt -check
@@ -41,6 +42,7 @@ var commands = []command{
 	{"graph", "Show a deployment's nodes, mappings and waits", runGraph},
 	{"serve", "Run the coordinator", runServe},
 	{"status", "Show a deployment's state, instances and waits", runStatus},
+	{"watch", "Follow a deployment live until its run ends", runWatch},
 	{"version", "Print the slipc version", runVersion},
 }
 
