@@ -334,21 +334,11 @@ func (p *Program) checkDeployment(dep *Deployment) (*Plan, hcl.Diagnostics) {
 	return plan, diags
 }
 
-// planNode folds the node's component and image chain together.
-func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	if n.Component == nil || n.Cloud == nil {
-		return nil, nil // reported by resolve
-	}
-	conn, ok := catalog.Lookup(n.Cloud.Connector)
-	if !ok {
-		return nil, nil // reported by checkCloud
-	}
-	pn := &PlanNode{Node: n, Connector: conn, Params: map[string]*Param{}, Scripts: map[string][]*Script{}, Settings: map[string]*hcl.Attribute{}}
-	for im := n.Component.Image; im != nil; im = im.Parent {
-		pn.Chain = append([]*Image{im}, pn.Chain...)
-	}
-	// Nearest declaration wins: walk root-first and let later ones overwrite.
+// foldChain folds pn.Chain into the node, root first, the nearest
+// declaration winning: the parameters, the build steps and packages, the
+// image id on cloud, the login user, the platform and the sizing. Image
+// builds fold their chain with it too (images.go).
+func (pn *PlanNode) foldChain(cloud string) {
 	sizing := Sizing{}
 	for _, im := range pn.Chain {
 		for _, prm := range im.Params {
@@ -363,7 +353,7 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 		if im.Packages != nil {
 			pn.Packages = append(pn.Packages, im.Packages)
 		}
-		if id, ok := im.IDs[n.Cloud.Name]; ok {
+		if id, ok := im.IDs[cloud]; ok {
 			pn.ImageID = id
 		}
 		if im.LoginUser != nil {
@@ -374,10 +364,28 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 		}
 		sizing = overlaySizing(sizing, im.Sizing)
 	}
+	pn.Sizing = sizing
+}
+
+// planNode folds the node's component and image chain together.
+func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	if n.Component == nil || n.Cloud == nil {
+		return nil, nil // reported by resolve
+	}
+	conn, ok := catalog.Lookup(n.Cloud.Connector)
+	if !ok {
+		return nil, nil // reported by checkCloud
+	}
+	pn := &PlanNode{Node: n, Connector: conn, Params: map[string]*Param{}, Scripts: map[string][]*Script{}, Settings: map[string]*hcl.Attribute{}}
+	for im := n.Component.Image; im != nil; im = im.Parent {
+		pn.Chain = append([]*Image{im}, pn.Chain...)
+	}
+	pn.foldChain(n.Cloud.Name)
 	for _, prm := range n.Component.Params {
 		pn.Params[prm.Name] = prm
 	}
-	pn.Sizing = overlaySizing(sizing, n.Component.Sizing)
+	pn.Sizing = overlaySizing(pn.Sizing, n.Component.Sizing)
 	for _, phase := range componentScriptPhases {
 		if s := n.Component.Scripts[phase]; s != nil {
 			pn.Scripts[phase] = append(pn.Scripts[phase], s)

@@ -189,23 +189,9 @@ func (e *emitter) emitBuilds(body *tfFile) {
 		r.AppendNewline()
 		// The build folds its chain as a node does: a pseudo node whose
 		// chain is the image's.
-		pn := &PlanNode{Chain: b.Chain, Scripts: map[string][]*Script{}}
-		sizing := Sizing{}
-		for _, im := range b.Chain {
-			if im.PreInstall != nil {
-				pn.Scripts["pre_install"] = append(pn.Scripts["pre_install"], im.PreInstall)
-			}
-			if im.PostInstall != nil {
-				pn.Scripts["post_install"] = append(pn.Scripts["post_install"], im.PostInstall)
-			}
-			if im.Packages != nil {
-				pn.Packages = append(pn.Packages, im.Packages)
-			}
-			if im.Platform != nil {
-				pn.Platform = im.Platform
-			}
-			sizing = overlaySizing(sizing, im.Sizing)
-		}
+		pn := &PlanNode{Chain: b.Chain, Params: map[string]*Param{}, Scripts: map[string][]*Script{}}
+		pn.foldChain(b.Cloud.Name)
+		sizing := pn.Sizing
 		args := map[string]hclwrite.Tokens{
 			"name": valueTokens(cty.StringVal(qualifiedName(b.Image.Module, b.Image.Name))),
 		}

@@ -247,15 +247,8 @@ func buildDeploymentID(name, hash string) string {
 }
 
 func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	v := readValues(ctx, req.Plan, &resp.Diagnostics)
-	if v == nil {
-		return
-	}
-	limit, d := v.timeouts().Create(ctx, 60*time.Minute)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel, v, conn := r.m.begin(ctx, req.Plan, opCreate, 60*time.Minute, &resp.Diagnostics)
 	defer cancel()
-	conn := r.m.connector(ctx, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}
@@ -433,19 +426,17 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 }
 
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	v := readValues(ctx, req.State, &resp.Diagnostics)
-	if v == nil {
+	// A kept image is only forgotten: no cloud, so no connector, is needed.
+	var keep types.Bool
+	var image types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root(attrKeepOnDestroy), &keep)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root(attrBuiltImageID), &image)...)
+	if keep.ValueBool() {
+		tflog.Info(ctx, "keeping the image on the cloud (keep_on_destroy)", map[string]any{"image": image.ValueString()})
 		return
 	}
-	if k, _ := v[attrKeepOnDestroy].(types.Bool); k.ValueBool() {
-		tflog.Info(ctx, "keeping the image on the cloud (keep_on_destroy)", map[string]any{"image": v.str(attrBuiltImageID)})
-		return
-	}
-	limit, d := v.timeouts().Delete(ctx, defaultImageDeleteTimeout)
-	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel, v, conn := r.m.begin(ctx, req.State, opDelete, defaultImageDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
-	conn := r.m.connector(ctx, &resp.Diagnostics)
 	if conn == nil {
 		return
 	}

@@ -437,14 +437,16 @@ type operation int
 const (
 	opCreate operation = iota
 	opRead
+	opUpdate
 	opDelete
 )
 
 // begin starts an operation: the resource's values (from the plan or the
-// state), the context bounded by the operation's timeout, and the
-// connector. conn is nil, with a diagnostic, when the operation cannot go
-// on; cancel is always to be called.
-func (r *instanceResource) begin(ctx context.Context, from getter, op operation, diags *diag.Diagnostics) (_ context.Context, cancel context.CancelFunc, v values, conn connectors.Connector) {
+// state), the context bounded by the operation's timeout (dflt unless the
+// resource's timeouts say otherwise), and the connector. conn is nil, with
+// a diagnostic, when the operation cannot go on; cancel is always to be
+// called. The pool and image resources begin theirs with it too.
+func (r *instanceResource) begin(ctx context.Context, from getter, op operation, dflt time.Duration, diags *diag.Diagnostics) (_ context.Context, cancel context.CancelFunc, v values, conn connectors.Connector) {
 	v = readValues(ctx, from, diags)
 	if v == nil {
 		return ctx, func() {}, nil, nil
@@ -453,11 +455,13 @@ func (r *instanceResource) begin(ctx context.Context, from getter, op operation,
 	var d diag.Diagnostics
 	switch op {
 	case opCreate:
-		limit, d = v.timeouts().Create(ctx, defaultCreateTimeout)
+		limit, d = v.timeouts().Create(ctx, dflt)
 	case opRead:
-		limit, d = v.timeouts().Read(ctx, defaultReadTimeout)
+		limit, d = v.timeouts().Read(ctx, dflt)
+	case opUpdate:
+		limit, d = v.timeouts().Update(ctx, dflt)
 	default:
-		limit, d = v.timeouts().Delete(ctx, defaultDeleteTimeout)
+		limit, d = v.timeouts().Delete(ctx, dflt)
 	}
 	diags.Append(d...)
 	ctx, cancel = context.WithTimeout(ctx, limit)
@@ -500,7 +504,7 @@ func (r *instanceResource) cloudDiag(diags *diag.Diagnostics, attr path.Path, su
 }
 
 func (r *instanceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.Plan, opCreate, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.begin(ctx, req.Plan, opCreate, defaultCreateTimeout, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return
@@ -699,7 +703,7 @@ func (r *instanceResource) waitRunning(ctx context.Context, conn connectors.Conn
 }
 
 func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.State, opRead, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.begin(ctx, req.State, opRead, defaultReadTimeout, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return
@@ -794,7 +798,7 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 }
 
 func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.State, opDelete, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.begin(ctx, req.State, opDelete, defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return

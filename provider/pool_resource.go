@@ -251,20 +251,8 @@ func (r *poolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	}
 }
 
-// begin starts an operation as the instance resource's begin does.
-func (r *poolResource) begin(ctx context.Context, from getter, limit func(timeouts.Value) (time.Duration, diag.Diagnostics), diags *diag.Diagnostics) (context.Context, context.CancelFunc, values, connectors.Connector) {
-	v := readValues(ctx, from, diags)
-	if v == nil {
-		return ctx, func() {}, nil, nil
-	}
-	d, dd := limit(v.timeouts())
-	diags.Append(dd...)
-	ctx, cancel := context.WithTimeout(ctx, d)
-	return ctx, cancel, v, r.m.connector(ctx, diags)
-}
-
 func (r *poolResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.Plan, func(t timeouts.Value) (time.Duration, diag.Diagnostics) { return t.Create(ctx, 30*time.Minute) }, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.m.begin(ctx, req.Plan, opCreate, 30*time.Minute, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return
@@ -282,7 +270,7 @@ func (r *poolResource) Create(ctx context.Context, req resource.CreateRequest, r
 }
 
 func (r *poolResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.Plan, func(t timeouts.Value) (time.Duration, diag.Diagnostics) { return t.Update(ctx, 30*time.Minute) }, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.m.begin(ctx, req.Plan, opUpdate, 30*time.Minute, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return
@@ -327,19 +315,13 @@ func (r *poolResource) converge(ctx context.Context, conn connectors.Connector, 
 		known[m.ID] = true
 	}
 	// Machines of this pool that no state holds.
-	err := r.m.retry(ctx, "list the pool's machines", func(ctx context.Context) error {
-		list, err := conn.List(ctx, deployment)
-		if err != nil {
-			return err
+	list, err := r.listPool(ctx, conn, deployment, node)
+	for _, m := range list {
+		if !known[m.ID] {
+			tflog.Warn(ctx, "deleting a machine of the pool that no state knows (left by an interrupted apply)", map[string]any{"node": node, "machine": m.ID})
+			drop = append(drop, m.ID)
 		}
-		for _, m := range list {
-			if m.Labels[connectors.LabelPool] == node && !known[m.ID] {
-				tflog.Warn(ctx, "deleting a machine of the pool that no state knows (left by an interrupted apply)", map[string]any{"node": node, "machine": m.ID})
-				drop = append(drop, m.ID)
-			}
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		r.m.cloudDiag(diags, path.Empty(), fmt.Sprintf("Cannot list the machines of deployment %s on %s", deployment, r.m.conn.Title), node, err)
 		return have
@@ -473,6 +455,26 @@ func (r *poolResource) withPoolToken(ctx context.Context, cl *client.Client, tem
 	return spec, hash, true
 }
 
+// listPool lists the live machines of the pool of node, with the cloud's
+// transient refusals retried: one listing of the deployment's machines.
+func (r *poolResource) listPool(ctx context.Context, conn connectors.Connector, deployment, node string) ([]*connectors.Machine, error) {
+	var out []*connectors.Machine
+	err := r.m.retry(ctx, "list the pool's machines", func(ctx context.Context) error {
+		list, err := conn.List(ctx, deployment)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, m := range list {
+			if m.Labels[connectors.LabelPool] == node {
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // deleteMachines deletes machines, deleteParallelism at a time, and
 // returns those it deleted.
 func (r *poolResource) deleteMachines(ctx context.Context, conn connectors.Connector, ids []string, diags *diag.Diagnostics) []string {
@@ -520,27 +522,20 @@ func mapValues(m map[int64]poolMachine) []poolMachine {
 // plan starts new ones). An import finds the pool's machines by their
 // label, and which instance each is from the coordinator.
 func (r *poolResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.State, func(t timeouts.Value) (time.Duration, diag.Diagnostics) { return t.Read(ctx, defaultReadTimeout) }, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.m.begin(ctx, req.State, opRead, defaultReadTimeout, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return
 	}
 	deployment, node := v.str(attrDeploymentID), v.str(attrNode)
-	var list []*connectors.Machine
-	err := r.m.retry(ctx, "list the pool's machines", func(ctx context.Context) error {
-		var err error
-		list, err = conn.List(ctx, deployment)
-		return err
-	})
+	list, err := r.listPool(ctx, conn, deployment, node)
 	if err != nil {
 		r.m.cloudDiag(&resp.Diagnostics, path.Empty(), fmt.Sprintf("Cannot read the machines of %s on %s", node, r.m.conn.Title), node, err)
 		return
 	}
 	byID := map[string]*connectors.Machine{}
 	for _, m := range list {
-		if m.Labels[connectors.LabelPool] == node {
-			byID[m.ID] = m
-		}
+		byID[m.ID] = m
 	}
 	var have []poolMachine
 	if isImport(v) {
@@ -618,7 +613,7 @@ func (r *poolResource) imported(ctx context.Context, v values, byID map[string]*
 }
 
 func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	ctx, cancel, v, conn := r.begin(ctx, req.State, func(t timeouts.Value) (time.Duration, diag.Diagnostics) { return t.Delete(ctx, defaultDeleteTimeout) }, &resp.Diagnostics)
+	ctx, cancel, v, conn := r.m.begin(ctx, req.State, opDelete, defaultDeleteTimeout, &resp.Diagnostics)
 	defer cancel()
 	if conn == nil {
 		return
@@ -629,15 +624,10 @@ func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 		ids[m.ID] = true
 	}
 	// And any machine of the pool an interrupted apply left.
-	err := r.m.retry(ctx, "list the pool's machines", func(ctx context.Context) error {
-		list, err := conn.List(ctx, deployment)
-		for _, m := range list {
-			if m.Labels[connectors.LabelPool] == node {
-				ids[m.ID] = true
-			}
-		}
-		return err
-	})
+	found, err := r.listPool(ctx, conn, deployment, node)
+	for _, m := range found {
+		ids[m.ID] = true
+	}
 	if err != nil {
 		r.m.cloudDiag(&resp.Diagnostics, path.Empty(), fmt.Sprintf("Cannot list the machines of %s on %s", node, r.m.conn.Title), node, err)
 		return
