@@ -589,10 +589,6 @@ func blocked(ctx context.Context, cl *client.Client) string {
 	if err != nil || len(waits) == 0 {
 		return ""
 	}
-	var mappings map[string]*coordinator.Node
-	if run, err := cl.Run(ctx); err == nil {
-		mappings = run.Deployment.Nodes
-	}
 	type group struct {
 		who     []string
 		longest time.Duration
@@ -600,16 +596,9 @@ func blocked(ctx context.Context, cl *client.Client) string {
 	groups := map[string]*group{}
 	var order []string
 	for _, w := range waits {
-		source := w.Key
-		if scope, param, ok := strings.Cut(w.Key, ":"); ok {
-			node, _, _ := strings.Cut(scope, ".")
-			if n := mappings[node]; n != nil {
-				if from, ok := n.Mappings[param]; ok {
-					if src, out, ok := strings.Cut(from, ":"); ok {
-						source = src + ".1:" + out
-					}
-				}
-			}
+		source := w.For // the output an input is mapped from (coordinator.Wait)
+		if source == "" {
+			source = w.Key
 		}
 		g := groups[source]
 		if g == nil {

@@ -65,3 +65,26 @@ apply_timed() {
   ms=$((($(date +%s%N) - start) / 1000000))
   printf '  apply took %d.%01d s\n' $((ms / 1000)) $((ms % 1000 / 100))
 }
+
+# show_run prints the run as slipc status sees it, and where to watch it in
+# a browser: the coordinator's web view, with a read-only viewer token.
+# With DEMO_KEEP=1 it then keeps everything up until Ctrl-C, so the page
+# can be looked at; Ctrl-C destroys and cleans up as usual.
+show_run() {
+  . "$demo/env"
+  local id viewer
+  id=$("$bin/slipc" status | awk 'NR == 2 { print $1 }')
+  step "the run as the coordinator sees it (slipc status $id)"
+  "$bin/slipc" status "$id" | sed 's/^/  /'
+  step "the web view (slipc token viewer: read-only, no secrets)"
+  viewer=$("$bin/slipc" token viewer -name demo -ttl 8h -deployment "$id" 2>/dev/null) || viewer="(slipc token viewer failed)"
+  echo "  $SLIPSTREAM_COORDINATOR_URL/ui/#/d/$id"
+  echo "  viewer token: $viewer"
+  echo "  (the coordinator's certificate is from its own CA, SHA-256 $SLIPSTREAM_CA_FINGERPRINT: the browser asks you to accept it)"
+  if [ "${DEMO_KEEP:-}" = 1 ]; then
+    step "DEMO_KEEP=1: the deployment stays up; press Ctrl-C to destroy it and clean up"
+    while :; do sleep 3600; done
+  else
+    echo "  (run with DEMO_KEEP=1 to keep the deployment up and look at it)"
+  fi
+}

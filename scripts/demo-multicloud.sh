@@ -79,5 +79,7 @@ step "what the machines published (terraform output)"
 step "a second plan: no changes"
 (cd "$demo/tf" && "$terraform" plan -no-color -detailed-exitcode >/dev/null && echo "  No changes.")
 
+show_run
+
 # cleanup (the EXIT trap) destroys, checks the clouds are empty, stops the
 # coordinator and the fakes.

@@ -65,4 +65,6 @@ step "every runtime parameter (slipstream_deployment_ready.lamp; sensitive ones 
 step "a second plan: no changes"
 (cd "$demo/tf" && "$terraform" plan -no-color -detailed-exitcode >/dev/null && echo "  No changes.")
 
+show_run
+
 # cleanup (the EXIT trap) destroys, stops the coordinator and removes the hosts.

@@ -43,6 +43,7 @@ var commands = []command{
 	{"serve", "Run the coordinator", runServe},
 	{"status", "Show a deployment's state, instances and waits", runStatus},
 	{"watch", "Follow a deployment live until its run ends", runWatch},
+	{"token", "Issue, list and revoke viewer tokens for the web view", runToken},
 	{"version", "Print the slipc version", runVersion},
 }
 

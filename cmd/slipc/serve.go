@@ -32,6 +32,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/store/etcdstore"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/webui"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -140,7 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	limited := connlimit.NewListener(ln, *maxConns)
 	defer limited.Close() // on the error paths below; Shutdown closes it too
 	ln = limited
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnContext: connlimit.ConnContext,
+	srv := &http.Server{Handler: webui.Mount(handler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnContext: connlimit.ConnContext,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	scheme := "http"
 	if useTLS {
@@ -161,6 +162,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "slipc %s coordinator listening on %s://%s (data in %s)\n", version, scheme, ln.Addr(), *data)
+	fmt.Fprintf(stdout, "Web view: %s://%s%s (the admin token, or a viewer token from slipc token viewer)\n", scheme, ln.Addr(), webui.Prefix)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

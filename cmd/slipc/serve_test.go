@@ -25,17 +25,30 @@ func TestServe(t *testing.T) {
 		done <- serve(ctx, []string{"-listen", "127.0.0.1:0", "-data", data}, pw, os.Stderr)
 		pw.Close()
 	}()
-	var url string
+	var url, view string
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		if _, after, ok := strings.Cut(sc.Text(), "listening on "); ok {
 			url = strings.Fields(after)[0]
+		}
+		if _, after, ok := strings.Cut(sc.Text(), "Web view: "); ok {
+			view = strings.Fields(after)[0]
 			break
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	if url == "" {
-		t.Fatal("serve printed no address")
+	if url == "" || view != url+"/ui/" {
+		t.Fatalf("serve printed the address %q and the web view %q", url, view)
+	}
+	// The web view is served beside the API, with its security headers.
+	page, err := http.Get(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.Contains(string(html), `<script src="app.js" defer>`) || !strings.Contains(page.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("GET %s: %d %v\n%s", view, page.StatusCode, page.Header, html)
 	}
 	token, err := os.ReadFile(filepath.Join(data, "admin-token"))
 	if err != nil {

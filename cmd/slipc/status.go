@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,17 +30,21 @@ type deploymentStatus struct {
 	State string       `json:"state"`
 	Abort string       `json:"abort,omitempty"`
 	Nodes []nodeStatus `json:"nodes"`
-	// Waits are the instances blocked in ss-get right now.
-	Waits []coordinator.Wait `json:"waits"`
+	// Waits are the instances blocked in ss-get right now, and Deadlocks
+	// the cycles among them (coordinator.Deadlocks).
+	Waits     []coordinator.Wait `json:"waits"`
+	Deadlocks [][]string         `json:"deadlocks"`
 }
 
 // nodeStatus counts a node's instances: how many completed the run's
-// current state, and how many failed to start.
+// current state, how many failed to start, and all of them by state (as
+// the web view counts them: coordinator.InstanceStates).
 type nodeStatus struct {
-	Name      string `json:"name"`
-	Instances int    `json:"instances"`
-	Completed int    `json:"completed"`
-	Failed    int    `json:"failed"`
+	Name      string         `json:"name"`
+	Instances int            `json:"instances"`
+	Completed int            `json:"completed"`
+	Failed    int            `json:"failed"`
+	States    map[string]int `json:"states"`
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
@@ -108,41 +110,44 @@ func clientFromEnv(deployment string) (*client.Client, error) {
 	return cl, nil
 }
 
-// statusOf reads a deployment's status: its run, the instances' complete
-// flags and failures (from the parameters), and the waits.
+// statusOf reads a deployment's status from the coordinator's overview
+// (what the web view shows).
 func statusOf(ctx context.Context, cl *client.Client) (*deploymentStatus, error) {
-	run, err := cl.Run(ctx)
+	o, err := cl.Overview(ctx)
 	if err != nil {
 		return nil, err
 	}
-	values, _, err := cl.Parameters(ctx)
-	if err != nil {
-		return nil, err
+	st := &deploymentStatus{ID: cl.Deployment, State: o.State, Waits: o.Waits, Deadlocks: o.Deadlocks}
+	if st.Deadlocks == nil {
+		st.Deadlocks = [][]string{}
 	}
-	waits, err := cl.Waits(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st := &deploymentStatus{ID: cl.Deployment, State: run.State, Abort: run.Abort, Waits: waits}
-	names := make([]string, 0, len(run.Deployment.Nodes))
-	for name := range run.Deployment.Nodes {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		n := nodeStatus{Name: name, Instances: run.Deployment.Nodes[name].Multiplicity}
-		for i := 1; i <= n.Instances; i++ {
-			inst := name + "." + strconv.Itoa(i)
-			if values[inst+":complete"] == run.State {
-				n.Completed++
-			}
-			if values[inst+":vmstate"] == "failed" {
-				n.Failed++
-			}
+	if o.Abort != nil {
+		st.Abort = o.Abort.Message
+		if o.Abort.By != "" {
+			st.Abort = o.Abort.By + ": " + o.Abort.Message
 		}
-		st.Nodes = append(st.Nodes, n)
+	}
+	for _, n := range o.Nodes {
+		st.Nodes = append(st.Nodes, nodeStatus{Name: n.Name, Instances: n.Instances, Completed: n.States[coordinator.InstanceCompleted],
+			Failed: n.States[coordinator.InstanceFailed], States: n.States})
 	}
 	return st, nil
+}
+
+// terminal reports whether the run is Ready or Done: nothing to complete.
+func (st *deploymentStatus) terminal() bool {
+	return st.State == coordinator.Ready || st.State == coordinator.Done
+}
+
+// byState writes instance counts by state, in the web view's order.
+func byState(states map[string]int) string {
+	var parts []string
+	for _, s := range coordinator.InstanceStates {
+		if states[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s, states[s]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // write prints the status as a terminal table.
@@ -152,22 +157,27 @@ func (st *deploymentStatus) write(w io.Writer) {
 		fmt.Fprintf(w, "ABORTED: %s\n", st.Abort)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "NODE\tINSTANCES\tCOMPLETED %s\tFAILED\n", strings.ToUpper(st.State))
-	total, done := 0, 0
+	fmt.Fprintf(tw, "NODE\tINSTANCES\tBY STATE\n")
 	for _, n := range st.Nodes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", n.Name, n.Instances, n.Completed, n.Failed)
-		total += n.Instances
-		done += n.Completed
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", n.Name, n.Instances, byState(n.States))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d / %d instances completed %s\n", done, total, st.State)
+	done, total := st.progress()
+	if st.terminal() {
+		fmt.Fprintf(w, "%d instances, the run is %s\n", total, st.State)
+	} else {
+		fmt.Fprintf(w, "%d / %d instances completed %s\n", done, total, st.State)
+	}
 	if len(st.Waits) == 0 {
 		fmt.Fprintln(w, "nobody is blocked in ss-get")
 		return
 	}
 	fmt.Fprintln(w, "blocked in ss-get:")
 	for _, wt := range st.Waits {
-		fmt.Fprintf(w, "  %s waits for %s (for %s)\n", wt.Instance, wt.Key, time.Since(wt.Since).Round(time.Second))
+		fmt.Fprintf(w, "  %s waits for %s (for %s)\n", wt.Instance, waitsFor(wt), time.Since(wt.Since).Round(time.Second))
+	}
+	for _, cycle := range st.Deadlocks {
+		fmt.Fprintf(w, "DEADLOCK: %s wait for each other; nothing in the run will set what they wait for\n", strings.Join(cycle, ", "))
 	}
 }
 
@@ -185,4 +195,15 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 func oneLine(s string) string {
 	first, _, _ := strings.Cut(s, "\n")
 	return first
+}
+
+// waitsFor names what a wait is for: the parameter whose value ends it,
+// with the input it reaches the waiter through when it is mapped
+// ("db.1:password (as db_password)").
+func waitsFor(w coordinator.Wait) string {
+	if w.For == "" || w.For == w.Key {
+		return w.Key
+	}
+	_, name, _ := strings.Cut(w.Key, ":")
+	return w.For + " (as " + name + ")"
 }

@@ -17,8 +17,13 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
 
-// watchPeriod is how often slipc watch reads the deployment again.
-const watchPeriod = 500 * time.Millisecond
+// slipc watch reads the deployment again after each burst of events (a
+// parameter set, a state completed), waiting watchSettle for the burst to
+// end, and every watchPeriod anyway: the waits are not in the event stream.
+const (
+	watchSettle = 100 * time.Millisecond
+	watchPeriod = 2 * time.Second
+)
 
 func runWatch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("watch", "DEPLOYMENT",
@@ -56,6 +61,10 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 // watch follows the deployment until its run ends one way or the other.
 func watch(ctx context.Context, cl *client.Client, stdout, stderr io.Writer, tty bool) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	go followEvents(ctx, cl, changed)
 	last := ""
 	for {
 		st, err := statusOf(ctx, cl)
@@ -95,7 +104,37 @@ func watch(ctx context.Context, cl *client.Client, stdout, stderr io.Writer, tty
 		case <-ctx.Done():
 			fmt.Fprintf(stderr, "slipc watch: stopped before the run ended: %v\n", ctx.Err())
 			return exitDiags
+		case <-changed:
+			select { // let a burst of changes end: one redraw for it
+			case <-time.After(watchSettle):
+			case <-ctx.Done():
+			}
 		case <-time.After(watchPeriod):
+		}
+	}
+}
+
+// followEvents signals changed on each change to the deployment's
+// parameters (the run's state and completions are parameters too),
+// reconnecting to the event stream when it ends.
+func followEvents(ctx context.Context, cl *client.Client, changed chan<- struct{}) {
+	var after int64
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		start := time.Now()
+		after, _ = cl.Events(ctx, after, func(coordinator.Event) {
+			select {
+			case changed <- struct{}{}:
+			default: // a redraw is due already
+			}
+		})
+		if time.Since(start) > time.Minute {
+			backoff = 500 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+			backoff = min(2*backoff, 10*time.Second)
 		}
 	}
 }
@@ -116,12 +155,15 @@ func (st *deploymentStatus) line() string {
 	if len(st.Waits) > 0 {
 		var w []string
 		for _, wt := range st.Waits {
-			w = append(w, wt.Instance+" on "+wt.Key)
+			w = append(w, wt.Instance+" on "+waitsFor(wt))
 		}
 		if len(w) > 5 {
 			w = append(w[:5:5], fmt.Sprintf("%d more", len(st.Waits)-5))
 		}
 		s += "; blocked in ss-get: " + strings.Join(w, ", ")
+	}
+	for _, cycle := range st.Deadlocks {
+		s += "; DEADLOCK: " + strings.Join(cycle, ", ") + " wait for each other"
 	}
 	return s
 }

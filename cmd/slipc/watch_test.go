@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -13,10 +11,8 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/slipstream/terraform-provider-slipstream/coordination/api"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
-	"github.com/slipstream/terraform-provider-slipstream/coordination/store/boltstore"
 )
 
 // watchFixture is a coordinator with deployment "w" of two instances,
@@ -27,20 +23,8 @@ type watchFixture struct {
 
 func newWatchFixture(t *testing.T) *watchFixture {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const admin = "admin-token-for-the-watch-test"
-	c := coordinator.New(st, coordinator.Options{})
-	h, err := api.New(c, api.Options{AdminToken: admin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() { srv.Close(); c.Close(); st.Close() })
-	t.Setenv(envCoordinatorURL, srv.URL)
-	t.Setenv(envToken, admin)
+	srv := testCoordinator(t, admin)
 	cl := &client.Client{BaseURL: srv.URL, Deployment: "w", Token: admin}
 	tokens, err := cl.CreateDeployment(context.Background(), &coordinator.Deployment{ID: "w", Nodes: map[string]*coordinator.Node{"n": {Multiplicity: 2}}})
 	if err != nil {

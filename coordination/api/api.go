@@ -15,11 +15,14 @@
 // An agent token may read its own deployment (of the sensitive values,
 // only its own, its node's inputs and the outputs they are mapped from),
 // and write only its own instance's parameters, its abort and its state
-// completions. Bodies are limited (413 beyond).
+// completions. A viewer token (view.go, for the web view) reads, and only
+// what is not sensitive. "reader" below is the admin or a viewer. Bodies
+// are limited (413 beyond).
 //
 //	POST   /v1/deployments                        admin: register; with "token_sha256" the hashes of the caller's bootstrap tokens (safe to retry),
 //	                                              with "defer_tokens": true no token at all (safe to retry), else returns new ones
-//	GET    /v1/deployments                        admin: every deployment: id, state, abort, instances, meta
+//	GET    /v1/deployments                        reader: every deployment: id, state, abort, instances, meta (admin only);
+//	                                              ?states=1: with instances counted by state, and created
 //	PATCH  /v1/deployments/{id}                   admin: {"keep_running", "max_provisioning_failures", "meta"}
 //	POST   /v1/deployments/{id}/tokens            admin: {"token_sha256": {"web.3": hash}}: new tokens, the old revoked
 //	POST   /v1/deployments/{id}/instances/{i}/failed admin: {"reason"}: machine i could not be started
@@ -32,23 +35,24 @@
 //	                                              other member (safe to retry)
 //	DELETE /v1/deployments/{id}/members           admin: {"machine_ids": [...]}: those members can claim no more (safe to retry)
 //	GET    /v1/deployments/{id}/members           admin: ?node=worker: {"members": {"<machine id>": "worker.7"}} (every node's without)
-//	GET    /v1/deployments/{id}                   spec, state and abort message
-//	GET    /v1/deployments/{id}/run               {"state", "abort"}; ?wait=30s&state=S&abort=M: long-poll until
+//	GET    /v1/deployments/{id}                   spec, state and abort message (a viewer: also)
+//	GET    /v1/deployments/{id}/run               {"state", "abort"} (a viewer: also); ?wait=30s&state=S&abort=M: long-poll until
 //	                                              the run differs from S and M (the agent's one watch on the run)
 //	POST   /v1/deployments/{id}/scale             admin: {"node", "multiplicity", "token_sha256" or "defer_tokens"}; as create
 //	POST   /v1/deployments/{id}/finalize          admin: end the run (Finalizing, then Done)
 //	DELETE /v1/deployments/{id}                   admin
-//	GET    /v1/deployments/{id}/parameters        admin: every value set
-//	GET    /v1/deployments/{id}/waits             admin: {"waits": [{"instance", "key", "since"}]}: who is blocked
-//	                                              in ss-get on which parameter right now
+//	GET    /v1/deployments/{id}/parameters        reader: every value set (a viewer: without the sensitive ones)
+//	GET    /v1/deployments/{id}/waits             reader: {"waits": [{"instance", "key", "since"}]}: who is blocked
+//	                                              in ss-get on which parameter right now (kept in the memory of
+//	                                              the coordinator process that parked the get)
 //	GET    /v1/deployments/{id}/parameters/{key}  ?wait=30s&ignoreabort=true: long-poll get
 //	                                              &changed_from=V: wait for a value other than V
 //	PUT    /v1/deployments/{id}/parameters/{key}  {"value": "...", "ignore_abort": false}
 //	POST   /v1/deployments/{id}/abort             {"message": "...", "cancel": false}
 //	POST   /v1/deployments/{id}/complete          {"state": "Executing"} (instances)
-//	GET    /v1/deployments/{id}/events            ?after=REV: server-sent events, one per parameter change
+//	GET    /v1/deployments/{id}/events            ?after=REV: server-sent events, one per parameter change (a viewer: also)
 //	PUT    /v1/deployments/{id}/reports/{instance} the instance's report, a tar.gz (admin or that instance)
-//	GET    /v1/deployments/{id}/reports           admin: the reports stored, with sizes and SHA-256
+//	GET    /v1/deployments/{id}/reports           reader: the reports stored, with sizes and SHA-256
 //	GET    /v1/deployments/{id}/reports/{instance} admin: one report
 //	GET    /v1/agent                              no token: the agent binaries served, with SHA-256
 //	GET    /v1/agent/{os}/{arch}                  no token: one agent binary (linux/amd64, linux/arm64)
@@ -167,12 +171,12 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s := &Server{c: c, opts: opts, admin: sha256.Sum256([]byte(opts.AdminToken)), mux: http.NewServeMux()}
 	s.ext = newExtras(opts)
 	s.mux.HandleFunc("POST /v1/deployments", s.admin1(s.createDeployment))
-	s.mux.HandleFunc("GET /v1/deployments", s.admin1(s.listDeployments))
+	s.mux.HandleFunc("GET /v1/deployments", s.reader(s.listDeployments))
 	s.mux.HandleFunc("PATCH /v1/deployments/{id}", s.admin1(s.updateSettings))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/tokens", s.admin1(s.reissueTokens))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/instances/{instance}/failed", s.admin1(s.instanceFailed))
-	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyone(s.getDeployment))
-	s.mux.HandleFunc("GET /v1/deployments/{id}/run", s.anyone(s.getRun))
+	s.mux.HandleFunc("GET /v1/deployments/{id}", s.anyoneOrViewer(s.getDeployment))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/run", s.anyoneOrViewer(s.getRun))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/exchange", s.exchange)
 	s.mux.HandleFunc("POST /v1/deployments/{id}/pools", s.admin1(s.registerPool))
 	s.mux.HandleFunc("PUT /v1/deployments/{id}/pools/{hash}/members", s.admin1(s.setPoolMembers))
@@ -181,15 +185,22 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/deployments/{id}/scale", s.admin1(s.scale))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/finalize", s.admin1(s.finalize))
 	s.mux.HandleFunc("DELETE /v1/deployments/{id}", s.admin1(s.deleteDeployment))
-	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters", s.admin1(s.listParameters))
-	s.mux.HandleFunc("GET /v1/deployments/{id}/waits", s.admin1(s.listWaits))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters", s.reader(s.listParameters))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/waits", s.reader(s.listWaits))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/overview", s.reader(s.overview))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/instances", s.reader(s.listInstances))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/instances/{instance}", s.reader(s.getInstance))
+	s.mux.HandleFunc("GET /v1/whoami", s.reader(s.whoami))
+	s.mux.HandleFunc("POST /v1/viewers", s.admin1(s.createViewer))
+	s.mux.HandleFunc("GET /v1/viewers", s.admin1(s.listViewers))
+	s.mux.HandleFunc("DELETE /v1/viewers/{name}", s.admin1(s.deleteViewer))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/parameters/{key}", s.anyone(s.getParameter))
 	s.mux.HandleFunc("PUT /v1/deployments/{id}/parameters/{key}", s.anyone(s.setParameter))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/abort", s.anyone(s.abort))
 	s.mux.HandleFunc("POST /v1/deployments/{id}/complete", s.anyone(s.complete))
-	s.mux.HandleFunc("GET /v1/deployments/{id}/events", s.anyone(s.events))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/events", s.anyoneOrViewer(s.events))
 	s.mux.HandleFunc(reportPutPattern, s.anyone(s.putReport))
-	s.mux.HandleFunc("GET /v1/deployments/{id}/reports", s.admin1(s.listReports))
+	s.mux.HandleFunc("GET /v1/deployments/{id}/reports", s.reader(s.listReports))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/reports/{instance}", s.admin1(s.getReport))
 	s.mux.HandleFunc("GET /v1/agent", s.listAgents)
 	s.mux.HandleFunc("GET /v1/agent/{os}/{arch}", s.getAgent)
@@ -206,6 +217,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
+	// Answers hold a run's state and tokens: no cache keeps them, and no
+	// browser guesses their type.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	s.mux.ServeHTTP(&loggedWriter{ResponseWriter: w, requestLog: requestLog{log: s.opts.Log, method: r.Method, path: r.URL.Path}}, r)
 }
 
@@ -247,10 +262,12 @@ func asAdmin(w http.ResponseWriter) {
 	}
 }
 
-// caller is who made a request: the admin (Instance nil) or an instance.
+// caller is who made a request: the admin, an instance, or a viewer
+// (view.go).
 type caller struct {
 	admin    bool
 	instance *coordinator.Instance
+	viewer   *coordinator.Viewer
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, who caller)
@@ -287,7 +304,12 @@ func (s *Server) admin1(h handler) http.HandlerFunc {
 // anyone wraps a handler the admin or an instance of the deployment may
 // call. An instance token of another deployment does not match: tokens are
 // looked up in the deployment's own records.
-func (s *Server) anyone(h handler) http.HandlerFunc {
+func (s *Server) anyone(h handler) http.HandlerFunc { return s.anyoneAnd(h, false) }
+
+// anyoneOrViewer is anyone, and a viewer too (view.go): for reads.
+func (s *Server) anyoneOrViewer(h handler) http.HandlerFunc { return s.anyoneAnd(h, true) }
+
+func (s *Server) anyoneAnd(h handler, viewers bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.ext.limited(w, r) {
 			return
@@ -322,6 +344,18 @@ func (s *Server) anyone(h handler) http.HandlerFunc {
 			// address and end its scripts.
 			fail(w, err)
 			return
+		}
+		if err != nil && viewers {
+			// Not an instance's: a viewer's? Looked up only now, so the
+			// agents' calls cost no extra read.
+			who, ok := s.asViewer(w, r, token)
+			if !ok {
+				return
+			}
+			if who != nil {
+				h(w, r, *who)
+				return
+			}
 		}
 		if err != nil {
 			s.ext.authFailed(r)
@@ -556,6 +590,9 @@ func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, who calle
 	if who.instance != nil {
 		d = forInstance(d, *who.instance)
 	}
+	if who.viewer != nil {
+		d = forViewer(d)
+	}
 	run, err := s.c.Status(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
@@ -573,11 +610,16 @@ func (s *Server) deleteDeployment(w http.ResponseWriter, r *http.Request, _ call
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listParameters(w http.ResponseWriter, r *http.Request, _ caller) {
+func (s *Server) listParameters(w http.ResponseWriter, r *http.Request, who caller) {
 	values, sensitive, err := s.c.Parameters(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	if who.viewer != nil {
+		for key := range sensitive {
+			delete(values, key) // listed as sensitive, without the value
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"parameters": values, "sensitive": sensitive})
 }

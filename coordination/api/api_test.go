@@ -219,6 +219,12 @@ func FuzzAPI(f *testing.F) {
 	f.Add("DELETE", "/v1/deployments/farm/members", []byte(`{"machine_ids":["i-0abc"]}`))
 	f.Add("GET", "/v1/deployments/farm/members?node=worker", []byte(nil))
 	f.Add("POST", "/v1/deployments/farm/exchange", []byte(`{"token_sha256":"`+strings.Repeat("cd", 32)+`","machine_id":"i-0abc"}`))
+	f.Add("POST", "/v1/viewers", []byte(`{"name":"v","ttl":"1h","deployment":"lamp"}`))
+	f.Add("DELETE", "/v1/viewers/v", []byte(nil))
+	f.Add("GET", "/v1/deployments/lamp/overview", []byte(nil))
+	f.Add("GET", "/v1/deployments/lamp/instances?node=web&state=Waiting&match=1&offset=1&limit=2", []byte(nil))
+	f.Add("GET", "/v1/deployments/lamp/instances/web.2", []byte(nil))
+	f.Add("GET", "/v1/deployments?states=1", []byte(nil))
 	srv := newServer(f)
 	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {

@@ -69,6 +69,14 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
 // provider's own description (Meta, which repeats every input) and
 // without the starting values of other nodes' sensitive inputs, which
 // that instance may not read as parameters either.
+// forViewer is the deployment as a viewer sees it: no sensitive input's
+// starting value, and not the provider's configuration.
+func forViewer(d *coordinator.Deployment) *coordinator.Deployment {
+	out := forInstance(d, coordinator.Instance{})
+	out.Meta = nil
+	return out
+}
+
 func forInstance(d *coordinator.Deployment, inst coordinator.Instance) *coordinator.Deployment {
 	out := *d // d is shared with the coordinator's cache: change copies
 	out.Meta = nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
 )
@@ -101,16 +102,44 @@ func (s *Server) finalize(w http.ResponseWriter, r *http.Request, _ caller) {
 
 // listDeployments lists every deployment the coordinator holds, so an
 // operator can find those no Terraform state knows.
-func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, _ caller) {
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, who caller) {
 	list, err := s.c.Deployments(r.Context())
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if list == nil {
-		list = []coordinator.Summary{}
+	out := []deploymentRow{}
+	for _, d := range list {
+		if who.viewer != nil {
+			if !mayView(who.viewer, d.ID) {
+				continue
+			}
+			d.Meta = nil // the provider's configuration is the admin's
+		}
+		row := deploymentRow{Summary: d}
+		if r.URL.Query().Get("states") == "1" {
+			// Each instance's state, counted: what the web view lists.
+			o, err := s.c.Overview(r.Context(), d.ID)
+			if errors.Is(err, coordinator.ErrNotFound) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			row.States, row.Created = o.States, o.Created
+		}
+		out = append(out, row)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deployments": list})
+	writeJSON(w, http.StatusOK, map[string]any{"deployments": out})
+}
+
+// deploymentRow is a deployment as listed; with ?states=1, with its
+// instances counted by state and its registration time.
+type deploymentRow struct {
+	coordinator.Summary
+	States  map[string]int `json:"states,omitempty"`
+	Created time.Time      `json:"created,omitzero"`
 }
 
 // updateSettings changes what a running deployment may change in place.

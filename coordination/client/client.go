@@ -5,6 +5,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -723,4 +724,106 @@ func (c *Client) AgentBinary(ctx context.Context, arch string) ([]byte, string, 
 		return nil, "", &Error{Code: "invalid", Message: fmt.Sprintf("the agent for linux/%s downloaded with sha256 %s, but the coordinator lists %s", arch, got, a.SHA256)}
 	}
 	return b, a.SHA256, nil
+}
+
+// Viewer is a viewer token as issued (Token is returned only then).
+type Viewer struct {
+	Token      string    `json:"token,omitempty"`
+	Name       string    `json:"name"`
+	Deployment string    `json:"deployment,omitempty"`
+	Created    time.Time `json:"created,omitzero"`
+	Expires    time.Time `json:"expires"`
+}
+
+// CreateViewer issues a viewer token (admin): read-only, no sensitive
+// value, valid for ttl (0: the coordinator's default, a day), limited to
+// deployment when it is not empty. name "" lets the coordinator pick one.
+func (c *Client) CreateViewer(ctx context.Context, name string, ttl time.Duration, deployment string) (*Viewer, error) {
+	body := map[string]string{"name": name, "deployment": deployment}
+	if ttl > 0 {
+		body["ttl"] = ttl.String()
+	}
+	var out Viewer
+	// Not safe to resend: a lost answer leaves a token nobody holds; the
+	// name then says "in use", and slipc token revoke frees it.
+	err := c.do(ctx, "POST", "/v1/viewers", body, &out, false)
+	return &out, err
+}
+
+// Viewers lists the viewer tokens (admin), without the tokens.
+func (c *Client) Viewers(ctx context.Context) ([]Viewer, error) {
+	var out struct {
+		Viewers []Viewer `json:"viewers"`
+	}
+	err := c.do(ctx, "GET", "/v1/viewers", nil, &out, true)
+	return out.Viewers, err
+}
+
+// RemoveViewer revokes a viewer token by name (admin).
+func (c *Client) RemoveViewer(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/v1/viewers/"+url.PathEscape(name), nil, nil, true)
+}
+
+// Overview reads a deployment at a glance (admin or viewer): its
+// instances counted by state per node, the waits and their deadlocks, the
+// abort with its context.
+func (c *Client) Overview(ctx context.Context) (*coordinator.Overview, error) {
+	var out coordinator.Overview
+	err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/overview", nil, &out, true)
+	return &out, err
+}
+
+// Events follows the deployment's event stream (a change of a parameter
+// each; sensitive ones without their value) from after revision after,
+// calling fn for each, until ctx ends or the stream does. It returns the
+// last revision seen, to go on from. One connection, not retried: the
+// caller reconnects (slipc watch redraws on each event and reconnects).
+func (c *Client) Events(ctx context.Context, after int64, fn func(coordinator.Event)) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.BaseURL+"/v1/deployments/"+url.PathEscape(c.Deployment)+"/events?after="+strconv.FormatInt(after, 10), nil)
+	if err != nil {
+		return after, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	res, err := c.http().Do(req)
+	if err != nil {
+		return after, &Error{Code: "network", Message: err.Error()}
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		_ = json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&body)
+		return after, &Error{Code: body.Error.Code, Message: body.Error.Message, Status: res.StatusCode}
+	}
+	r := bufio.NewReader(res.Body)
+	event := ""
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if ctx.Err() != nil {
+				return after, ctx.Err()
+			}
+			return after, nil // the stream ended: the caller reconnects
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if name, ok := strings.CutPrefix(line, "event: "); ok {
+			event = name
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		if event == "error" {
+			// The coordinator no longer has the changes after this
+			// revision (compacted): start again from what it keeps.
+			return 0, nil
+		}
+		var ev coordinator.Event
+		if json.Unmarshal([]byte(data), &ev) == nil && ev.Rev > 0 {
+			after = ev.Rev
+			fn(ev)
+		}
+	}
 }

@@ -160,6 +160,28 @@ func (d *Deployment) ParamSensitive(node, name string) bool {
 	return false
 }
 
+// Source is the parameter whose value a key takes: the key itself, or
+// for an input mapped from another node's output that output, followed
+// through inputs mapped from inputs (at most as far as there are nodes).
+func (d *Deployment) Source(k Key) Key {
+	for range len(d.Nodes) + 1 {
+		inst, ok := k.Instance()
+		if !ok || d.Nodes[inst.Node] == nil {
+			return k
+		}
+		from, mapped := d.Nodes[inst.Node].Mappings[k.Name]
+		if !mapped {
+			return k
+		}
+		src, err := Qualify(from, nil)
+		if err != nil {
+			return k
+		}
+		k = src
+	}
+	return k
+}
+
 // mayRead reports whether an instance may read a key: anything not
 // sensitive; of the sensitive values, its own instance's, the inputs of
 // its own node, and the outputs its node's inputs are mapped from
@@ -305,6 +327,7 @@ func (c *Coordinator) create(ctx context.Context, d Deployment, tokenHashes map[
 			}
 		}
 		tx.Put(stateKey, Initializing)
+		tx.Put(createdKey, time.Now().UTC().Format(time.RFC3339Nano))
 		settle(&d, tx) // a deployment without instances is Ready at once
 		for inst, hash := range tokenHashes {
 			tx.Put("t/"+hash, inst)
@@ -668,6 +691,9 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 	if len(message) > c.opts.MaxValue {
 		message = message[:c.opts.MaxValue]
 	}
+	// Who was blocked when the abort came is kept with it: those gets end
+	// with the abort, and what they waited for is often why it came.
+	waiting, at := c.Waits(id), time.Now().UTC()
 	_, err := c.st.Update(ctx, ns(id), func(tx store.Tx) error {
 		d, err := c.spec(id, tx)
 		if err != nil {
@@ -675,6 +701,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 		}
 		if cancel {
 			tx.Delete(abortKey)
+			tx.Delete(abortInfoKey)
 			if caller != nil {
 				tx.Delete(pkey(Key{caller.String(), "abort"}))
 			}
@@ -686,6 +713,8 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 				who = caller.String()
 			}
 			tx.Put(abortKey, who+": "+message)
+			info, _ := json.Marshal(AbortInfo{By: who, At: at, Waiting: waiting})
+			tx.Put(abortInfoKey, string(info))
 		}
 		if caller != nil {
 			tx.Put(pkey(Key{caller.String(), "abort"}), message)

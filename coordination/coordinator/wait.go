@@ -181,10 +181,14 @@ func paramTag(caller *Instance, k Key) *waitTag {
 	return &waitTag{who: caller.String(), key: k.String(), since: time.Now()}
 }
 
-// Wait is an instance blocked on a parameter (an ss-get) right now.
+// Wait is an instance blocked on a parameter (an ss-get) right now. For
+// is the parameter whose value ends the wait: Key itself, or, for an
+// input mapped from another node's output, that output (web.1:db_password
+// waits for db.1:password).
 type Wait struct {
 	Instance string    `json:"instance"`
 	Key      string    `json:"key"`
+	For      string    `json:"for"`
 	Since    time.Time `json:"since"`
 }
 
@@ -209,6 +213,18 @@ func (c *Coordinator) Waits(id string) []Wait {
 		}
 	}
 	dw.mu.Unlock()
+	// The spec as the waits' own reads cached it (mappings do not change
+	// while a deployment lives); without it each wait is for its own key.
+	var d *Deployment
+	if cached, ok := c.specs.Load(id); ok {
+		d = cached.(cachedSpec).d
+	}
+	for i := range out {
+		out[i].For = out[i].Key
+		if k, err := Qualify(out[i].Key, nil); err == nil && d != nil {
+			out[i].For = d.Source(k).String()
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Key != out[j].Key {
 			return out[i].Key < out[j].Key
