@@ -2,11 +2,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/slipstream/terraform-provider-slipstream/provider"
 )
@@ -19,11 +18,13 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider for a debugger (prints TF_REATTACH_PROVIDERS)")
 	flag.Parse()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/slipstream/slipstream",
-		Debug:   debug,
-	})
-	if err != nil {
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	// provider.NewServer is the framework's server that also ends the
+	// calls arriving after Terraform asked it to stop (provider/stop.go).
+	if err := tf6server.Serve("registry.terraform.io/slipstream/slipstream", provider.NewServer(version), opts...); err != nil {
 		log.Fatal(err.Error())
 	}
 }

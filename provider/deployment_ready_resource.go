@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -183,9 +184,16 @@ func (r *deploymentReadyResource) Create(ctx context.Context, req resource.Creat
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	start := time.Now()
+	var outages outageLog
+	cl.Recovered = outages.add
 	stopProgress := logProgress(ctx, cl, 15*time.Second)
 	state, err := wait(ctx, cl, waitFor)
 	stopProgress()
+	if w := outages.warning(cl.BaseURL); w != "" {
+		// A coordinator restart or a network blip while the apply waits is
+		// ridden out by the retries: worth knowing, not a failure.
+		resp.Diagnostics.AddWarning("The coordinator was unavailable during the wait", w)
+	}
 	if err != nil {
 		var ab *AbortedError
 		switch {
@@ -620,4 +628,43 @@ func blocked(ctx context.Context, cl *client.Client) string {
 		parts = append(parts, fmt.Sprintf("%s ← %s (the longest for %s)", source, strings.Join(who, ", "), g.longest.Round(time.Second)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// outageLog counts the coordinator outages a wait rode out (client.Client's
+// Recovered), for a warning.
+type outageLog struct {
+	mu      sync.Mutex
+	n       int
+	longest time.Duration
+	last    error
+}
+
+func (o *outageLog) add(outage time.Duration, last error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.n++
+	o.longest = max(o.longest, outage)
+	if last != nil {
+		o.last = last
+	}
+}
+
+// warning describes the outages, or is empty when there were none.
+func (o *outageLog) warning(url string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == 0 {
+		return ""
+	}
+	calls := "a call"
+	if o.n > 1 {
+		calls = fmt.Sprintf("%d calls", o.n)
+	}
+	why := ""
+	if o.last != nil {
+		why = fmt.Sprintf(" The last error was: %v.", o.last)
+	}
+	return fmt.Sprintf("While this apply waited for the run, the coordinator at %s did not answer %s for up to %s (a restart, or the network).%s "+
+		"The calls were retried and the wait went on: nothing was lost. If it happens often, look at the coordinator's log and at the network between here and it.",
+		url, calls, o.longest.Round(100*time.Millisecond), why)
 }

@@ -339,6 +339,7 @@ func (r *Runner) executing(ctx context.Context, node *coordinator.Node) error {
 			seen[s.phase]++
 			id := s.phase + "/" + strconv.Itoa(seen[s.phase])
 			if r.progress.Phases[id] {
+				r.logf("%s (%d of %d) completed before this agent started (a restart or a reboot): not run again", s.phase, seen[s.phase], counts[s.phase])
 				continue
 			}
 			if err := r.script(ctx, coordinator.Executing, s.phase, seen[s.phase], counts[s.phase], s.body, nil); err != nil {
@@ -364,6 +365,7 @@ func (r *Runner) executing(ctx context.Context, node *coordinator.Node) error {
 	for i, body := range scripts {
 		id := hook + "/" + gen + "/" + strconv.Itoa(i+1)
 		if r.progress.Phases[id] {
+			r.logf("%s (%d of %d) completed before this agent started (a restart or a reboot): not run again", hook, i+1, len(scripts))
 			continue
 		}
 		if err := r.script(ctx, coordinator.Executing, hook, i+1, len(scripts), body, env); err != nil {

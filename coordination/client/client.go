@@ -96,6 +96,12 @@ type Client struct {
 	// long-poll: a coordinator that accepts the connection but never
 	// answers is then retried like one that is down.
 	AttemptTimeout time.Duration
+	// Recovered, when set, is called when a call the coordinator failed
+	// (unreachable, or answering 5xx) was retried until it answered: how
+	// long the outage lasted for that call, and its last error. The
+	// provider reports such outages as warnings; it may be called from
+	// several goroutines at once.
+	Recovered func(outage time.Duration, last error)
 }
 
 func (c *Client) http() *http.Client {
@@ -148,12 +154,17 @@ func (c *Client) send(ctx context.Context, req request) error {
 		maxBackoff = 5 * time.Second
 	}
 	var firstFailure time.Time
+	var lastFailure error
 	for {
 		err := c.once(ctx, req)
 		var e *Error
 		if err == nil || !errors.As(err, &e) || !e.retryable(req.safe) {
+			if !firstFailure.IsZero() && c.Recovered != nil && (err == nil || e != nil && e.Code != "network") {
+				c.Recovered(time.Since(firstFailure), lastFailure) // it answers again
+			}
 			return err
 		}
+		lastFailure = err
 		if firstFailure.IsZero() {
 			firstFailure = time.Now()
 		}

@@ -244,3 +244,35 @@ func TestWaitRun_acrossShortPolls(t *testing.T) {
 		t.Fatalf("after finalize: %+v %v", r, err)
 	}
 }
+
+// TestSend_recoveredReportsTheOutage: a call the coordinator failed, then
+// answered, is reported to Recovered with how long it failed; a call that
+// never failed is not.
+func TestSend_recoveredReportsTheOutage(t *testing.T) {
+	var failures atomic.Int32
+	failures.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failures.Add(-1) >= 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"code":"unavailable","message":"the coordinator is shutting down; ask again"}}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"state":"Executing"}`))
+	}))
+	defer srv.Close()
+	var calls []time.Duration
+	var last error
+	cl := &Client{BaseURL: srv.URL, Deployment: "d", Token: admin, MaxBackoff: 50 * time.Millisecond,
+		Recovered: func(d time.Duration, err error) { calls, last = append(calls, d), err }}
+	if _, err := cl.Run(bg(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0] <= 0 || last == nil || !strings.Contains(last.Error(), "shutting down") {
+		t.Fatalf("Recovered called %v, last error %v", calls, last)
+	}
+	if _, err := cl.Run(bg(t)); err != nil || len(calls) != 1 {
+		t.Fatalf("a call that did not fail was reported: %v %v", calls, err)
+	}
+}

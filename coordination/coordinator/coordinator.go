@@ -532,6 +532,12 @@ func (c *Coordinator) Set(ctx context.Context, id string, caller *Instance, raw,
 		if msg, aborted := abortMessage(tx); aborted && !ignoreAbort {
 			return &AbortError{msg}
 		}
+		if kv, ok := tx.Get(pkey(k)); ok && kv.Value == value {
+			// The same value again: a set retried after its answer was
+			// lost (a partition, a restart) changes nothing, so it is
+			// seen once, by the event stream and by WaitChange alike.
+			return nil
+		}
 		tx.Put(pkey(k), value)
 		pushMappings(d, k, value, tx)
 		return nil

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
@@ -28,5 +29,39 @@ func TestDeadlocks(t *testing.T) {
 				t.Fatalf("Deadlocks = %s, want %s", s, c.want)
 			}
 		})
+	}
+}
+
+// TestSet_sameValueAgainChangesNothing: a set retried after its answer was
+// lost (the same value again) writes nothing: one change in the event
+// stream, the inputs mapped from it pushed once.
+func TestSet_sameValueAgainChangesNothing(t *testing.T) {
+	c := newCoordinator(t)
+	if err := c.CreateDeployment(bg(t), lamp(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := c.Set(bg(t), "lamp", inst("db", 1), "password", "s3cret", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Set(bg(t), "lamp", inst("db", 1), "password", "changed", false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg(t))
+	defer cancel()
+	evs, _, err := c.Events(ctx, "lamp", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for ev := range evs {
+		counts[ev.Key]++
+		if ev.Key == "web.3:db_password" && counts[ev.Key] == 2 {
+			cancel()
+		}
+	}
+	if counts["db.1:password"] != 2 || counts["web.1:db_password"] != 2 {
+		t.Fatalf("changes per key: %v (want 2 each: s3cret once, then changed)", counts)
 	}
 }

@@ -1,0 +1,518 @@
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
+	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
+	"github.com/slipstream/terraform-provider-slipstream/internal/nshost"
+)
+
+// binaries are slipc, the provider and the agent, built once for the suite
+// as make build builds them.
+var binaries struct {
+	dir       string // slipc, terraform-provider-slipstream
+	agentDir  string // slipstream-agent-linux-amd64, as slipc serve -agent-dir wants it
+	terraform string
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SLIPSTREAM_FAULTS") == "" {
+		os.Exit(m.Run()) // each test skips itself, saying how to run it
+	}
+	code := func() int {
+		dir, err := os.MkdirTemp("", "slipstream-faults-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binaries.dir, binaries.agentDir = dir, filepath.Join(dir, "agent")
+		binaries.terraform = os.Getenv("TF_ACC_TERRAFORM_PATH")
+		for _, b := range [][]string{
+			{"go", "build", "-o", dir + "/", "github.com/slipstream/terraform-provider-slipstream/cmd/slipc", "github.com/slipstream/terraform-provider-slipstream"},
+			{"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(binaries.agentDir, "slipstream-agent-linux-amd64"), "github.com/slipstream/terraform-provider-slipstream/cmd/slipstream-agent"},
+		} {
+			cmd := exec.Command(b[0], b[1:]...)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building %v: %v\n%s", b, err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// needSuite skips a test unless the suite was asked for, and fails it on
+// CI when its means (root, sshd, Terraform) are missing.
+func needSuite(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SLIPSTREAM_FAULTS") == "" {
+		t.Skip("set SLIPSTREAM_FAULTS=1 and TF_ACC_TERRAFORM_PATH (make test-faults) to run the fault suite")
+	}
+	missing := ""
+	if binaries.terraform == "" {
+		missing = "TF_ACC_TERRAFORM_PATH is not set"
+	} else if err := nshost.Available(); err != nil {
+		missing = err.Error()
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the fault suite cannot run: %s", missing)
+		}
+		t.Skipf("the fault suite cannot run: %s", missing)
+	}
+}
+
+// cluster is one scenario's world: hosts, a coordinator process, and a
+// Terraform working directory with the compiled recipe.
+type cluster struct {
+	t     *testing.T
+	dir   string
+	pool  *nshost.Pool
+	db    *nshost.Host
+	web   []*nshost.Host
+	coord *coordinatorProcess
+	env   []string // Terraform's environment: the coordinator, the CLI config, logs
+	tf    string   // the compiled configuration
+	id    string   // the deployment's id, once applied
+	// logs are every log the scenario produced, for the secrets check.
+	logs []string
+	// acks are the ss-sets the scripts saw succeed, "db.1:password" →
+	// value, as checkRun read them.
+	acks map[string]string
+}
+
+// newCluster makes the hosts (a database, webs web servers), starts the
+// coordinator on their bridge and compiles the recipe for them.
+func newCluster(t *testing.T, webs int) *cluster {
+	t.Helper()
+	needSuite(t)
+	c := &cluster{t: t, dir: t.TempDir()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.keepLogs()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool, err := nshost.NewPool(ctx, 1+webs, nshost.Options{Prefix: "flt", StateDir: filepath.Join(c.dir, "hosts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.pool, c.db, c.web = pool, pool.Hosts[0], pool.Hosts[1:]
+	t.Cleanup(func() {
+		if err := pool.Close(); err != nil {
+			t.Errorf("removing the hosts: %v", err)
+		}
+		c.checkNoNamespaceLeft()
+	})
+	c.coord = startCoordinator(t, pool.GatewayIP, c.dir)
+	c.logs = append(c.logs, c.coord.log)
+
+	// The recipe, its hosts filled in, compiled by slipc.
+	recipe := filepath.Join(c.dir, "recipe")
+	if err := os.CopyFS(recipe, os.DirFS("testdata/recipe")); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := template.Must(template.ParseFiles(filepath.Join(recipe, "faults.slip.hcl.tmpl")))
+	var webIPs []string
+	for _, h := range c.web {
+		webIPs = append(webIPs, fmt.Sprintf("%q", h.IP))
+	}
+	var hcl bytes.Buffer
+	if err := tmpl.Execute(&hcl, map[string]any{"DB": c.db.IP, "Web": strings.Join(webIPs, ", "), "WebCount": webs,
+		"Key": pool.PrivateKeyPath, "KnownHosts": pool.KnownHostsPath}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(recipe, "faults.slip.hcl.tmpl"))
+	if err := os.WriteFile(filepath.Join(recipe, "faults.slip.hcl"), hcl.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.tf = filepath.Join(c.dir, "tf")
+	if out, err := exec.Command(filepath.Join(binaries.dir, "slipc"), "compile", "-o", c.tf, recipe).CombinedOutput(); err != nil {
+		t.Fatalf("slipc compile: %v\n%s", err, out)
+	}
+	rc := filepath.Join(c.dir, "terraformrc")
+	if err := os.WriteFile(rc, []byte(fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"slipstream/slipstream\" = %q\n  }\n  direct {}\n}\n", binaries.dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tfLog := filepath.Join(c.dir, "terraform.log")
+	c.logs = append(c.logs, tfLog)
+	c.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_LOG=TRACE", "TF_LOG_PATH="+tfLog,
+		"SLIPSTREAM_COORDINATOR_URL="+c.coord.url, "SLIPSTREAM_TOKEN="+c.coord.token, "SLIPSTREAM_CA_FINGERPRINT="+c.coord.fingerprint)
+	return c
+}
+
+// coordinatorProcess is slipc serve, run as users run it: its own
+// process, its admin token in its data folder (never in its arguments),
+// TLS from its own CA, on a fixed address so it can be restarted.
+type coordinatorProcess struct {
+	t                       *testing.T
+	data, log, listen       string
+	url, token, fingerprint string
+	cmd                     *exec.Cmd
+	exited                  chan struct{}
+	mu                      sync.Mutex
+	wrapper                 []string // run it under this command (unshare for a private tmpfs)
+}
+
+func startCoordinator(t *testing.T, ip, dir string, wrapper ...string) *coordinatorProcess {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	p := &coordinatorProcess{t: t, data: filepath.Join(dir, "coordinator"), log: filepath.Join(dir, "coordinator.log"), listen: listen, wrapper: wrapper}
+	p.start()
+	t.Cleanup(func() { p.stop(syscall.SIGTERM) })
+	return p
+}
+
+// start runs slipc serve and waits until it listens.
+func (p *coordinatorProcess) start() {
+	p.t.Helper()
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer logf.Close()
+	before, _ := os.ReadFile(p.log)
+	args := append(append([]string{}, p.wrapper...), filepath.Join(binaries.dir, "slipc"), "serve", "-listen", p.listen, "-data", p.data,
+		"-tls-self-signed", "-agent-dir", binaries.agentDir)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(p.log)
+		out := string(b[len(before):])
+		if strings.Contains(out, "listening on") && strings.Contains(out, "Web view") {
+			for _, line := range strings.Split(out, "\n") {
+				if fp, ok := strings.CutPrefix(line, "CA fingerprint (pin it: SLIPSTREAM_CA_FINGERPRINT): "); ok {
+					p.fingerprint = strings.TrimSpace(fp)
+				}
+			}
+			break
+		}
+		select {
+		case <-exited:
+			p.t.Fatalf("slipc serve exited at start:\n%s", out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("slipc serve did not start:\n%s", out)
+		}
+	}
+	token, err := os.ReadFile(filepath.Join(p.data, "admin-token"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.token, p.url = strings.TrimSpace(string(token)), "https://"+p.listen
+}
+
+// stop signals slipc serve and waits for it to exit (SIGKILL after 10 s).
+func (p *coordinatorProcess) stop(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+	p.mu.Lock()
+	p.cmd = nil
+	p.mu.Unlock()
+}
+
+// restart stops the coordinator with sig, waits down for a while, and
+// starts it again on the same address with the same data.
+func (p *coordinatorProcess) restart(sig syscall.Signal, down time.Duration) {
+	p.t.Helper()
+	p.stop(sig)
+	time.Sleep(down)
+	p.start()
+}
+
+// client is an admin client of the coordinator, for deployment id.
+func (p *coordinatorProcess) client(id string) *client.Client {
+	return &client.Client{BaseURL: p.url, Deployment: id, Token: p.token, RetryFor: 30 * time.Second,
+		HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(p.fingerprint)}}}
+}
+
+// terraform runs the Terraform CLI in the compiled configuration: its
+// output, and its error when it exited non-zero.
+func (c *cluster) terraform(args ...string) (string, error) {
+	return c.terraformUntil(nil, args...)
+}
+
+// terraformUntil is terraform that sends SIGINT (Ctrl-C) to the CLI when
+// interrupt, called with each line of output, says so; the CLI then stops
+// as it does for a person pressing Ctrl-C.
+func (c *cluster) terraformUntil(interrupt func(line string) bool, args ...string) (string, error) {
+	c.t.Helper()
+	cmd := exec.Command(binaries.terraform, append(args, "-no-color")...)
+	cmd.Dir, cmd.Env = c.tf, c.env
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	var out strings.Builder
+	done, exited := make(chan struct{}), make(chan struct{})
+	hung := false
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			out.WriteString(line + "\n")
+			if !sent && interrupt != nil && interrupt(line) {
+				cmd.Process.Signal(os.Interrupt)
+				sent = true
+				go func() {
+					// A person presses Ctrl-C again when nothing happens.
+					select {
+					case <-exited:
+					case <-time.After(time.Minute):
+						hung = true
+						cmd.Process.Signal(os.Interrupt)
+					}
+				}()
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(exited)
+	pw.Close()
+	<-done
+	if hung {
+		c.t.Errorf("terraform %s did not stop within a minute of Ctrl-C (a second one stopped it):\n%s", args[0], out.String())
+	}
+	return out.String(), err
+}
+
+// apply runs terraform apply and fails the test unless it succeeds.
+func (c *cluster) apply() string {
+	c.t.Helper()
+	out, err := c.terraform("apply", "-auto-approve")
+	if err != nil {
+		c.t.Fatalf("terraform apply: %v\n%s", err, out)
+	}
+	c.readID()
+	return out
+}
+
+// applyInBackground starts terraform apply and returns a function that
+// waits for it, with its output and error.
+func (c *cluster) applyInBackground() func() (string, error) {
+	type result struct {
+		out string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		out, err := c.terraformUntil(nil, "apply", "-auto-approve")
+		ch <- result{out, err}
+	}()
+	return func() (string, error) {
+		r := <-ch
+		return r.out, r.err
+	}
+}
+
+// readID reads the deployment's id from the Terraform state.
+func (c *cluster) readID() {
+	c.t.Helper()
+	out, err := c.terraform("output", "-raw", "deployment_id")
+	if err == nil && strings.TrimSpace(out) != "" && !strings.Contains(out, "Warning") {
+		c.id = strings.TrimSpace(out)
+		return
+	}
+	out, err = c.terraform("state", "show", "slipstream_deployment.faults")
+	if err != nil {
+		c.t.Fatalf("terraform state show: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "id"); ok {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(v), "="); ok {
+				c.id = strings.Trim(strings.TrimSpace(v), `"`)
+				return
+			}
+		}
+	}
+	c.t.Fatalf("no deployment id in the state:\n%s", out)
+}
+
+// deploymentID finds the one deployment at the coordinator (before the
+// apply has finished and written it to the state).
+func (c *cluster) deploymentID() string {
+	c.t.Helper()
+	var id string
+	c.eventually("the deployment registered", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		list, err := c.coord.client("").Deployments(ctx)
+		if err != nil || len(list) != 1 {
+			return false
+		}
+		id = list[0].ID
+		return true
+	})
+	return id
+}
+
+// eventually polls cond for up to two minutes.
+func (c *cluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("waited two minutes for %s", what)
+		}
+	}
+}
+
+// blocked waits until the given instances are blocked in ss-get.
+func (c *cluster) blocked(id string, instances ...string) {
+	c.t.Helper()
+	c.eventually(strings.Join(instances, ", ")+" blocked in ss-get", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waits, err := c.coord.client(id).Waits(ctx)
+		if err != nil {
+			return false
+		}
+		seen := map[string]bool{}
+		for _, w := range waits {
+			seen[w.Instance] = true
+		}
+		for _, inst := range instances {
+			if !seen[inst] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// on runs a shell command on a host over SSH.
+func (c *cluster) on(h *nshost.Host, command string) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := h.Run(ctx, command)
+	if err != nil {
+		c.t.Fatalf("%s on %s: %v\n%s", command, h.Name, err, out)
+	}
+	return out
+}
+
+// openGate lets a host's script go on past its gate.
+func (c *cluster) openGate(hosts ...*nshost.Host) {
+	c.t.Helper()
+	for _, h := range hosts {
+		c.on(h, "mkdir -p /var/lib/faults && touch /var/lib/faults/gate")
+	}
+}
+
+// partition cuts a host off the network (its end of the link on the
+// bridge goes down: every packet to and from it is dropped, connections
+// stay open) and returns the function that joins it again.
+func (c *cluster) partition(h *nshost.Host) (heal func()) {
+	c.t.Helper()
+	if out, err := exec.Command("ip", "link", "set", "dev", h.Veth, "down").CombinedOutput(); err != nil {
+		c.t.Fatalf("cutting %s off: %v\n%s", h.Name, err, out)
+	}
+	healed := false
+	heal = func() {
+		if healed {
+			return
+		}
+		healed = true
+		if out, err := exec.Command("ip", "link", "set", "dev", h.Veth, "up").CombinedOutput(); err != nil {
+			c.t.Fatalf("joining %s again: %v\n%s", h.Name, err, out)
+		}
+	}
+	c.t.Cleanup(heal)
+	return heal
+}
+
+// reboot kills every process of a host but its sshd with SIGKILL (the
+// agent, its supervisor, the script it runs), as a power cut does, then
+// starts the agent again as the host's init would at boot: on these hosts,
+// which have no systemd, the supervisor the bootstrap starts
+// (coordination/bootstrap/bootstrap.sh.tmpl), started the same way.
+func (c *cluster) reboot(h *nshost.Host) {
+	c.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		pids := hostProcesses(h)
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("processes %v on %s survive SIGKILL", pids, h.Name)
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	c.on(h, `A=/usr/local/bin/slipstream-agent P=/run/slipstream-agent.pid L=/var/log/slipstream-agent.log
+rm -f "$P"
+PATH=/usr/local/bin:$PATH SLIPSTREAM_AGENT_CONFIG=/etc/slipstream/agent.json SLIPSTREAM_STATE_DIR=/var/lib/slipstream setsid sh -c 'echo $$ >"$2"
+trap "kill \$c 2>/dev/null; wait \$c; exit 143" TERM
+while :; do "$1" run & c=$!; wait $c && exit 0; echo "slipstream-supervisor: the agent failed (status $?), restarting in 2s" >&2; sleep 2; done' \
+	slipstream-supervisor "$A" "$P" </dev/null >>"$L" 2>&1 &
+for i in $(seq 100); do [ -s "$P" ] && exit 0; sleep 0.1; done; echo "the supervisor did not start" >&2; exit 1`)
+}
+
+// keepLogs copies the scenario's logs (the coordinator's, Terraform's
+// TRACE log, the agents') into the test's artifact folder (go test
+// -artifacts keeps it: make test-faults puts it under test-artifacts/).
+func (c *cluster) keepLogs() {
+	dir := c.t.ArtifactDir()
+	for _, h := range c.hosts() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := h.Run(ctx, "cat /var/log/slipstream-agent.log 2>/dev/null")
+		cancel()
+		os.WriteFile(filepath.Join(dir, "agent-"+h.Name+".log"), []byte(out), 0o600)
+	}
+	for _, path := range c.logs {
+		if b, err := os.ReadFile(path); err == nil {
+			os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o600)
+		}
+	}
+	c.t.Logf("the scenario's logs: %s", dir)
+}
