@@ -141,7 +141,7 @@ func (c *cluster) checkClean() {
 		}
 	}
 	c.coord.stop(syscall.SIGTERM)
-	db, err := bolt.Open(filepath.Join(c.coord.data, "coordinator.db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+	db, err := bolt.Open(c.coord.storePath(), 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
 	if err != nil {
 		c.t.Fatalf("invariant check: opening the store: %v", err)
 	}
@@ -245,4 +245,38 @@ func zombie(pid int) bool {
 	// "pid (comm) S ...": the state follows the last ')'.
 	i := strings.LastIndexByte(string(stat), ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+}
+
+// checkSecretsAtRest checks, while the run is up, that no process on this
+// machine or on the hosts (they share its process table) has the admin
+// token or an agent token in its arguments, and that the hosts' files
+// holding secrets are root's and 0600.
+func (c *cluster) checkSecretsAtRest() {
+	c.t.Helper()
+	secrets := map[string]string{"the admin token": c.coord.token}
+	for _, h := range c.hosts() {
+		token := c.on(h, `sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /var/lib/slipstream/token.json 2>/dev/null || true`)
+		if token = strings.TrimSpace(token); token != "" {
+			secrets["the agent token of "+h.Name] = token
+		}
+		modes := c.on(h, "stat -c '%a %U %n' /etc/slipstream/agent.json /var/lib/slipstream/token.json")
+		for _, line := range strings.Split(strings.TrimSpace(modes), "\n") {
+			if !strings.HasPrefix(line, "600 root ") {
+				c.t.Errorf("invariant violated: a file holding a secret on %s is not root's with mode 0600: %s", h.Name, line)
+			}
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for what, s := range secrets {
+			if strings.Contains(string(b), s) {
+				c.t.Errorf("invariant violated: %s is in the arguments of process %s: %s", what, filepath.Base(filepath.Dir(p)), strings.ReplaceAll(string(b), "\x00", " "))
+			}
+		}
+	}
+	c.t.Logf("invariants: none of %d secrets in the arguments of %d processes; the hosts' secret files are root's, 0600", len(secrets), len(procs))
 }

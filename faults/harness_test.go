@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,6 +105,13 @@ type cluster struct {
 // coordinator on their bridge and compiles the recipe for them.
 func newCluster(t *testing.T, webs int) *cluster {
 	t.Helper()
+	return newClusterWith(t, webs, "")
+}
+
+// newClusterWith is newCluster with the coordinator's data on a tmpfs of
+// that size ("": on this machine's disk).
+func newClusterWith(t *testing.T, webs int, tmpfs string) *cluster {
+	t.Helper()
 	needSuite(t)
 	c := &cluster{t: t, dir: t.TempDir()}
 	t.Cleanup(func() {
@@ -124,7 +132,11 @@ func newCluster(t *testing.T, webs int) *cluster {
 		}
 		c.checkNoNamespaceLeft()
 	})
-	c.coord = startCoordinator(t, pool.GatewayIP, c.dir)
+	if tmpfs != "" {
+		c.coord = startCoordinatorOnTmpfs(t, pool.GatewayIP, c.dir, tmpfs)
+	} else {
+		c.coord = startCoordinator(t, pool.GatewayIP, c.dir)
+	}
 	c.logs = append(c.logs, c.coord.log)
 
 	// The recipe, its hosts filled in, compiled by slipc.
@@ -171,10 +183,14 @@ type coordinatorProcess struct {
 	cmd                     *exec.Cmd
 	exited                  chan struct{}
 	mu                      sync.Mutex
-	wrapper                 []string // run it under this command (unshare for a private tmpfs)
+	// On a small tmpfs (startCoordinatorOnTmpfs): the command it runs
+	// under, where its admin token is kept, and where its store is copied
+	// when it exits (the tmpfs goes with its mount namespace).
+	wrapper          []string
+	tokenFile, store string
 }
 
-func startCoordinator(t *testing.T, ip, dir string, wrapper ...string) *coordinatorProcess {
+func startCoordinator(t *testing.T, ip, dir string) *coordinatorProcess {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -182,10 +198,63 @@ func startCoordinator(t *testing.T, ip, dir string, wrapper ...string) *coordina
 	}
 	listen := l.Addr().String()
 	l.Close()
-	p := &coordinatorProcess{t: t, data: filepath.Join(dir, "coordinator"), log: filepath.Join(dir, "coordinator.log"), listen: listen, wrapper: wrapper}
+	p := &coordinatorProcess{t: t, data: filepath.Join(dir, "coordinator"), log: filepath.Join(dir, "coordinator.log"), listen: listen}
 	p.start()
 	t.Cleanup(func() { p.stop(syscall.SIGTERM) })
 	return p
+}
+
+// tmpfsWrapper runs slipc serve in its own mount namespace with its data
+// folder on a tmpfs of the given size, so the test can fill it without
+// touching this machine's file systems; it passes SIGTERM on and copies
+// the store out when slipc serve has exited.
+const tmpfsWrapper = `set -e
+data=$1 out=$2 size=$3; shift 3
+mkdir -p "$data"
+mount -t tmpfs -o "size=$size,mode=0700" slipstream-faults "$data"
+"$@" & pid=$!
+trap 'kill -TERM $pid' TERM INT
+while kill -0 $pid 2>/dev/null; do wait $pid || true; done
+cp "$data/coordinator.db" "$out"`
+
+// startCoordinatorOnTmpfs is startCoordinator with the data folder on a
+// tmpfs of size bytes (suffix k, m or g) in the coordinator's own mount
+// namespace.
+func startCoordinatorOnTmpfs(t *testing.T, ip, dir, size string) *coordinatorProcess {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	p := &coordinatorProcess{t: t, data: filepath.Join(dir, "coordinator"), log: filepath.Join(dir, "coordinator.log"), listen: listen,
+		tokenFile: filepath.Join(dir, "admin-token"), store: filepath.Join(dir, "coordinator.db")}
+	p.wrapper = []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", tmpfsWrapper, "sh", p.data, p.store, size}
+	if err := os.WriteFile(p.tokenFile, []byte(client.TokenHash(dir)[:40]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.start()
+	t.Cleanup(func() { p.stop(syscall.SIGTERM) })
+	return p
+}
+
+// inNamespace runs a shell command in the coordinator's mount namespace
+// (where its tmpfs is).
+func (p *coordinatorProcess) inNamespace(command string) (string, error) {
+	p.mu.Lock()
+	pid := p.cmd.Process.Pid
+	p.mu.Unlock()
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "--", "sh", "-c", command).CombinedOutput()
+	return string(out), err
+}
+
+// storePath is where the coordinator's bbolt file is once it has stopped.
+func (p *coordinatorProcess) storePath() string {
+	if p.store != "" {
+		return p.store
+	}
+	return filepath.Join(p.data, "coordinator.db")
 }
 
 // start runs slipc serve and waits until it listens.
@@ -199,6 +268,9 @@ func (p *coordinatorProcess) start() {
 	before, _ := os.ReadFile(p.log)
 	args := append(append([]string{}, p.wrapper...), filepath.Join(binaries.dir, "slipc"), "serve", "-listen", p.listen, "-data", p.data,
 		"-tls-self-signed", "-agent-dir", binaries.agentDir)
+	if p.tokenFile != "" {
+		args = append(args, "-admin-token-file", p.tokenFile)
+	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -229,7 +301,11 @@ func (p *coordinatorProcess) start() {
 			p.t.Fatalf("slipc serve did not start:\n%s", out)
 		}
 	}
-	token, err := os.ReadFile(filepath.Join(p.data, "admin-token"))
+	tokenFile := filepath.Join(p.data, "admin-token")
+	if p.tokenFile != "" {
+		tokenFile = p.tokenFile
+	}
+	token, err := os.ReadFile(tokenFile)
 	if err != nil {
 		p.t.Fatal(err)
 	}

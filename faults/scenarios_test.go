@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,7 @@ func TestFaults_coordinatorRestart(t *testing.T) {
 	wait := c.applyInBackground()
 	id := c.deploymentID()
 	c.blocked(id, "web.1", "web.2")
+	c.checkSecretsAtRest()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Logf("web.1 and web.2 are blocked in ss-get: the coordinator gets %v and is down for 2 s", sig)
 		c.coord.restart(sig, 2*time.Second)
@@ -93,6 +95,7 @@ func TestFaults_interruptedApply(t *testing.T) {
 			t.Logf("Ctrl-C after %q: terraform exited with %v", stage.line, err)
 			c.openGate(c.hosts()...)
 			c.apply()
+			c.checkSecretsAtRest()
 			state, err := c.terraform("state", "list")
 			if err != nil {
 				t.Fatal(err)
@@ -138,6 +141,7 @@ func TestFaults_partition(t *testing.T) {
 	wait := c.applyInBackground()
 	id := c.deploymentID()
 	c.blocked(id, "web.1", "web.2")
+	c.checkSecretsAtRest()
 	d := partitionFor(t)
 
 	c.openGate(c.web[0]) // web.1 goes on as soon as it has the password
@@ -180,6 +184,7 @@ func TestFaults_machineReboot(t *testing.T) {
 	wait := c.applyInBackground()
 	id := c.deploymentID()
 	c.blocked(id, "web.1")
+	c.checkSecretsAtRest()
 	count := func(h *nshost.Host, file string) int {
 		out := c.on(h, "cat /var/lib/faults/"+file+" 2>/dev/null || true")
 		return len(strings.Fields(out))
@@ -198,6 +203,51 @@ func TestFaults_machineReboot(t *testing.T) {
 	}
 	if log := c.on(c.db, "cat /var/log/slipstream-agent.log"); !strings.Contains(log, "pre_install (1 of 1) completed before this agent started") {
 		t.Errorf("the restarted agent's log does not say it skipped pre_install:\n%s", log)
+	}
+	c.readID()
+	c.checkRun(c.id, expect{State: coordinator.Ready})
+	c.destroyAndCheck()
+}
+
+// TestFaults_diskFull: the coordinator's disk fills up while the database
+// is about to publish its password. Writes fail with a clear 507 that the
+// machines retry, nothing acknowledged before is lost, and once space is
+// freed the coordinator goes on by itself and the apply completes.
+func TestFaults_diskFull(t *testing.T) {
+	c := newClusterWith(t, 1, "32m")
+	wait := c.applyInBackground()
+	id := c.deploymentID()
+	c.blocked(id, "web.1")
+	c.checkSecretsAtRest()
+	df, err := c.coord.inNamespace(fmt.Sprintf("dd if=/dev/zero of=%q bs=64k 2>/dev/null; df -k %q | tail -n 1", c.coord.data+"/filler", c.coord.data))
+	t.Logf("the coordinator's disk is full: %s (%v)", strings.TrimSpace(df), err)
+
+	// The provider's own write is refused, saying why.
+	admin := c.coord.client(id)
+	admin.RetryFor = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := admin.UpdateSettings(ctx, coordinator.Settings{Meta: []byte(`{"filled":"` + strings.Repeat("x", 64<<10) + `"}`)}); err == nil || !strings.Contains(err.Error(), "disk is full") {
+		t.Errorf("a write to a full disk: %v, want the coordinator to say its disk is full", err)
+	}
+	c.openGate(c.hosts()...)
+	// The database publishes its password (small: it may fit in pages the
+	// store has already) and then a 100 KB value, which cannot: that set
+	// is refused and retried meanwhile.
+	time.Sleep(5 * time.Second)
+	if c.paramSet(id, "db.1:big") {
+		t.Error("db.1's 100 KB value was stored on a full disk")
+	}
+	if log, _ := os.ReadFile(c.coord.log); !strings.Contains(string(log), "no space left on device") {
+		t.Errorf("the coordinator's log does not say its disk is full:\n%s", log)
+	}
+	if out, err := c.coord.inNamespace(fmt.Sprintf("rm -f %q", c.coord.data+"/filler")); err != nil {
+		t.Fatalf("freeing the space: %v %s", err, out)
+	}
+	t.Log("space freed")
+	out, err := wait()
+	if err != nil {
+		t.Fatalf("terraform apply across the full disk: %v\n%s", err, out)
 	}
 	c.readID()
 	c.checkRun(c.id, expect{State: coordinator.Ready})

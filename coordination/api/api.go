@@ -66,7 +66,8 @@
 // (413), conflict (409, "exists" or "state"),
 // rate_limited (429, with Retry-After: too many authentication failures
 // from the client's address), unavailable (503, with Retry-After: the
-// coordinator is shutting down; waits parked on it end so).
+// coordinator is shutting down; waits parked on it end so), storage_full
+// (507, with Retry-After: its disk is full; nothing was stored).
 package api
 
 import (
@@ -82,6 +83,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/connlimit"
@@ -416,6 +418,16 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "state", err.Error())
 	case errors.Is(err, context.Canceled):
 		writeError(w, 499, "canceled", err.Error())
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// Nothing was stored (the commit failed whole): the client
+		// retries, and the coordinator recovers by itself once its
+		// operator frees space. Logged: somebody has to.
+		if l, ok := w.(internalLogger); ok {
+			l.internal(err)
+		}
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusInsufficientStorage, "storage_full",
+			"the coordinator cannot store this: its disk is full; nothing was changed, ask again (it recovers by itself once space is freed)")
 	case errors.Is(err, coordinator.ErrClosed):
 		// Shutting down (a restart, usually): not a fault to log, and a
 		// status the clients retry, so a parked wait asks the next

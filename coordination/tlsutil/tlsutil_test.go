@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSelfSignedAndPinning(t *testing.T) {
@@ -100,5 +101,33 @@ func TestPinnedConfig_resumesSessions(t *testing.T) {
 	wrong.ClientSessionCache = cfg.ClientSessionCache
 	if _, err := connect(wrong); err == nil || !strings.Contains(err.Error(), "not signed by the pinned CA") {
 		t.Fatalf("a wrong pin with a resumable session: %v", err)
+	}
+}
+
+// TestPinnedConfig_machineClockOff: a machine whose clock is hours or
+// years off (a cloud image before NTP, a reset hardware clock) still
+// reaches the coordinator whose CA it pins; the pin is still checked.
+func TestPinnedConfig_machineClockOff(t *testing.T) {
+	cert, fp, err := SelfSigned(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+	defer func() { clock = time.Now }()
+	for _, off := range []time.Duration{-5 * time.Hour, -30 * 365 * 24 * time.Hour, 14 * time.Hour, 20 * 365 * 24 * time.Hour} {
+		clock = func() time.Time { return time.Now().Add(off) }
+		for pin, want := range map[string]bool{fp: true, strings.Repeat("ab", 32): false} {
+			c := &http.Client{Transport: &http.Transport{TLSClientConfig: PinnedConfig(pin)}}
+			res, err := c.Get(srv.URL)
+			if err == nil {
+				res.Body.Close()
+			}
+			if (err == nil) != want {
+				t.Errorf("clock off by %s, pin %s: %v", off, pin[:8], err)
+			}
+		}
 	}
 }

@@ -8,4 +8,8 @@ ss-display "waiting at the gate"
 while [ ! -e /var/lib/faults/gate ]; do sleep 0.2; done
 password=$(ss-random -s 24 password)
 printf '%s:password\t%s\n' "$SLIPSTREAM_NODE_INSTANCE_NAME" "$password" >>/var/lib/faults/acks
+# A value that needs new room in the coordinator's store (TestFaults_diskFull).
+big=$(head -c 100000 /dev/zero | tr '\0' b)
+ss-set big "$big"
+printf '%s:big\t%s\n' "$SLIPSTREAM_NODE_INSTANCE_NAME" "$big" >>/var/lib/faults/acks
 ss-display "password published"
