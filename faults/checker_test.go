@@ -124,7 +124,10 @@ func (c *cluster) checkClean() {
 	for _, h := range c.hosts() {
 		// What runs in the host's namespace besides its sshd, and what
 		// the agent and the scripts could have left.
-		files, _ := h.Run(ctx, "ls -A /var/lib/slipstream /etc/slipstream /usr/local/bin/slipstream-agent /run/slipstream-agent.pid 2>/dev/null; ls -A /tmp | grep -i slipstream || true")
+		// What is in the agent's folders, not the folders themselves: the
+		// hosts' /var/lib and /etc are overlays of this machine's, where
+		// another test's hosts may create those folders as mount points.
+		files, _ := h.Run(ctx, "find /var/lib/slipstream /etc/slipstream -mindepth 1 2>/dev/null; ls -d /usr/local/bin/slipstream-agent /run/slipstream-agent.pid 2>/dev/null; ls -A /tmp | grep -i slipstream || true")
 		var procs []string
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			// An uninstall stops the agent, whose scripts end with it: give

@@ -188,6 +188,7 @@ type coordinatorProcess struct {
 	// when it exits (the tmpfs goes with its mount namespace).
 	wrapper          []string
 	tokenFile, store string
+	http             *http.Client // the test's admin clients'
 }
 
 func startCoordinator(t *testing.T, ip, dir string) *coordinatorProcess {
@@ -341,10 +342,17 @@ func (p *coordinatorProcess) restart(sig syscall.Signal, down time.Duration) {
 	p.start()
 }
 
-// client is an admin client of the coordinator, for deployment id.
+// client is an admin client of the coordinator, for deployment id. All
+// share one transport: a transport per client would leave its idle
+// connection open at both ends (the soak run first saw those as a leak).
 func (p *coordinatorProcess) client(id string) *client.Client {
-	return &client.Client{BaseURL: p.url, Deployment: id, Token: p.token, RetryFor: 30 * time.Second,
-		HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(p.fingerprint)}}}
+	p.mu.Lock()
+	if p.http == nil {
+		p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsutil.PinnedConfig(p.fingerprint), IdleConnTimeout: 30 * time.Second}}
+	}
+	hc := p.http
+	p.mu.Unlock()
+	return &client.Client{BaseURL: p.url, Deployment: id, Token: p.token, RetryFor: 30 * time.Second, HTTP: hc}
 }
 
 // terraform runs the Terraform CLI in the compiled configuration: its

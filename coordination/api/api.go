@@ -193,6 +193,7 @@ func New(c *coordinator.Coordinator, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /v1/deployments/{id}/instances", s.reader(s.listInstances))
 	s.mux.HandleFunc("GET /v1/deployments/{id}/instances/{instance}", s.reader(s.getInstance))
 	s.mux.HandleFunc("GET /v1/whoami", s.reader(s.whoami))
+	s.mux.HandleFunc("GET /v1/stats", s.admin1(s.stats))
 	s.mux.HandleFunc("POST /v1/viewers", s.admin1(s.createViewer))
 	s.mux.HandleFunc("GET /v1/viewers", s.admin1(s.listViewers))
 	s.mux.HandleFunc("DELETE /v1/viewers/{name}", s.admin1(s.deleteViewer))

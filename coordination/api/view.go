@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 //	                                              returned once: {"token", "name", "expires", "deployment"}
 //	GET    /v1/viewers                            admin: {"viewers": [{"name", "deployment", "created", "expires"}]}
 //	DELETE /v1/viewers/{name}                     admin: revoke
+//	GET    /v1/stats                              admin: {"goroutines", "heap_bytes", "open_files"} of the coordinator process
 //	GET    /v1/whoami                             reader: {"role": "admin"} or {"role": "viewer", "name", "deployment", "expires"}
 //	GET    /v1/deployments/{id}/overview          reader: counts by instance state and node, the barrier's count,
 //	                                              the waits with their deadlocks, the abort with its context
@@ -254,4 +256,19 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, who caller) {
 	}
 	v := who.viewer
 	writeJSON(w, http.StatusOK, map[string]any{"role": "viewer", "name": v.Name, "deployment": v.Deployment, "expires": v.Expires})
+}
+
+// stats answers the coordinator process's own vital signs, for operators
+// and the fault suite's soak run: goroutines, heap, open files, parked
+// waits. GET /v1/stats (admin).
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ caller) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	files := -1
+	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
+		files = len(entries)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"goroutines": runtime.NumGoroutine(), "heap_bytes": m.HeapAlloc, "open_files": files,
+	})
 }

@@ -267,6 +267,19 @@ func TestAPI_overviewShowsAbortAndDeadlock(t *testing.T) {
 	}
 }
 
+// TestAPI_stats: the admin reads the process's vital signs; nobody else.
+func TestAPI_stats(t *testing.T) {
+	srv := newServer(t)
+	r := call(t, srv, "GET", "/v1/stats", admin, "")
+	if r.status != 200 || r.body["goroutines"].(float64) < 1 || r.body["heap_bytes"].(float64) <= 0 || r.body["open_files"].(float64) < 1 {
+		t.Fatalf("stats: %d %s", r.status, r.raw)
+	}
+	viewer := viewerToken(t, srv, `{}`)
+	if r := call(t, srv, "GET", "/v1/stats", viewer, ""); r.status != 401 {
+		t.Fatalf("a viewer read the stats: %d", r.status)
+	}
+}
+
 // TestAPI_answersAreNotCached: API answers carry no-store.
 func TestAPI_answersAreNotCached(t *testing.T) {
 	srv := newServer(t)

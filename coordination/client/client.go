@@ -838,3 +838,17 @@ func (c *Client) Events(ctx context.Context, after int64, fn func(coordinator.Ev
 		}
 	}
 }
+
+// Stats is the coordinator process's vital signs (GET /v1/stats, admin).
+type Stats struct {
+	Goroutines int   `json:"goroutines"`
+	HeapBytes  int64 `json:"heap_bytes"`
+	OpenFiles  int   `json:"open_files"`
+}
+
+// Stats reads the coordinator process's vital signs (admin).
+func (c *Client) Stats(ctx context.Context) (*Stats, error) {
+	var out Stats
+	err := c.do(ctx, "GET", "/v1/stats", nil, &out, true)
+	return &out, err
+}
