@@ -121,6 +121,11 @@ func (c *cluster) checkClean() {
 	if len(list) != 0 {
 		c.t.Errorf("invariant violated: deployments left at the coordinator after destroy: %+v", list)
 	}
+	// The agent's uploads go to /var/tmp, which the hosts share with this
+	// machine: none of this deployment's may be left.
+	if left, _ := filepath.Glob("/var/tmp/slipstream-agent-" + c.id + "-*"); c.id != "" && len(left) > 0 {
+		c.t.Errorf("invariant violated: agent uploads left in /var/tmp after destroy: %v", left)
+	}
 	for _, h := range c.hosts() {
 		// What runs in the host's namespace besides its sshd, and what
 		// the agent and the scripts could have left.

@@ -354,6 +354,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 	tflog.Info(ctx, "uploading the agent", map[string]any{"host": m.Host.ValueString(), "arch": arch, "bytes": len(agentBin), "gzip": hasGzip})
 	upload := agentUploadPath(m.DeploymentID.ValueString(), fmt.Sprintf("%s.%d", m.Node.ValueString(), m.Index.ValueInt64()))
 	if err := send(ctx, upload, 0o700, bytes.NewReader(agentBin)); err != nil {
+		removeUpload(conn, upload)
 		sshDiag(diags, "upload the agent to "+m.Host.ValueString(), err)
 		failed(err)
 		return false
@@ -373,6 +374,7 @@ func (r *fixedHostResource) install(ctx context.Context, m *fixedHostModel, crea
 		err = fmt.Errorf("the bootstrap exited with status %d:\n%s", res.ExitCode, tail(res.Stderr, 2000))
 	}
 	if err != nil {
+		removeUpload(conn, upload) // the session may have ended before its own rm
 		undone := "The agent installed before on the host is left as it was."
 		if creating && !wasOurs {
 			// Leave the host as it was: nothing half-installed outside
@@ -650,4 +652,14 @@ func (r *fixedHostResource) ImportState(ctx context.Context, req resource.Import
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("timeouts"), types.ObjectNull(map[string]attr.Type{
 		"create": types.StringType, "update": types.StringType, "delete": types.StringType,
 	}))...)
+}
+
+// removeUpload removes the agent's upload from the host, with any
+// temporary file an interrupted upload left beside it (Ctrl-C, a dropped
+// connection: found by the fault suite in /var/tmp), best effort. It has a
+// context of its own: the operation's may be the one that was cancelled.
+func removeUpload(conn *sshconn.Conn, upload string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, _ = conn.RunRoot(ctx, "rm -f -- "+shellQuote(upload)+" "+shellQuote(upload)+".tmp-*")
 }

@@ -115,7 +115,10 @@ func (c *Conn) upload(ctx context.Context, path string, mode os.FileMode, r io.R
 	// ever parsed as shell. The script is one line because the login shell
 	// parses the command first, and some (csh) reject quoted newlines. The
 	// second umask keeps the data unreadable to others until chmod.
-	const script = `set -e; umask 022; d="${1%/*}"; mkdir -p -- "${d:-/}"; t="$1.tmp-$2"; trap 'rm -f -- "$t"' EXIT; umask 077; $4 > "$t"; chmod "$3" "$t"; mv -f -- "$t" "$1"`
+	// A signal (the session hung up) exits through the EXIT trap too,
+	// which removes the temporary file: sh runs it on exit, not on death
+	// by a signal.
+	const script = `set -e; umask 022; d="${1%/*}"; mkdir -p -- "${d:-/}"; t="$1.tmp-$2"; trap 'rm -f -- "$t"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; umask 077; $4 > "$t"; chmod "$3" "$t"; mv -f -- "$t" "$1"`
 	cmd := fmt.Sprintf("sh -c %s sh %s %s %04o %s", shellQuote(script), shellQuote(path), hex.EncodeToString(rnd[:]), mode.Perm(), shellQuote(sink))
 	res, err := c.runAsRoot(ctx, cmd, r)
 	if err != nil {
