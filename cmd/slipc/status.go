@@ -32,8 +32,9 @@ type deploymentStatus struct {
 	Nodes []nodeStatus `json:"nodes"`
 	// Waits are the instances blocked in ss-get right now, and Deadlocks
 	// the cycles among them (coordinator.Deadlocks).
-	Waits     []coordinator.Wait `json:"waits"`
-	Deadlocks [][]string         `json:"deadlocks"`
+	Waits      []coordinator.Wait `json:"waits"`
+	WaitsTotal int                `json:"waits_total"`
+	Deadlocks  [][]string         `json:"deadlocks"`
 }
 
 // nodeStatus counts a node's instances: how many completed the run's
@@ -117,7 +118,7 @@ func statusOf(ctx context.Context, cl *client.Client) (*deploymentStatus, error)
 	if err != nil {
 		return nil, err
 	}
-	st := &deploymentStatus{ID: cl.Deployment, State: o.State, Waits: o.Waits, Deadlocks: o.Deadlocks}
+	st := &deploymentStatus{ID: cl.Deployment, State: o.State, Waits: o.Waits, WaitsTotal: o.WaitsTotal, Deadlocks: o.Deadlocks}
 	if st.Deadlocks == nil {
 		st.Deadlocks = [][]string{}
 	}
@@ -173,8 +174,14 @@ func (st *deploymentStatus) write(w io.Writer) {
 		return
 	}
 	fmt.Fprintln(w, "blocked in ss-get:")
-	for _, wt := range st.Waits {
+	for i, wt := range st.Waits {
+		if i == 20 {
+			break
+		}
 		fmt.Fprintf(w, "  %s waits for %s (for %s)\n", wt.Instance, waitsFor(wt), time.Since(wt.Since).Round(time.Second))
+	}
+	if more := max(st.WaitsTotal, len(st.Waits)) - min(len(st.Waits), 20); more > 0 {
+		fmt.Fprintf(w, "  and %d more\n", more)
 	}
 	for _, cycle := range st.Deadlocks {
 		fmt.Fprintf(w, "DEADLOCK: %s wait for each other; nothing in the run will set what they wait for\n", strings.Join(cycle, ", "))

@@ -157,8 +157,8 @@ func (st *deploymentStatus) line() string {
 		for _, wt := range st.Waits {
 			w = append(w, wt.Instance+" on "+waitsFor(wt))
 		}
-		if len(w) > 5 {
-			w = append(w[:5:5], fmt.Sprintf("%d more", len(st.Waits)-5))
+		if total := max(st.WaitsTotal, len(w)); total > 5 {
+			w = append(w[:5:5], fmt.Sprintf("%d more", total-5))
 		}
 		s += "; blocked in ss-get: " + strings.Join(w, ", ")
 	}

@@ -719,7 +719,7 @@ func (c *Coordinator) Abort(ctx context.Context, id string, caller *Instance, me
 				who = caller.String()
 			}
 			tx.Put(abortKey, who+": "+message)
-			info, _ := json.Marshal(AbortInfo{By: who, At: at, Waiting: waiting})
+			info, _ := json.Marshal(AbortInfo{By: who, At: at, Waiting: waiting[:min(len(waiting), maxAbortWaits)], WaitingTotal: len(waiting)})
 			tx.Put(abortInfoKey, string(info))
 		}
 		if caller != nil {

@@ -49,8 +49,19 @@ type AbortInfo struct {
 	Message string    `json:"message"`
 	By      string    `json:"by,omitempty"`
 	At      time.Time `json:"at,omitzero"`
-	Waiting []Wait    `json:"waiting,omitempty"`
+	// Waiting holds the first maxAbortWaits of them; WaitingTotal counts
+	// them all.
+	Waiting      []Wait `json:"waiting,omitempty"`
+	WaitingTotal int    `json:"waiting_total,omitempty"`
 }
+
+// MaxListedWaits bounds the waits an overview or an abort lists: with
+// 10,000 instances blocked on one value, the count and the deadlocks
+// (found among all of them) say what matters, and the page shows a few.
+const MaxListedWaits = 500
+
+// maxAbortWaits bounds the waits kept with an abort, in the store.
+const maxAbortWaits = 100
 
 // NodeOverview counts a node's instances by state.
 type NodeOverview struct {
@@ -73,11 +84,13 @@ type Overview struct {
 	States    map[string]int `json:"states"`
 	Nodes     []NodeOverview `json:"nodes"`
 	Abort     *AbortInfo     `json:"abort,omitempty"`
-	// Waits are the instances blocked in ss-get now; Deadlocks the cycles
-	// among them (each instance waits for one that waits, in the end, for
-	// it), each as the instances around the cycle.
-	Waits     []Wait     `json:"waits"`
-	Deadlocks [][]string `json:"deadlocks"`
+	// Waits are the instances blocked in ss-get now (the first
+	// MaxListedWaits; WaitsTotal counts them all); Deadlocks the cycles
+	// among all of them (each instance waits for one that waits, in the
+	// end, for it), each as the instances around the cycle.
+	Waits      []Wait     `json:"waits"`
+	WaitsTotal int        `json:"waits_total"`
+	Deadlocks  [][]string `json:"deadlocks"`
 }
 
 // InstanceView is one instance as shown: its state and what its agent
@@ -206,8 +219,9 @@ func (c *Coordinator) Overview(ctx context.Context, id string) (*Overview, error
 	if err != nil {
 		return nil, err
 	}
-	o.Waits = c.Waits(id)
-	o.Deadlocks = Deadlocks(o.Waits)
+	waits := c.Waits(id)
+	o.Deadlocks = Deadlocks(waits)
+	o.WaitsTotal, o.Waits = len(waits), waits[:min(len(waits), MaxListedWaits)]
 	return o, nil
 }
 

@@ -307,6 +307,8 @@ class DeploymentPage {
     // The abort, on top: who, when, what, and who was waiting then.
     if (o.abort) {
       const waiting = (o.abort.waiting || []).map((w) => w.instance + " waited for " + waitsFor(w));
+      const more = (o.abort.waiting_total || 0) - waiting.length;
+      if (more > 0) waiting.push("and " + num(more) + " more");
       this.banner.replaceChildren(
         el("strong", {}, "Aborted"),
         o.abort.by ? el("span", {}, " by ", el("b", { id: "abort-by" }, o.abort.by)) : "",
@@ -347,10 +349,10 @@ class DeploymentPage {
         el("td", {}, n.cloud || ""),
         el("td", { class: "num" }, num(n.instances)),
         el("td", {}, stateChips(n.states))))));
-    this.renderWaits(o.waits || [], o.deadlocks || []);
+    this.renderWaits(o.waits || [], o.deadlocks || [], o.waits_total || 0);
   }
 
-  renderWaits(waits, deadlocks) {
+  renderWaits(waits, deadlocks, total) {
     if (!waits.length) {
       this.waitList.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "none" }, "Nobody is blocked in ss-get."))));
       this.graph.replaceChildren();
@@ -362,7 +364,7 @@ class DeploymentPage {
       el("tbody", {}, shown.map((w) => el("tr", { "data-waiter": w.instance },
         el("td", {}, w.instance), el("td", {}, el("code", {}, waitsFor(w))),
         el("td", { title: clock(w.since) }, ago(w.since)))),
-      waits.length > shown.length ? el("tr", {}, el("td", { colspan: 3 }, "and " + num(waits.length - shown.length) + " more") ) : null));
+      total > shown.length ? el("tr", {}, el("td", { colspan: 3 }, "and " + num(total - shown.length) + " more")) : null));
     this.graph.replaceChildren(waitGraph(waits, deadlocks));
   }
 
