@@ -263,8 +263,7 @@ func (c *cluster) checkSecretsAtRest() {
 	c.t.Helper()
 	secrets := map[string]string{"the admin token": c.coord.token}
 	for _, h := range c.hosts() {
-		token := c.on(h, `sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /var/lib/slipstream/token.json 2>/dev/null || true`)
-		if token = strings.TrimSpace(token); token != "" {
+		if token := c.agentToken(h); token != "" {
 			secrets["the agent token of "+h.Name] = token
 		}
 		modes := c.on(h, "stat -c '%a %U %n' /etc/slipstream/agent.json /var/lib/slipstream/token.json")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -132,11 +133,7 @@ func newClusterWith(t *testing.T, webs int, tmpfs string) *cluster {
 		}
 		c.checkNoNamespaceLeft()
 	})
-	if tmpfs != "" {
-		c.coord = startCoordinatorOnTmpfs(t, pool.GatewayIP, c.dir, tmpfs)
-	} else {
-		c.coord = startCoordinator(t, pool.GatewayIP, c.dir)
-	}
+	c.coord = startCoordinator(t, pool.GatewayIP, c.dir, tmpfs)
 	c.logs = append(c.logs, c.coord.log)
 
 	// The recipe, its hosts filled in, compiled by slipc.
@@ -191,7 +188,10 @@ type coordinatorProcess struct {
 	http             *http.Client // the test's admin clients'
 }
 
-func startCoordinator(t *testing.T, ip, dir string) *coordinatorProcess {
+// startCoordinator starts slipc serve listening on ip, its data in dir;
+// with tmpfs set (a size such as "32m"), on a tmpfs of that size in its
+// own mount namespace (tmpfsWrapper), its admin token then kept beside it.
+func startCoordinator(t *testing.T, ip, dir, tmpfs string) *coordinatorProcess {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -200,6 +200,13 @@ func startCoordinator(t *testing.T, ip, dir string) *coordinatorProcess {
 	listen := l.Addr().String()
 	l.Close()
 	p := &coordinatorProcess{t: t, data: filepath.Join(dir, "coordinator"), log: filepath.Join(dir, "coordinator.log"), listen: listen}
+	if tmpfs != "" {
+		p.tokenFile, p.store = filepath.Join(dir, "admin-token"), filepath.Join(dir, "coordinator.db")
+		p.wrapper = []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", tmpfsWrapper, "sh", p.data, p.store, tmpfs}
+		if err := os.WriteFile(p.tokenFile, []byte(rand.Text()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.start()
 	t.Cleanup(func() { p.stop(syscall.SIGTERM) })
 	return p
@@ -217,28 +224,6 @@ mount -t tmpfs -o "size=$size,mode=0700" slipstream-faults "$data"
 trap 'kill -TERM $pid' TERM INT
 while kill -0 $pid 2>/dev/null; do wait $pid || true; done
 cp "$data/coordinator.db" "$out"`
-
-// startCoordinatorOnTmpfs is startCoordinator with the data folder on a
-// tmpfs of size bytes (suffix k, m or g) in the coordinator's own mount
-// namespace.
-func startCoordinatorOnTmpfs(t *testing.T, ip, dir, size string) *coordinatorProcess {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
-	p := &coordinatorProcess{t: t, data: filepath.Join(dir, "coordinator"), log: filepath.Join(dir, "coordinator.log"), listen: listen,
-		tokenFile: filepath.Join(dir, "admin-token"), store: filepath.Join(dir, "coordinator.db")}
-	p.wrapper = []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", tmpfsWrapper, "sh", p.data, p.store, size}
-	if err := os.WriteFile(p.tokenFile, []byte(client.TokenHash(dir)[:40]+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.start()
-	t.Cleanup(func() { p.stop(syscall.SIGTERM) })
-	return p
-}
 
 // inNamespace runs a shell command in the coordinator's mount namespace
 // (where its tmpfs is).
@@ -599,4 +584,10 @@ func (c *cluster) keepLogs() {
 		}
 	}
 	c.t.Logf("the scenario's logs: %s", dir)
+}
+
+// agentToken reads the agent token a host's agent keeps ("" when none).
+func (c *cluster) agentToken(h *nshost.Host) string {
+	c.t.Helper()
+	return strings.TrimSpace(c.on(h, `sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /var/lib/slipstream/token.json 2>/dev/null || true`))
 }

@@ -22,8 +22,7 @@ func (c *cluster) destroyAndCheck() {
 	// them from the hosts.
 	secrets := map[string]string{"the admin token": c.coord.token, "the database password": c.acks["db.1:password"]}
 	for _, h := range c.hosts() {
-		token := c.on(h, `sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /var/lib/slipstream/token.json 2>/dev/null || true`)
-		secrets["the agent token of "+h.Name] = strings.TrimSpace(token)
+		secrets["the agent token of "+h.Name] = c.agentToken(h)
 		log := filepath.Join(c.dir, "agent-"+h.Name+".log")
 		if err := os.WriteFile(log, []byte(c.on(h, "cat /var/log/slipstream-agent.log 2>/dev/null || true")), 0o600); err != nil {
 			c.t.Fatal(err)

@@ -11,15 +11,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -121,20 +118,6 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			Optional: true, ElementType: types.StringType, PlanModifiers: replaceList,
 			MarkdownDescription: "The `post_install` scripts of the image's chain, root first.",
 		},
-		attrCPU: schema.Int64Attribute{
-			Optional: true, Validators: []validator.Int64{int64validator.AtLeast(1)},
-			PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-			MarkdownDescription: "Cores of the builder machine. " + sizingWord(conn),
-		},
-		attrRAM: schema.Float64Attribute{
-			Optional: true, PlanModifiers: []planmodifier.Float64{float64planmodifier.RequiresReplace()},
-			MarkdownDescription: "Memory of the builder machine, in GB.",
-		},
-		attrDisk: schema.Int64Attribute{
-			Optional: true, Validators: []validator.Int64{int64validator.AtLeast(1)},
-			PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-			MarkdownDescription: "Root disk of the builder machine, and so of the image, in GB; by default the parent image's.",
-		},
 		attrKeepOnDestroy: schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 			MarkdownDescription: "Leave the image (and its snapshot or drive) on the cloud when this resource is destroyed or replaced: it is then only forgotten.",
@@ -154,11 +137,9 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		},
 		attrTimeouts: timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
 	}
-	for _, s := range conn.Settings {
-		if s.Scope == catalog.ScopeInstance {
-			attrs[s.Name] = r.m.settingAttribute(s)
-		}
-	}
+	replacedSizing(attrs, "Cores of the builder machine. "+sizingWord(conn), "Memory of the builder machine, in GB.",
+		"Root disk of the builder machine, and so of the image, in GB; by default the parent image's.")
+	r.m.addInstanceSettings(attrs)
 	resp.Schema = schema.Schema{
 		MarkdownDescription: fmt.Sprintf("One of a recipe's images, built on %s (the image factory). Creating it boots a builder machine from `parent_image_id`; "+
 			"its agent runs the build steps root first (`pre_install`, the packages, `post_install`) and skips those the parent image already holds when SlipStream built it; "+

@@ -176,11 +176,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		},
 		attrTimeouts: timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Delete: true}),
 	}
-	for _, s := range r.conn.Settings {
-		if s.Scope == catalog.ScopeInstance {
-			attrs[s.Name] = r.settingAttribute(s)
-		}
-	}
+	r.addInstanceSettings(attrs)
 	resp.Schema = schema.Schema{
 		Version: 1,
 		MarkdownDescription: fmt.Sprintf("A machine on %s started as one instance of a deployment's node: it boots from `image_id` with the instance's "+
@@ -827,4 +823,34 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 // user-data the machine was started with (see state_upgrade.go).
 func (r *instanceResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
 	return jsonStateUpgrade(upgradeMachineV0)
+}
+
+// addInstanceSettings adds the cloud's per-machine settings to a machine
+// resource's attributes (instance, pool, image).
+func (r *instanceResource) addInstanceSettings(attrs map[string]schema.Attribute) {
+	for _, s := range r.conn.Settings {
+		if s.Scope == catalog.ScopeInstance {
+			attrs[s.Name] = r.settingAttribute(s)
+		}
+	}
+}
+
+// replacedSizing is the generic sizing of the pool and image resources,
+// whose machines a change of size replaces: cpu, ram and disk with these
+// descriptions.
+func replacedSizing(attrs map[string]schema.Attribute, cpu, ram, disk string) {
+	attrs[attrCPU] = schema.Int64Attribute{
+		Optional: true, Validators: []validator.Int64{int64validator.AtLeast(1)},
+		PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+		MarkdownDescription: cpu,
+	}
+	attrs[attrRAM] = schema.Float64Attribute{
+		Optional: true, PlanModifiers: []planmodifier.Float64{float64planmodifier.RequiresReplace()},
+		MarkdownDescription: ram,
+	}
+	attrs[attrDisk] = schema.Int64Attribute{
+		Optional: true, Validators: []validator.Int64{int64validator.AtLeast(1)},
+		PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+		MarkdownDescription: disk,
+	}
 }

@@ -15,9 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -122,20 +120,6 @@ func (r *poolResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 			Required: true, PlanModifiers: replaceString,
 			MarkdownDescription: "The image the machines start from (" + conn.ImageHint + "), from the recipe's image `ids`.",
 		},
-		attrCPU: schema.Int64Attribute{
-			Optional: true, Validators: []validator.Int64{int64validator.AtLeast(1)},
-			PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-			MarkdownDescription: "Cores each machine needs (the recipe's generic sizing). " + sizingWord(conn),
-		},
-		attrRAM: schema.Float64Attribute{
-			Optional: true, PlanModifiers: []planmodifier.Float64{float64planmodifier.RequiresReplace()},
-			MarkdownDescription: "Memory each machine needs, in GB.",
-		},
-		attrDisk: schema.Int64Attribute{
-			Optional: true, Validators: []validator.Int64{int64validator.AtLeast(1)},
-			PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-			MarkdownDescription: "Root disk size in GB; by default the image's.",
-		},
 		attrMachines: schema.StringAttribute{
 			Computed: true,
 			MarkdownDescription: "The pool's machines, one line per instance in instance order: `<index> <machine id> <private address> <public address>`, " +
@@ -146,11 +130,8 @@ func (r *poolResource) Schema(ctx context.Context, _ resource.SchemaRequest, res
 		},
 		attrTimeouts: timeouts.Attributes(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true}),
 	}
-	for _, s := range conn.Settings {
-		if s.Scope == catalog.ScopeInstance {
-			attrs[s.Name] = r.m.settingAttribute(s)
-		}
-	}
+	replacedSizing(attrs, "Cores each machine needs (the recipe's generic sizing). "+sizingWord(conn), "Memory each machine needs, in GB.", "Root disk size in GB; by default the image's.")
+	r.m.addInstanceSettings(attrs)
 	resp.Schema = schema.Schema{
 		MarkdownDescription: fmt.Sprintf("All the machines of one node on %s, started as a pool: in batches of up to `batch_size` machines per call to the cloud, "+
 			"each machine one instance of the node. For large nodes (slipc chooses it above 20 instances, or with `pool = true` in the node): the state holds one "+

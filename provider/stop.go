@@ -57,26 +57,25 @@ func (s *stopRecordingServer) StopProvider(ctx context.Context, req *tfprotov6.S
 	return s.ProviderServer.StopProvider(ctx, req)
 }
 
-func (s *stopRecordingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+// stoppableCall makes a resource call with a context that the stop ends.
+func stoppableCall[Req, Resp any](s *stopRecordingServer, ctx context.Context, req Req, call func(context.Context, Req) (Resp, error)) (Resp, error) {
 	ctx, cancel := s.stoppable(ctx)
 	defer cancel()
-	return s.ProviderServer.ApplyResourceChange(ctx, req)
+	return call(ctx, req)
+}
+
+func (s *stopRecordingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	return stoppableCall(s, ctx, req, s.ProviderServer.ApplyResourceChange)
 }
 
 func (s *stopRecordingServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
-	ctx, cancel := s.stoppable(ctx)
-	defer cancel()
-	return s.ProviderServer.ReadResource(ctx, req)
+	return stoppableCall(s, ctx, req, s.ProviderServer.ReadResource)
 }
 
 func (s *stopRecordingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
-	ctx, cancel := s.stoppable(ctx)
-	defer cancel()
-	return s.ProviderServer.PlanResourceChange(ctx, req)
+	return stoppableCall(s, ctx, req, s.ProviderServer.PlanResourceChange)
 }
 
 func (s *stopRecordingServer) ImportResourceState(ctx context.Context, req *tfprotov6.ImportResourceStateRequest) (*tfprotov6.ImportResourceStateResponse, error) {
-	ctx, cancel := s.stoppable(ctx)
-	defer cancel()
-	return s.ProviderServer.ImportResourceState(ctx, req)
+	return stoppableCall(s, ctx, req, s.ProviderServer.ImportResourceState)
 }

@@ -135,6 +135,7 @@ type viewTx struct {
 	d     *Deployment
 	tx    store.Tx
 	state string
+	all   []Wait          // every wait of the deployment, as Waits lists them
 	waits map[string]Wait // by instance: the longest wait of each
 }
 
@@ -166,8 +167,8 @@ func (v *viewTx) instanceState(inst Instance) string {
 }
 
 func (c *Coordinator) view(ctx context.Context, id string, fn func(v *viewTx) error) error {
-	waits := map[string]Wait{}
-	for _, w := range c.Waits(id) {
+	all, waits := c.Waits(id), map[string]Wait{}
+	for _, w := range all {
 		if cur, ok := waits[w.Instance]; !ok || w.Since.Before(cur.Since) {
 			waits[w.Instance] = w
 		}
@@ -178,7 +179,7 @@ func (c *Coordinator) view(ctx context.Context, id string, fn func(v *viewTx) er
 			return err
 		}
 		kv, _ := tx.Get(stateKey)
-		return fn(&viewTx{d: d, tx: tx, state: kv.Value, waits: waits})
+		return fn(&viewTx{d: d, tx: tx, state: kv.Value, all: all, waits: waits})
 	})
 	return err
 }
@@ -214,14 +215,14 @@ func (c *Coordinator) Overview(ctx context.Context, id string) (*Overview, error
 			o.Nodes = append(o.Nodes, no)
 		}
 		o.Abort = abortInfo(v.tx)
+		// The same waits the instance states were read with.
+		o.Deadlocks = Deadlocks(v.all)
+		o.WaitsTotal, o.Waits = len(v.all), v.all[:min(len(v.all), MaxListedWaits)]
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	waits := c.Waits(id)
-	o.Deadlocks = Deadlocks(waits)
-	o.WaitsTotal, o.Waits = len(waits), waits[:min(len(waits), MaxListedWaits)]
 	return o, nil
 }
 
