@@ -36,7 +36,7 @@ func (b Backoff) wait(n int) time.Duration {
 	if bound <= lo {
 		return bound
 	}
-	return lo + rand.N(bound-lo+1)
+	return lo + rand.N(bound-lo+1) // #nosec G404 -- retry jitter, not a secret: predictability costs nothing
 }
 
 // RetryObserver hears about each retry (for logs); it may be nil.

@@ -154,7 +154,7 @@ func (r *fixedHostResource) target(host, hostKey string, diags *diag.Diagnostics
 		t.Port, _ = strconv.Atoi(p)
 	}
 	if f := r.cfg.setting("private_key_file"); f != "" && t.PrivateKey == "" {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) // #nosec G304 -- the provider configuration's fixed.private_key_file, the operator's own key
 		if err != nil {
 			diags.AddAttributeError(path.Root("host"), "Cannot read the SSH key", fmt.Sprintf("The provider's fixed.private_key_file: %v", err))
 			return nil

@@ -293,8 +293,14 @@ func (r *imageResource) build(ctx context.Context, conn connectors.Connector, cl
 				tflog.Error(ctx, "cannot delete the builder machine", map[string]any{"machine": machine.ID, "error": err.Error()})
 			}
 		}
-		cl.Finalize(cleanup)
-		cl.Delete(cleanup)
+		// A build deployment left at the coordinator is cleared by the next
+		// build of the same content (clearLeftovers): worth a warning only.
+		if _, err := cl.Finalize(cleanup); err != nil && !isNotFound(err) {
+			tflog.Warn(ctx, "cannot finalize the build's deployment", map[string]any{"deployment": cl.Deployment, "error": err.Error()})
+		}
+		if err := cl.Delete(cleanup); err != nil && !isNotFound(err) {
+			tflog.Warn(ctx, "cannot delete the build's deployment", map[string]any{"deployment": cl.Deployment, "error": err.Error()})
+		}
 	}()
 	instance := buildNode + ".1"
 	userData, err := r.m.cfg.machineBootstrap(ctx, cl, userDataBootstrap, buildNode, instance)
@@ -377,12 +383,18 @@ func (r *imageResource) clearLeftovers(ctx context.Context, conn connectors.Conn
 	if err == nil {
 		for _, m := range list {
 			tflog.Warn(ctx, "deleting a builder machine an earlier build left", map[string]any{"machine": m.ID})
-			conn.Delete(ctx, m.ID)
+			if err := conn.Delete(ctx, m.ID); err != nil && !connectors.IsNotFound(err) {
+				tflog.Error(ctx, "cannot delete the builder machine an earlier build left", map[string]any{"machine": m.ID, "error": err.Error()})
+			}
 		}
 	}
 	if _, err := cl.Run(ctx); err == nil {
-		cl.Finalize(ctx)
-		cl.Delete(ctx)
+		if _, err := cl.Finalize(ctx); err != nil && !isNotFound(err) {
+			tflog.Warn(ctx, "cannot finalize the deployment an earlier build left", map[string]any{"deployment": cl.Deployment, "error": err.Error()})
+		}
+		if err := cl.Delete(ctx); err != nil && !isNotFound(err) {
+			tflog.Warn(ctx, "cannot delete the deployment an earlier build left", map[string]any{"deployment": cl.Deployment, "error": err.Error()})
+		}
 	}
 }
 

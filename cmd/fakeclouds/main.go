@@ -172,7 +172,7 @@ func up(dir string, clouds []string, light bool, bootDelay time.Duration, region
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil { // #nosec G703 -- the -dir folder the operator named on the command line
 		return err
 	}
 	if err := guest.CleanupStale(guest.DefaultPrefix); err != nil {
@@ -234,14 +234,18 @@ func up(dir string, clouds []string, light bool, bootDelay time.Duration, region
 		return err
 	}
 	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(filepath.Join(abs, "fakeclouds.json"), append(b, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(abs, "fakeclouds.json"), append(b, '\n'), 0o600); err != nil { // #nosec G703 -- in the operator's -dir folder
 		return err
 	}
 	fmt.Fprintf(stdout, "%s\n", b)
 	logf("serving; the machines reach the coordinator on %s. Ctrl-C stops everything.", rt.GatewayIP())
 	<-ctx.Done()
 	logf("stopping: terminating every machine")
-	os.Remove(filepath.Join(abs, "fakeclouds.json"))
+	// Left behind, the file would have `fakeclouds machines` look for fakes
+	// that are gone.
+	if err := os.Remove(filepath.Join(abs, "fakeclouds.json")); err != nil { // #nosec G703 -- in the operator's -dir folder
+		logf("removing %s: %v", filepath.Join(abs, "fakeclouds.json"), err)
+	}
 	return nil
 }
 
@@ -255,7 +259,7 @@ func writeEnv(path string, env map[string]string) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "export %s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`))
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
+	return os.WriteFile(path, []byte(b.String()), 0o600) // #nosec G703 -- the env file in the operator's -dir folder
 }
 
 // serveAdmin lists the fakes' machines over HTTP on loopback, for
@@ -276,14 +280,15 @@ func serveAdmin(fakes map[string]*fakeclouds.Fake) (net.Listener, error) {
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Cloud+out[i].ID < out[j].Cloud+out[j].ID })
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
+		_ = json.NewEncoder(w).Encode(out) // the client may have gone; nothing to tell it
 	})
-	go http.Serve(l, mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }() // it returns when the caller closes l
 	return l, nil
 }
 
 func listMachines(dir string, stdout io.Writer) error {
-	b, err := os.ReadFile(filepath.Join(dir, "fakeclouds.json"))
+	b, err := os.ReadFile(filepath.Join(dir, "fakeclouds.json")) // #nosec G304 G703 -- in the -dir folder the operator named
 	if err != nil {
 		return fmt.Errorf("no fakes running for %s (%w)", dir, err)
 	}

@@ -161,8 +161,7 @@ func up(n int, state, prefix, subnet, isolation, poolFile string, stdout, stderr
 		return err
 	}
 	if err := p.Save(poolFile); err != nil {
-		p.Close()
-		return err
+		return errors.Join(err, p.Close()) // unsaved, the pool could not be brought down later: remove it now
 	}
 	fmt.Fprintf(stderr, "nshosts: %d hosts up on %s (gateway %s) in %v; nshosts down -state %s removes them\n",
 		n, p.Bridge, p.GatewayIP, p.SetupTime().Round(time.Millisecond), state)
@@ -301,7 +300,7 @@ func summarize(p *nshost.Pool, poolFile string, probe bool) *summary {
 		if probe {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			if c, err := h.Dial(ctx); err == nil {
-				c.Close()
+				_ = c.Close() // a probe: it answered
 				hs.State = "up"
 			} else {
 				hs.State = "down: " + err.Error()

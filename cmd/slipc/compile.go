@@ -71,15 +71,17 @@ func parserFiles(p *compiler.Program) map[string]*hcl.File {
 // writeOutput writes the emitted files, leaving unchanged files untouched
 // (so their timestamps do not move) and removing stale generated files.
 func writeOutput(dir string, out *compiler.Output) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// The output is a Terraform configuration to read, commit and apply
+	// like source code: folders 0755, files 0644, scripts 0755.
+	if err := os.MkdirAll(dir, 0o755); err != nil { // #nosec G301 -- the -out folder: source code, see above
 		return err
 	}
 	for rel, content := range out.Files {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, content) {
+		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, content) { // #nosec G304 -- a file the compiler emits, under the -out folder the user named
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil { // #nosec G301 -- source code, see above
 			return err
 		}
 		mode := os.FileMode(0o644)
@@ -102,7 +104,7 @@ func writeOutput(dir string, out *compiler.Output) error {
 			}
 			rel, _ := filepath.Rel(dir, p)
 			if _, keep := out.Files[filepath.ToSlash(rel)]; !keep {
-				return os.Remove(p)
+				return os.Remove(p) // #nosec G122 -- the user's own -out folder; Remove unlinks a final symbolic link rather than follow it
 			}
 			return nil
 		})

@@ -82,7 +82,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		for _, d := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", d.ID, d.State, d.Instances, oneLine(d.Abort))
 		}
-		tw.Flush()
+		_ = tw.Flush() // to stdout, like the Fprintf calls before it
 		return exitOK
 	}
 	st, err := statusOf(ctx, cl)
@@ -162,7 +162,7 @@ func (st *deploymentStatus) write(w io.Writer) {
 	for _, n := range st.Nodes {
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", n.Name, n.Instances, byState(n.States))
 	}
-	tw.Flush()
+	_ = tw.Flush() // to w (stdout), like the Fprintf calls around it
 	done, total := st.progress()
 	if st.terminal() {
 		fmt.Fprintf(w, "%d instances, the run is %s\n", total, st.State)

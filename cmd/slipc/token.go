@@ -104,7 +104,7 @@ func tokenList(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, dep, exp)
 	}
-	tw.Flush()
+	_ = tw.Flush() // to stdout, like the Fprintf calls before it
 	return exitOK
 }
 

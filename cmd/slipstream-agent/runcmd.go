@@ -100,7 +100,7 @@ func linkCommands(stateDir string) (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(stateDir, "bin")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil { // inside the state folder, which is 0700 anyway
 		return "", err
 	}
 	for _, name := range commands {
@@ -108,7 +108,7 @@ func linkCommands(stateDir string) (string, error) {
 		if cur, err := os.Readlink(link); err == nil && cur == self {
 			continue
 		}
-		os.Remove(link)
+		_ = os.Remove(link) // usually not there; one we cannot remove makes the Symlink below fail
 		if err := os.Symlink(self, link); err != nil {
 			return "", err
 		}

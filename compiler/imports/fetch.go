@@ -80,7 +80,7 @@ func (f *Fetcher) open() (*cache, error) {
 		return nil, err
 	}
 	for _, sub := range []string{"git", "trees", "home"} {
-		if err := os.MkdirAll(filepath.Join(root, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, sub), 0o755); err != nil { // #nosec G301 -- the recipe cache (CacheDir) holds fetched source code, world-readable like Go's module cache; materialise's trees are 0755 on purpose
 			return nil, fmt.Errorf("cannot create the import cache: %w", err)
 		}
 	}
@@ -402,7 +402,9 @@ func (c *cache) materialise(ctx context.Context, mirror, commit string) (string,
 		return "", err
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	// MkdirTemp made it 0700; a fetched tree is source code, readable by
+	// all like a git checkout.
+	if err := os.Chmod(tmp, 0o755); err != nil { // #nosec G302 -- source code, see above
 		return "", err
 	}
 	err = c.stream(ctx, mirror, func(r io.Reader) error { return extractTar(r, tmp) },

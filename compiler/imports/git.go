@@ -101,7 +101,7 @@ func (c *cache) command(ctx context.Context, gitDir string, args ...string) (*ex
 		full = append(full, "--git-dir="+gitDir)
 	}
 	full = append(full, args...)
-	cmd := exec.CommandContext(ctx, c.gitPath(), full...)
+	cmd := exec.CommandContext(ctx, c.gitPath(), full...) // #nosec G204 -- git (Fetcher.GitPath or PATH's) with argv, no shell; ParseSource refuses hosts, users and refs that start with "-", and clone puts "--" before the URL
 	cmd.Env = c.env(filepath.Join(c.root, "home"))
 	// Run outside any repository the user may be standing in.
 	cmd.Dir = c.root

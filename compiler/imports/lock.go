@@ -115,7 +115,7 @@ func (l *Lock) Bytes() []byte {
 // old one, so a reader or a crash never sees half a file.
 func (l *Lock) Save(path string) error {
 	data := l.Bytes()
-	old, err := os.ReadFile(path)
+	old, err := os.ReadFile(path) // #nosec G304 -- the lock file beside the root recipe the user compiles (Importer.LockPath)
 	switch {
 	case err == nil && bytes.Equal(old, data):
 		return nil
@@ -127,12 +127,14 @@ func (l *Lock) Save(path string) error {
 		return fmt.Errorf("cannot write the lock file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	// On failure the temporary file is removed (above): its Close error
+	// would add nothing.
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("cannot write the lock file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("cannot write the lock file: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -140,7 +142,7 @@ func (l *Lock) Save(path string) error {
 	}
 	// CreateTemp makes the file 0600; a lock file is meant to be committed
 	// and read by everyone, like any other source file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // #nosec G302 -- see above: a source file meant to be committed
 		return fmt.Errorf("cannot write the lock file: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
@@ -155,7 +157,7 @@ func (l *Lock) Save(path string) error {
 // caller must not Save a lock whose diagnostics have errors, since the
 // invalid entries would be lost.
 func LoadLock(path string) (*Lock, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := os.ReadFile(path) // #nosec G304 -- the lock file beside the recipe the user named (NewImporter)
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewLock(), nil
 	}

@@ -49,7 +49,7 @@ func (c *Connector) createServers(ctx context.Context, defs []csapi.Server) ([]c
 	})
 	if err != nil && uncertain {
 		cctx, cancel := c.cleanupContext(ctx)
-		c.adopt(cctx, defs, made) // best effort: what it finds is taken back
+		_ = c.adopt(cctx, defs, made) // best effort: what it finds is taken back; err, returned below, says the creation failed
 		cancel()
 	}
 	var out []csapi.Server

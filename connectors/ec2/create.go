@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -147,6 +148,11 @@ func (c *Connector) runInput(ctx context.Context, spec connectors.MachineSpec, c
 		}
 		typ = offer.Name
 	}
+	// The API's counts and sizes are 32-bit: a larger number from the
+	// configuration must fail, not wrap.
+	if count < 0 || count > math.MaxInt32 {
+		return nil, "", fmt.Errorf("ec2: %d machines do not fit in one RunInstances request", count)
+	}
 	in = &awsec2.RunInstancesInput{
 		ImageId:      aws.String(spec.ImageID),
 		InstanceType: types.InstanceType(typ),
@@ -171,9 +177,13 @@ func (c *Connector) runInput(ctx context.Context, spec connectors.MachineSpec, c
 		}
 		// The size asked for is a minimum: EC2 refuses a root volume
 		// smaller than the image's snapshot.
+		disk := max(spec.Size.DiskGB, root.sizeGB)
+		if disk > math.MaxInt32 {
+			return nil, "", fmt.Errorf("ec2: a root volume of %d GiB is larger than EC2's API can ask for", disk)
+		}
 		in.BlockDeviceMappings = []types.BlockDeviceMapping{{
 			DeviceName: aws.String(root.device),
-			Ebs:        &types.EbsBlockDevice{VolumeSize: aws.Int32(int32(max(spec.Size.DiskGB, root.sizeGB))), DeleteOnTermination: aws.Bool(true)},
+			Ebs:        &types.EbsBlockDevice{VolumeSize: aws.Int32(int32(disk)), DeleteOnTermination: aws.Bool(true)},
 		}}
 	}
 	subnet, groups := spec.Settings.String("subnet_id"), spec.Settings.Strings("security_group_ids")

@@ -435,7 +435,9 @@ func (c *Cloud) startBoot(m *Machine, layers []string) {
 			// Stopped or terminated while it booted.
 			c.mu.Unlock()
 			if err == nil && existing == nil {
-				g.Destroy(context.Background())
+				if err := g.Destroy(context.Background()); err != nil {
+					c.logf("machine %s: destroying the guest of a boot no longer wanted: %v", m.ID, err)
+				}
 			}
 			return
 		}
@@ -487,7 +489,9 @@ func (c *Cloud) watch(m *Machine, g Guest, gen int, die time.Duration, dies bool
 	case <-g.Done():
 	case <-timer:
 		c.logf("machine %s dies (injected fault)", m.ID)
-		g.Stop(context.Background())
+		if err := g.Stop(context.Background()); err != nil {
+			c.logf("machine %s: stopping its guest: %v", m.ID, err)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -733,7 +737,7 @@ func (c *Cloud) Snapshot(id, name string, labels map[string]string, extra map[st
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		err := os.MkdirAll(layer, 0o755)
+		err := os.MkdirAll(layer, 0o750) // g.Snapshot gives it the guest's own root mode
 		if err == nil && g != nil {
 			err = g.Snapshot(c.ctx, layer)
 		}

@@ -88,8 +88,7 @@ func Start(connector string, opts Options) (*Fake, error) {
 	}
 	for path, content := range f.Files {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("fakeclouds: %w", err)
+			return nil, fmt.Errorf("fakeclouds: %w", errors.Join(err, f.Close()))
 		}
 	}
 	return f, nil

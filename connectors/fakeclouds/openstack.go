@@ -24,8 +24,7 @@ func startOpenStack(opts Options) (*Fake, error) {
 	}
 	api, err := openstackfake.New(cloud, openstackfake.Options{NetworkName: "shop-net", Region: opts.Region})
 	if err != nil {
-		cloud.Close()
-		return nil, err
+		return nil, errors.Join(err, cloud.Close())
 	}
 	api.Start()
 	o := api.Options()

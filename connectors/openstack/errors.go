@@ -16,7 +16,7 @@ import (
 const cloudName = "openstack"
 
 // opToken is Keystone's token request, as errors name it.
-const opToken = "POST /v3/auth/tokens"
+const opToken = "POST /v3/auth/tokens" // #nosec G101 -- an operation's name in error messages, not a credential
 
 // apiError turns an error of one API call into a *connectors.Error: an
 // HTTP answer by its status and the service's own error code and

@@ -129,7 +129,7 @@ func (r *Runner) machineID(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(wait)
 	logged := false
 	for {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) // #nosec G304 -- machine_id_file of agent.json, which the provider's bootstrap wrote
 		if id := strings.TrimSpace(string(b)); err == nil && id != "" {
 			return id, nil
 		}
@@ -180,7 +180,7 @@ func (r *Runner) exchangeMachine(ctx context.Context, token, machine string) (st
 		}
 		// Between half the pause and the whole: a batch's machines boot
 		// together, and should not ask together.
-		sleep := min(pause/2+mrand.N(pause/2+1), left)
+		sleep := min(pause/2+mrand.N(pause/2+1), left) // #nosec G404 -- retry jitter, not a secret: predictability costs nothing
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()

@@ -42,7 +42,7 @@ const progressFile = "progress.json"
 // machine (machine: its cloud id, for a pool machine; "" otherwise).
 func loadProgress(dir, deployment, instance, machine string) (*progress, error) {
 	p := &progress{Deployment: deployment, Instance: instance, MachineID: machine, Phases: map[string]bool{}}
-	b, err := os.ReadFile(filepath.Join(dir, progressFile))
+	b, err := os.ReadFile(filepath.Join(dir, progressFile)) // #nosec G304 -- progress.json in the agent's state folder (its -state-dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return p, nil
 	}
@@ -73,18 +73,21 @@ func (p *progress) save(dir string) error {
 	if err != nil {
 		return err
 	}
+	// On failure the half-written temporary file is thrown away, best
+	// effort: the error returned is the write's, and a leftover
+	// progress.json.* is never read.
 	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	return os.Rename(tmp.Name(), filepath.Join(dir, progressFile))

@@ -27,6 +27,15 @@ func packReports(reportDir, logDir string, limit int) ([]byte, error) {
 	// compressed size, known before writing.
 	budget := int64(limit) - 64<<10 // room for headers and SKIPPED.txt
 	add := func(root, prefix string) error {
+		// Files are opened through an os.Root: the scripts write these
+		// folders while we walk them, and a file swapped for a symbolic
+		// link must not bring a file from elsewhere into the report.
+		var dir *os.Root
+		defer func() {
+			if dir != nil {
+				_ = dir.Close()
+			}
+		}()
 		return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if os.IsNotExist(err) && path == root {
@@ -47,7 +56,12 @@ func packReports(reportDir, logDir string, limit int) ([]byte, error) {
 				skipped = append(skipped, fmt.Sprintf("%s (%d bytes)", name, info.Size()))
 				return nil
 			}
-			f, err := os.Open(path)
+			if dir == nil {
+				if dir, err = os.OpenRoot(root); err != nil {
+					return err
+				}
+			}
+			f, err := dir.Open(rel)
 			if err != nil {
 				return err
 			}
@@ -81,8 +95,12 @@ func packReports(reportDir, logDir string, limit int) ([]byte, error) {
 		for _, s := range skipped {
 			fmt.Fprintln(&note, s)
 		}
-		tw.WriteHeader(&tar.Header{Name: "SKIPPED.txt", Mode: 0o644, Size: int64(note.Len()), Typeflag: tar.TypeReg})
-		tw.Write(note.Bytes())
+		if err := tw.WriteHeader(&tar.Header{Name: "SKIPPED.txt", Mode: 0o644, Size: int64(note.Len()), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(note.Bytes()); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

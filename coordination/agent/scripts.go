@@ -51,14 +51,16 @@ func (r *Runner) runScript(ctx context.Context, interrupt <-chan struct{}, phase
 		return err
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-%d.sh", phase, index))
-	if err := os.WriteFile(path, []byte(body), 0o700); err != nil {
+	if err := os.WriteFile(path, []byte(body), 0o700); err != nil { // #nosec G306 -- a script to execute: owner-only, with the owner's x bit
 		return err
 	}
+	// Running the recipe's scripts is what the agent is for: the body is
+	// the deployment's own code, written by its author, and path is ours.
 	var cmd *exec.Cmd
 	if strings.HasPrefix(body, "#!") {
-		cmd = exec.Command(path)
+		cmd = exec.Command(path) // #nosec G204 -- the deployment's script, see above
 	} else {
-		cmd = exec.Command("/bin/sh", path) // SlipStream ran scripts without a #! line with sh
+		cmd = exec.Command("/bin/sh", path) // #nosec G204 -- SlipStream ran scripts without a #! line with sh
 	}
 	work := filepath.Join(r.StateDir, "work")
 	if err := os.MkdirAll(work, 0o700); err != nil {
@@ -71,7 +73,7 @@ func (r *Runner) runScript(ctx context.Context, interrupt <-chan struct{}, phase
 	// parent-death signal, so a killed agent does not leave it running.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 
-	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) // #nosec G304 -- the phase's log in the agent's logs folder (logDir)
 	if err != nil {
 		return err
 	}
@@ -102,11 +104,12 @@ func (r *Runner) runScript(ctx context.Context, interrupt <-chan struct{}, phase
 	}
 	if stopped {
 		r.logf("%s: stopping %s (SIGTERM, then SIGKILL after %s)", r.Instance, phase, r.grace())
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		// Kill errors mean the group has ended already; done says when.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-done:
 		case <-time.After(r.grace()):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
 		if ctx.Err() != nil {
@@ -147,14 +150,15 @@ func stopLeftover(stateDir string, pid int) {
 	if err != nil || !bytes.Contains(cmdline, []byte(filepath.Join(stateDir, "scripts"))) {
 		return
 	}
-	syscall.Kill(-pid, syscall.SIGTERM)
+	// Kill errors mean the group has ended already, which is the goal.
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	for i := 0; i < 50; i++ {
 		if syscall.Kill(pid, 0) != nil {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 // lastLine remembers the last non-empty line written to it (bounded), the

@@ -49,7 +49,7 @@ type Credentials struct {
 
 // LoadCredentials reads a token file.
 func LoadCredentials(path string) (*Credentials, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the token file in the agent's state folder (TokenFile), or one an operator's tool names
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +76,14 @@ func (c *Credentials) save(path string) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	// On failure the temporary file is removed: its Close error would add
+	// nothing to the one returned.
 	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {
@@ -90,11 +92,16 @@ func (c *Credentials) save(path string) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	// The new token must be on disk before the exchange is asked for
+	// (ownToken): a rename lost in a crash would leave a token the
+	// coordinator never sees again. So a failed folder sync is an error.
+	d, err := os.Open(dir) // #nosec G304 -- the folder of the token file, which we just wrote
+	if err != nil {
+		return err
 	}
-	return nil
+	err = d.Sync()
+	_ = d.Close() // read-only: the Sync is what tells
+	return err
 }
 
 func hashHex(token string) string {

@@ -790,15 +790,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ caller) {
 	w.Header().Set("Connection", "close")
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	// Flush errors mean the client went away; its request's context ends
+	// then, and with it evs.
 	w.WriteHeader(http.StatusOK)
-	rc.Flush()
+	_ = rc.Flush()
 	for ev := range evs {
 		data, _ := json.Marshal(ev)
 		fmt.Fprintf(w, "id: %d\nevent: parameter\ndata: %s\n\n", ev.Rev, data)
-		rc.Flush()
+		_ = rc.Flush()
 	}
 	if err := streamErr(); err != nil {
 		fmt.Fprintf(w, "event: error\ndata: {\"code\":\"compacted\",\"message\":%q}\n\n", err.Error())
-		rc.Flush()
+		_ = rc.Flush()
 	}
 }

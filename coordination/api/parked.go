@@ -133,8 +133,10 @@ func (p *parked) finish() {
 	}
 	rw := &rawResponse{header: http.Header{}, log: p.log}
 	answer(rw, v, err)
-	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	rw.writeTo(bufio.NewWriterSize(conn, 512))
+	// The client may have gone while it waited: there is no one left to
+	// tell of a failed write, and the connection is closed either way.
+	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = rw.writeTo(bufio.NewWriterSize(conn, 512))
 }
 
 // rawResponse is an http.ResponseWriter that writes an HTTP/1.1 response
@@ -173,9 +175,10 @@ func (r *rawResponse) writeTo(w *bufio.Writer) error {
 	r.header.Set("Content-Length", strconv.Itoa(r.body.Len()))
 	r.header.Set("Connection", "close")
 	r.header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	// A bufio.Writer keeps its first error and Flush returns it.
 	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\n", r.status, http.StatusText(r.status))
-	r.header.Write(w)
-	w.WriteString("\r\n")
-	w.Write(r.body.Bytes())
+	_ = r.header.Write(w)
+	_, _ = w.WriteString("\r\n")
+	_, _ = w.Write(r.body.Bytes())
 	return w.Flush()
 }

@@ -120,11 +120,16 @@ func (s *Server) putReport(w http.ResponseWriter, r *http.Request, who caller) {
 		fail(w, err)
 		return
 	}
-	renamed := false
+	closed, renamed := false, false
 	defer func() {
-		tmp.Close()
+		if !closed {
+			_ = tmp.Close() // the upload failed and is thrown away
+		}
 		if !renamed {
-			os.Remove(tmp.Name())
+			// Gone already if a delete removed the folder meanwhile.
+			if err := os.Remove(tmp.Name()); err != nil && !os.IsNotExist(err) {
+				s.opts.Log.Warn("removing a failed report upload", "file", tmp.Name(), "error", err)
+			}
 		}
 	}()
 	h := sha256.New()
@@ -150,6 +155,11 @@ func (s *Server) putReport(w http.ResponseWriter, r *http.Request, who caller) {
 		fail(w, err)
 		return
 	}
+	closed = true
+	if err := tmp.Close(); err != nil {
+		fail(w, err)
+		return
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		// The deployment was deleted meanwhile, or the disk failed.
 		if _, _, serr := s.c.Spec(r.Context(), r.PathValue("id")); serr != nil {
@@ -160,15 +170,23 @@ func (s *Server) putReport(w http.ResponseWriter, r *http.Request, who caller) {
 		return
 	}
 	renamed = true
-	syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		// The report's data is on disk (Sync above) and the upload has
+		// succeeded; only the rename might not survive a crash.
+		s.opts.Log.Warn("syncing the report folder", "folder", dir, "error", err)
+	}
 	if st, err := os.Stat(path); err == nil {
 		s.ext.sums.put(path, st, hex.EncodeToString(h.Sum(nil)))
 	}
 	// A delete that ran during the upload has removed the folder before
 	// the rename: take the report back out.
 	if _, _, err := s.c.Spec(r.Context(), r.PathValue("id")); errors.Is(err, coordinator.ErrNotFound) {
-		os.Remove(path)
-		os.Remove(dir)
+		// A report left here would outlive its deployment: say so.
+		for _, p := range []string{path, dir} {
+			if rerr := os.Remove(p); rerr != nil && !os.IsNotExist(rerr) {
+				s.opts.Log.Warn("removing the report of a deleted deployment", "path", p, "error", rerr)
+			}
+		}
 		fail(w, err)
 		return
 	}
@@ -205,7 +223,7 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request, _ caller) {
 		if err != nil {
 			continue // replaced or removed meanwhile
 		}
-		f.Close()
+		_ = f.Close() // opened read-only, for its size and checksum
 		reports[m[1]] = ReportInfo{Size: st.Size(), SHA256: sum, Time: st.ModTime().UTC().Format(time.RFC3339)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"reports": reports})
@@ -232,7 +250,7 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request, _ caller) {
 }
 
 func (s *Server) openReport(path string) (*os.File, os.FileInfo, string, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- a report file under ReportDir: reportTarget and listReports allow only reportFileRE names in the deployment's folder
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -245,7 +263,7 @@ func (s *Server) openReport(path string) (*os.File, os.FileInfo, string, error) 
 		sum, err = s.ext.sums.sum(path, f, st)
 	}
 	if err != nil {
-		f.Close()
+		_ = f.Close() // read-only
 		return nil, nil, "", err
 	}
 	return f, st, sum, nil
@@ -292,11 +310,14 @@ func checkTarGz(r io.ReadSeeker, maxExpanded int64) error {
 }
 
 // syncDir makes a rename in dir durable.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+func syncDir(dir string) error {
+	d, err := os.Open(dir) // #nosec G304 -- a deployment's folder under ReportDir, named by reportDir
+	if err != nil {
+		return err
 	}
+	err = d.Sync()
+	_ = d.Close() // read-only: the Sync is what tells
+	return err
 }
 
 // sizeText writes a size in bytes, in MiB or KiB when it is a whole number

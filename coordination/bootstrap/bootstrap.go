@@ -451,7 +451,9 @@ func parseCAPEM(s string) (string, []string, error) {
 		}
 		sum := sha256.Sum256(cert.Raw)
 		fps = append(fps, hex.EncodeToString(sum[:]))
-		pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		if err := pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}); err != nil {
+			return "", nil, err
+		}
 	}
 	if len(fps) == 0 {
 		return "", nil, errors.New("no PEM certificate found")

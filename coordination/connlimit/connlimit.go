@@ -96,7 +96,7 @@ func (l *Listener) acceptLoop() {
 		if l.shut {
 			// Close ran while this connection was being accepted.
 			l.mu.Unlock()
-			c.Close()
+			_ = c.Close() // never served: the client just sees it end
 			return
 		}
 		l.queue = append(l.queue, c)
@@ -159,7 +159,7 @@ func (l *Listener) Close() error {
 	l.queue, l.shut = nil, true
 	l.mu.Unlock()
 	for _, c := range queued {
-		c.Close()
+		_ = c.Close() // never served: the client just sees it end
 	}
 	return err
 }

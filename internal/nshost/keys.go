@@ -127,13 +127,19 @@ func dialSSH(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Clie
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	conn.SetDeadline(deadline)
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	if err != nil {
-		conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		_ = conn.Close()
 		return nil, err
 	}
-	conn.SetDeadline(time.Time{})
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		_ = conn.Close() // the handshake's error is the one to report
+		return nil, err
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
 	return ssh.NewClient(c, chans, reqs), nil
 }
 
@@ -162,7 +168,7 @@ func RunOn(ctx context.Context, c *ssh.Client, command string) (string, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		s.Close()
+		_ = s.Close() // ends the command; the context's error is the answer
 		return "", ctx.Err()
 	}
 	if err != nil {

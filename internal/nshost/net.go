@@ -108,7 +108,7 @@ func newPoolID(prefix string) (string, error) {
 func nthIP(subnet *net.IPNet, n int) net.IP {
 	base := binary.BigEndian.Uint32(subnet.IP.To4())
 	ip := make(net.IP, 4)
-	binary.BigEndian.PutUint32(ip, base+uint32(n))
+	binary.BigEndian.PutUint32(ip, base+uint32(n)) // #nosec G115 -- n is a host number inside the subnet (NewPool checks maxHosts, Network.Add its capacity), so small and positive
 	return ip
 }
 
@@ -213,7 +213,7 @@ func chooseSubnet(want string, n int, used []*net.IPNet, random func() uint32) (
 next:
 	for range 2000 {
 		r := random()
-		subnet := &net.IPNet{IP: net.IPv4(10, byte(200+(r&0xff)%56), byte(r>>8), 0).To4(), Mask: net.CIDRMask(24, 32)}
+		subnet := &net.IPNet{IP: net.IPv4(10, byte(200+(r&0xff)%56), byte(r>>8), 0).To4(), Mask: net.CIDRMask(24, 32)} // #nosec G115 -- 200+x%56 is at most 255; byte(r>>8) keeps 8 random bits on purpose
 		for _, u := range used {
 			if overlaps(subnet, u) {
 				continue next
@@ -260,7 +260,7 @@ func ipBatch(ctx context.Context, ns string, cmds ...string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := exec.CommandContext(ctx, path, args...) // #nosec G204 -- ip, found by tool() in the system folders, as argv without a shell; the batch on stdin names only our generated devices and namespaces
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
 	cmd.Env = toolEnv
 	out, err := cmd.CombinedOutput()
@@ -387,7 +387,7 @@ func runTool(ctx context.Context, name string, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := exec.CommandContext(ctx, path, args...) // #nosec G204 -- name is one of our fixed tool names (ip, iptables, …) found by tool() in the system folders; argv, no shell
 	cmd.Env = toolEnv
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

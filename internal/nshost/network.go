@@ -84,7 +84,7 @@ func NewNetwork(ctx context.Context, opts NetworkOptions) (_ *Network, err error
 	if parent, err = filepath.Abs(parent); err != nil {
 		return nil, fmt.Errorf("nshost: %w", err)
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := os.MkdirAll(parent, 0o755); err != nil { // #nosec G301 -- TempDir, default os.TempDir(): a shared parent the caller names, which other users may also use
 		return nil, fmt.Errorf("nshost: network state folder: %w", err)
 	}
 	if real, err := filepath.EvalSymlinks(parent); err == nil {
@@ -105,7 +105,7 @@ func NewNetwork(ctx context.Context, opts NetworkOptions) (_ *Network, err error
 			unlock()
 		}
 		if err != nil {
-			n.Close()
+			err = errors.Join(err, n.Close())
 		}
 	}()
 	if n.ID, err = newPoolID(prefix); err != nil {
@@ -126,7 +126,7 @@ func NewNetwork(ctx context.Context, opts NetworkOptions) (_ *Network, err error
 		n.StateDir = ""
 		return nil, err
 	}
-	if err := os.Mkdir(stateDir, 0o755); err != nil {
+	if err := os.Mkdir(stateDir, 0o750); err != nil {
 		n.StateDir = "" // not ours to remove
 		return nil, fmt.Errorf("nshost: network state folder: %w", err)
 	}

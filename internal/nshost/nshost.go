@@ -171,7 +171,9 @@ func NewPool(ctx context.Context, n int, opts Options) (_ *Pool, err error) {
 		if err := checkStateDir(dir); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		// 0700 like the MkdirTemp one above: it holds the pool's private key,
+		// and only root (which runs the hosts) goes in.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("nshost: state folder: %w", err)
 		}
 		if real, err := filepath.EvalSymlinks(dir); err == nil {
@@ -179,11 +181,13 @@ func NewPool(ctx context.Context, n int, opts Options) (_ *Pool, err error) {
 		}
 		p.StateDir = dir
 	}
+	// removeOwned runs on failure paths, which return their own error: what
+	// it cannot remove, CleanupStale or the caller's next run does.
 	removeOwned := func() {
 		if p.OwnsStateDir {
-			os.RemoveAll(p.StateDir)
+			_ = os.RemoveAll(p.StateDir)
 		} else {
-			os.Remove(p.StateDir) // if empty
+			_ = os.Remove(p.StateDir) // if empty
 		}
 	}
 	if err := checkStateDir(p.StateDir); err != nil { // after symlinks
@@ -227,7 +231,7 @@ func NewPool(ctx context.Context, n int, opts Options) (_ *Pool, err error) {
 			unlock()
 		}
 		if err != nil {
-			p.Close()
+			err = errors.Join(err, p.Close())
 			removeOwned()
 		}
 	}()
@@ -368,7 +372,7 @@ func (p *Pool) removeFiles() error {
 	for _, name := range []string{"hosts", clientKeyName, clientKeyName + ".pub", "known_hosts", "authorized_keys"} {
 		errs = append(errs, removeAll(filepath.Join(p.StateDir, name)))
 	}
-	os.Remove(p.StateDir) // only if empty
+	_ = os.Remove(p.StateDir) // only if empty: a folder the caller named may hold their own files, and stays
 	return errors.Join(errs...)
 }
 
@@ -415,7 +419,7 @@ func LoadPool(path string) (*Pool, error) {
 }
 
 func readPoolFile(path string) (*Pool, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) // #nosec G304 -- a pool file the caller of LoadPool named, or one this pool saved itself
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +453,7 @@ func (p *Pool) resave() error {
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
@@ -457,12 +461,14 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	// On failure the temporary file is removed unread: its Close error
+	// would add nothing to the one returned.
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -69,7 +69,7 @@ func killNetns(ns string, keep func(pid int) bool) error {
 			return fmt.Errorf("processes %v in network namespace %s survive SIGKILL", left, ns)
 		}
 		for _, pid := range left {
-			syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL) // it may be gone already; the loop checks who is left
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -83,7 +83,9 @@ func saveEntry(e *entry) error {
 	return nil
 }
 
-func unregister(id string) { os.Remove(entryPath(id)) }
+// unregister is best effort: an entry left behind names a pool whose
+// process is gone, which CleanupStale finds stale and removes again.
+func unregister(id string) { _ = os.Remove(entryPath(id)) }
 
 func readEntry(id string) (*entry, error) {
 	data, err := os.ReadFile(entryPath(id))

@@ -50,13 +50,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b) // the client may have gone; nothing to tell it
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(e.status)
-	w.Write(errorBody(e))
+	_, _ = w.Write(errorBody(e)) // the client may have gone; nothing to tell it
 }
 
 func errorBody(e *apiError) []byte {

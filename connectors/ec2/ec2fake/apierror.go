@@ -56,8 +56,9 @@ func writeError(w http.ResponseWriter, reqID string, e *apiError) {
 	out, _ := xml.Marshal(body) // plain strings: cannot fail
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.WriteHeader(e.Status)
-	io.WriteString(w, xml.Header)
-	w.Write(out)
+	// The client may have gone; there is no one to tell of a failed write.
+	_, _ = io.WriteString(w, xml.Header)
+	_, _ = w.Write(out)
 }
 
 // cloudError is EC2's answer to an error of the fake cloud that no action

@@ -63,7 +63,10 @@ var createImageAction = action{
 		}
 		imgID, e := s.snapshotMachine(m, name, p.get("Description"), tags)
 		if restart {
-			s.cloud.Start(id)
+			// The image is made either way; a machine that cannot start
+			// again (terminated meanwhile) shows its state to
+			// DescribeInstances, as it would on EC2.
+			_, _ = s.cloud.Start(id)
 		}
 		if e != nil {
 			return nil, e

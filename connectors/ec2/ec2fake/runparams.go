@@ -217,7 +217,7 @@ func (r runParams) hash() string {
 	c.ClientToken = ""
 	c.SecurityGroupIDs = slices.Sorted(slices.Values(r.SecurityGroupIDs))
 	c.SecurityGroups = slices.Sorted(slices.Values(r.SecurityGroups))
-	b, _ := json.Marshal(c)
+	b, _ := json.Marshal(c) // #nosec G117 -- ClientToken is EC2's idempotency token, not a secret, and it is blanked above
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

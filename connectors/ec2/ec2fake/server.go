@@ -34,8 +34,8 @@ const Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
 // Credentials the fake accepts when Options leave them out: AWS's own
 // documentation examples, so that nothing looks like a real key.
 const (
-	DefaultAccessKey = "AKIAIOSFODNN7EXAMPLE"
-	DefaultSecretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	DefaultAccessKey = "AKIAIOSFODNN7EXAMPLE"                     // #nosec G101 -- AWS's documented example key, for the fake only
+	DefaultSecretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" // #nosec G101 -- AWS's documented example secret, for the fake only
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "123456789012"
 )
@@ -239,5 +239,5 @@ func writeResponse(w http.ResponseWriter, action, reqID string, resp response) {
 	fmt.Fprintf(&out, "</%sResponse>", action)
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
-	w.Write(out.Bytes())
+	_, _ = w.Write(out.Bytes()) // the client may have gone; nothing to tell it
 }

@@ -51,13 +51,13 @@ func writeGuestFiles(cfg *bootConfig) error {
 // replaceFile writes a new file at path (a symlink there is replaced, not
 // followed), making its folder if needed.
 func replaceFile(path string, content []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil { // #nosec G301 -- a system folder of the guest (/etc, /var/lib/cloud/seed…): 0755 as on any system
 		return err
 	}
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	if err := os.WriteFile(path, content, mode); err != nil {
+	if err := os.WriteFile(path, content, mode); err != nil { // #nosec G703 -- one of the fixed paths of writeGuestFiles and userDataStages, written inside the guest after pivot_root
 		return err
 	}
 	return os.Chmod(path, mode)

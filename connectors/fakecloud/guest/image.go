@@ -68,7 +68,7 @@ func BaseImage(ctx context.Context, opts ImageOptions) (string, error) {
 	if os.Geteuid() != 0 {
 		return "", fmt.Errorf("guest: building the base image %s needs root", dir)
 	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
+	if err := os.MkdirAll(cache, 0o755); err != nil { // #nosec G301 -- the image cache holds Debian trees, nothing secret; world-readable like them (see buildImage)
 		return "", fmt.Errorf("guest: image cache: %w", err)
 	}
 	unlock, err := lockFile(ctx, filepath.Join(cache, "."+name+".lock"))
@@ -123,7 +123,7 @@ func imageReady(dir string) bool {
 // ReadImageStamp reads the stamp of an image folder (the parent of the
 // folder BaseImage returns).
 func ReadImageStamp(dir string) (*ImageStamp, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "image.json"))
+	data, err := os.ReadFile(filepath.Join(dir, "image.json")) // #nosec G304 -- the stamp of an image folder in the image cache (SLIPSTREAM_IMAGE_CACHE or the user's)
 	if err != nil {
 		return nil, err
 	}

@@ -37,15 +37,19 @@ func buildImage(ctx context.Context, cache, dir string, opts ImageOptions) (err 
 	}
 	defer func() {
 		if err != nil {
-			removeTree(tmp)
+			// Best effort: err says why the build failed, and the next
+			// BaseImage removes any .build-* folder left, under the lock.
+			_ = removeTree(tmp)
 		}
 	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	// A Debian tree and its stamp, nothing secret: the image folder is
+	// world-readable like the files inside it.
+	if err := os.Chmod(tmp, 0o755); err != nil { // #nosec G302 -- see above
 		return fmt.Errorf("guest: %w", err)
 	}
 	rootfs := filepath.Join(tmp, "rootfs")
 	logPath := filepath.Join(tmp, "debootstrap.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.Create(logPath) // #nosec G304 -- debootstrap.log in the build's own temporary folder
 	if err != nil {
 		return fmt.Errorf("guest: %w", err)
 	}
@@ -58,7 +62,7 @@ func buildImage(ctx context.Context, cache, dir string, opts ImageOptions) (err 
 	// if it is killed half-way, and no script can rename this machine.
 	args := append([]string{"--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private",
 		"--", debootstrap}, debootstrapArgs(rootfs, opts.Mirror)...)
-	cmd := exec.CommandContext(ctx, unshare, args...)
+	cmd := exec.CommandContext(ctx, unshare, args...) // #nosec G204 -- unshare and debootstrap found by hostTool, argv without a shell: fixed options, our folder and the mirror URL the caller chose
 	cmd.Env = append(toolEnv, "DEBIAN_FRONTEND=noninteractive", "HOME=/root")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = "/"
@@ -77,7 +81,7 @@ func buildImage(ctx context.Context, cache, dir string, opts ImageOptions) (err 
 		Mirror: opts.Mirror, CloudInitVersion: packageVersion(rootfs, "cloud-init"), DebootstrapLog: filepath.Join(dir, "debootstrap.log"),
 		Built: time.Now().UTC().Truncate(time.Second), BuildTime: time.Since(start).Round(time.Second).String()}
 	data, _ := json.MarshalIndent(stamp, "", "  ")
-	if err := os.WriteFile(filepath.Join(tmp, "image.json"), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "image.json"), append(data, '\n'), 0o644); err != nil { // #nosec G306 -- the image's stamp, as readable as the image (see the Chmod above)
 		return fmt.Errorf("guest: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -106,7 +110,7 @@ func configureImage(rootfs string) error {
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) { // a symlink would be followed
 			return err
 		}
-		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil { // #nosec G306 -- the image's /etc files, world-readable as on any Debian system
 			return err
 		}
 	}
@@ -118,13 +122,16 @@ func configureImage(rootfs string) error {
 			}
 		}
 	}
-	os.Remove(filepath.Join(rootfs, "etc/cloud/cloud-init.disabled"))
+	// Left in place, it would keep cloud-init from running in every guest.
+	if err := os.Remove(filepath.Join(rootfs, "etc/cloud/cloud-init.disabled")); err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	return nil
 }
 
 // packageVersion reads a package's version from the tree's dpkg status.
 func packageVersion(rootfs, pkg string) string {
-	f, err := os.Open(filepath.Join(rootfs, "var/lib/dpkg/status"))
+	f, err := os.Open(filepath.Join(rootfs, "var/lib/dpkg/status")) // #nosec G304 -- dpkg's status file in the tree debootstrap just built
 	if err != nil {
 		return ""
 	}

@@ -17,12 +17,14 @@ import (
 // namespaces, and waits until it reports that the root is mounted and the
 // first stage has started. On failure nothing of the boot is left running.
 func launchInit(ctx context.Context, i *Instance) (*exec.Cmd, error) {
-	console, err := os.OpenFile(i.ConsolePath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// 0600: the console shows what cloud-init and the user-data print, and
+	// only the runtime (root) reads it and the status file.
+	console, err := os.OpenFile(i.ConsolePath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer console.Close()
-	status, err := os.OpenFile(i.statusPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	status, err := os.OpenFile(i.statusPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +54,7 @@ func launchInit(ctx context.Context, i *Instance) (*exec.Cmd, error) {
 		},
 	}
 	err = startInNetns(i.ep.NetNS, cmd)
-	readyW.Close()
+	_ = readyW.Close() // our copy of the write end, closed so that the read sees EOF once PID 1 closes its own
 	if err != nil {
 		return nil, fmt.Errorf("starting PID 1: %w", err)
 	}
@@ -62,8 +64,10 @@ func launchInit(ctx context.Context, i *Instance) (*exec.Cmd, error) {
 		answer <- string(data)
 	}()
 	fail := func(err error) (*exec.Cmd, error) {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		// Ending the half-started boot: err says why, and Wait's answer
+		// would be the SIGKILL.
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
 		return nil, err
 	}
 	select {

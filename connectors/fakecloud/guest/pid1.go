@@ -80,7 +80,8 @@ func pid1Main(cfgPath string) int {
 	}()
 	closeInheritedFiles()
 	if name, err := unix.BytePtrFromString("fakecloud-init"); err == nil { // rather than "exe", in ps
-		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+		// Cosmetic, so an error changes nothing.
+		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0) // #nosec G103 -- prctl takes the name as a C string pointer; name lives across the call
 	}
 	for _, fd := range []int{fdConsole, fdReady, fdStatus} {
 		syscall.CloseOnExec(fd)
@@ -119,7 +120,7 @@ func pid1Main(cfgPath string) int {
 	}
 	p.runStages(stages, func() {
 		fmt.Fprint(ready, "ok")
-		ready.Close()
+		_ = ready.Close() // a pipe: the runtime reads "ok" then EOF, and a failed Close tells PID 1 nothing to act on
 	})
 	p.writeStatus("finished")
 	p.reapForever()
@@ -143,13 +144,13 @@ func closeInheritedFiles() {
 			continue
 		}
 		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-			unix.Close(fd)
+			_ = unix.Close(fd) // a stray descriptor we only want gone
 		}
 	}
 }
 
 func readBootConfig(path string) (*bootConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) // #nosec G304 G703 -- the boot config the runtime wrote (0600) and named in PID 1's environment
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +190,7 @@ func (p *pid1) runStages(stages []stage, started func()) {
 	}()
 	for _, st := range stages {
 		t0 := time.Now()
+		// #nosec G204 -- the fixed cloud-init stages, or the machine's own user-data script (light mode): running them is what booting the guest means
 		pid, err := syscall.ForkExec(st.argv[0], st.argv, &syscall.ProcAttr{
 			Dir:   "/",
 			Env:   stageEnv,

@@ -148,7 +148,9 @@ func (r *Runtime) Boot(ctx context.Context, spec fakecloud.BootSpec) (_ fakeclou
 	inst.hostname = guestHostname(spec.Hostname, spec.ID)
 	defer func() {
 		if err != nil {
-			inst.Destroy(context.Background())
+			if derr := inst.Destroy(context.Background()); derr != nil {
+				r.logf("machine %s: removing what its failed start left: %v", spec.ID, derr)
+			}
 		}
 	}()
 	if err := inst.prepare(); err != nil {

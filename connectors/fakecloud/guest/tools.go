@@ -34,7 +34,7 @@ func removeTree(path string) error { return hostfs.RemoveTree(path) }
 
 // fileTail is the last n lines of a file, for error messages.
 func fileTail(path string, n int) string {
-	data, _ := os.ReadFile(path)
+	data, _ := os.ReadFile(path) // #nosec G304 -- one of our own logs: a guest's console.log, or debootstrap.log
 	return tail(data, n)
 }
 

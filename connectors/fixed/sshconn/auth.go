@@ -42,16 +42,16 @@ func newCredentials(t Target, ep Endpoint) (*credentials, error) {
 		if sock == "" {
 			return nil, fmt.Errorf("%s is set but no SSH agent is available: SSH_AUTH_SOCK is not set", ep.setting("use_agent"))
 		}
-		conn, err := net.Dial("unix", sock)
+		conn, err := net.Dial("unix", sock) // #nosec G704 -- the user's own SSH agent socket (agent_socket or SSH_AUTH_SOCK), a local Unix socket
 		if err != nil {
 			return nil, fmt.Errorf("%s: cannot connect to the SSH agent at %s: %w", ep.setting("use_agent"), sock, err)
 		}
 		keys, err := agent.NewClient(conn).Signers()
 		if err != nil {
-			conn.Close()
+			_ = conn.Close() // only read from; the listing's error is the one to report
 			return nil, fmt.Errorf("%s: cannot list the keys of the SSH agent at %s: %w", ep.setting("use_agent"), sock, err)
 		}
-		c.close = func() { conn.Close() }
+		c.close = func() { _ = conn.Close() } // the agent connection was only read from
 		signers = append(signers, keys...)
 		n := fmt.Sprintf("%d keys", len(keys))
 		if len(keys) == 1 {

@@ -119,7 +119,7 @@ func dial(ctx context.Context, t Target, isBastion bool) (*Conn, error) {
 	}
 	fail := func(err error) (*Conn, error) {
 		if via != nil {
-			via.Close()
+			_ = via.Close() // the bastion hop is dropped; err says why the dial failed
 		}
 		return nil, err
 	}
@@ -161,11 +161,13 @@ func dial(ctx context.Context, t Target, isBastion bool) (*Conn, error) {
 	}
 	// x/crypto's handshake has no context; closing the connection is how
 	// the timeout and cancellation reach it.
-	stop := context.AfterFunc(hopCtx, func() { raw.Close() })
+	// The Close errors below do not matter: the connection is given up
+	// on, and the error returned says why.
+	stop := context.AfterFunc(hopCtx, func() { _ = raw.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(raw, addr, cfg)
 	if !stop() {
 		if err == nil {
-			sc.Close()
+			_ = sc.Close()
 		}
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("connecting to %s: %w", ep, ctx.Err()))
@@ -176,7 +178,7 @@ func dial(ctx context.Context, t Target, isBastion bool) (*Conn, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil {
-		raw.Close()
+		_ = raw.Close()
 		var mismatch *HostKeyMismatchError
 		var unknown *HostKeyUnknownError
 		switch {

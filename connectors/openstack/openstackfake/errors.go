@@ -109,7 +109,7 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Openstack-Request-Id", "req-"+NewID("request"))
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b) // the client may have gone; nothing to tell it
 }
 
 func writeNoContent(w http.ResponseWriter, status int) {
