@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,8 +45,8 @@ func (c *cluster) checkRun(id string, want expect) {
 	}
 	acks := map[string]string{}
 	c.acks = acks
-	for _, h := range c.hosts() {
-		out, _ := h.Run(ctx, "cat /var/lib/faults/acks 2>/dev/null || true")
+	for _, m := range c.hosts() {
+		out, _ := m.run(ctx, "cat /var/lib/faults/acks 2>/dev/null || true")
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			if key, value, ok := strings.Cut(line, "\t"); ok {
 				acks[key] = value
@@ -104,11 +105,13 @@ func (c *cluster) changes(id string) map[string]int {
 // then start at the beginning.
 func historyKept(changes map[string]int) bool { return changes["db:multiplicity"] > 0 }
 
-func (c *cluster) hosts() []*nshost.Host { return append([]*nshost.Host{c.db}, c.web...) }
+// hosts are the cluster's machines, the database first.
+func (c *cluster) hosts() []machine { return append([]machine{c.db}, c.web...) }
 
 // checkClean checks, after terraform destroy, that nothing is left: no
-// deployment at the coordinator, no agent or script running on any host,
-// no agent state or temporary file there; then stops the coordinator and
+// deployment at the coordinator; on namespace hosts no agent or script
+// running, no agent state or temporary file; on the clouds no machine in
+// any fake and no guest on this machine. Then it stops the coordinator and
 // checks its bbolt file's integrity.
 func (c *cluster) checkClean() {
 	c.t.Helper()
@@ -126,7 +129,14 @@ func (c *cluster) checkClean() {
 	if left, _ := filepath.Glob("/var/tmp/slipstream-agent-" + c.id + "-*"); c.id != "" && len(left) > 0 {
 		c.t.Errorf("invariant violated: agent uploads left in /var/tmp after destroy: %v", left)
 	}
-	for _, h := range c.hosts() {
+	if c.clouds != nil {
+		c.clouds.checkClean(c.t)
+	}
+	for _, m := range c.hosts() {
+		h, ok := m.(sshHost)
+		if !ok {
+			continue // a cloud machine is gone with its disk: checked above
+		}
 		// What runs in the host's namespace besides its sshd, and what
 		// the agent and the scripts could have left.
 		// What is in the agent's folders, not the folders themselves: the
@@ -137,7 +147,7 @@ func (c *cluster) checkClean() {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			// An uninstall stops the agent, whose scripts end with it: give
 			// them a moment.
-			if procs = leftoverProcesses(h); len(procs) == 0 || time.Now().After(deadline) {
+			if procs = leftoverProcesses(h.Host); len(procs) == 0 || time.Now().After(deadline) {
 				break
 			}
 		}
@@ -163,23 +173,29 @@ func (c *cluster) checkClean() {
 	}); err != nil || len(problems) > 0 {
 		c.t.Errorf("invariant violated: the coordinator's store fails bbolt's check: %v %v", err, problems)
 	}
-	c.t.Logf("invariants: no deployment left, no agent, script or agent file left on %d hosts, the store passes bbolt's check", len(c.hosts()))
+	c.t.Logf("invariants: no deployment left, no agent, script or agent file left on %d machines, the store passes bbolt's check", len(c.hosts()))
 }
 
 // checkNoNamespaceLeft checks, once the hosts are removed, that no network
 // namespace or link of theirs is left on this machine.
 func (c *cluster) checkNoNamespaceLeft() {
+	noNamespaceLeft(c.t, c.pool.ID, c.pool.StateDir)
+}
+
+// noNamespaceLeft checks that no network namespace or link whose name has
+// id is left on this machine, and no file in stateDir.
+func noNamespaceLeft(t *testing.T, id, stateDir string) {
 	out, _ := exec.Command("ip", "-o", "link", "show").CombinedOutput()
 	ns, _ := exec.Command("ip", "netns", "list").CombinedOutput()
-	if strings.Contains(string(out), c.pool.ID) || strings.Contains(string(ns), c.pool.ID) {
-		c.t.Errorf("invariant violated: namespaces or links of %s left:\n%s\n%s", c.pool.ID, ns, out)
+	if strings.Contains(string(out), id) || strings.Contains(string(ns), id) {
+		t.Errorf("invariant violated: namespaces or links of %s left:\n%s\n%s", id, ns, out)
 	}
-	if _, err := os.Stat(c.pool.StateDir); err == nil {
-		if entries, _ := os.ReadDir(c.pool.StateDir); len(entries) > 0 {
-			c.t.Errorf("invariant violated: the hosts' files left in %s", c.pool.StateDir)
+	if _, err := os.Stat(stateDir); err == nil {
+		if entries, _ := os.ReadDir(stateDir); len(entries) > 0 {
+			t.Errorf("invariant violated: the machines' files left in %s", stateDir)
 		}
 	}
-	c.t.Logf("invariants: no namespace, link or file of hosts %s left", c.pool.ID)
+	t.Logf("invariants: no namespace, link or file of %s left", id)
 }
 
 // checkSecretsNotLogged greps every log the scenario produced for the
@@ -262,14 +278,14 @@ func zombie(pid int) bool {
 func (c *cluster) checkSecretsAtRest() {
 	c.t.Helper()
 	secrets := map[string]string{"the admin token": c.coord.token}
-	for _, h := range c.hosts() {
-		if token := c.agentToken(h); token != "" {
-			secrets["the agent token of "+h.Name] = token
+	for _, m := range c.hosts() {
+		if token := c.agentToken(m); token != "" {
+			secrets["the agent token of "+m.label()] = token
 		}
-		modes := c.on(h, "stat -c '%a %U %n' /etc/slipstream/agent.json /var/lib/slipstream/token.json")
+		modes := c.on(m, "stat -c '%a %U %n' /etc/slipstream/agent.json /var/lib/slipstream/token.json")
 		for _, line := range strings.Split(strings.TrimSpace(modes), "\n") {
 			if !strings.HasPrefix(line, "600 root ") {
-				c.t.Errorf("invariant violated: a file holding a secret on %s is not root's with mode 0600: %s", h.Name, line)
+				c.t.Errorf("invariant violated: a file holding a secret on %s is not root's with mode 0600: %s", m.label(), line)
 			}
 		}
 	}

@@ -83,18 +83,22 @@ func needSuite(t *testing.T) {
 	}
 }
 
-// cluster is one scenario's world: hosts, a coordinator process, and a
-// Terraform working directory with the compiled recipe.
+// cluster is one scenario's world: machines (namespace hosts adopted over
+// SSH, or machines of the fake clouds: machines_test.go), a coordinator
+// process, and a Terraform working directory with the compiled recipe.
 type cluster struct {
-	t     *testing.T
-	dir   string
-	pool  *nshost.Pool
-	db    *nshost.Host
-	web   []*nshost.Host
-	coord *coordinatorProcess
-	env   []string // Terraform's environment: the coordinator, the CLI config, logs
-	tf    string   // the compiled configuration
-	id    string   // the deployment's id, once applied
+	t   *testing.T
+	dir string
+	db  machine
+	web []machine
+	// pool holds the namespace hosts; nil on the clouds.
+	pool *nshost.Pool
+	// clouds are the fake clouds and their guests; nil on namespace hosts.
+	clouds *fakeClouds
+	coord  *coordinatorProcess
+	env    []string // Terraform's environment: the coordinator, the CLI config, logs
+	tf     string   // the compiled configuration
+	id     string   // the deployment's id, once applied
 	// logs are every log the scenario produced, for the secrets check.
 	logs []string
 	// acks are the ss-sets the scripts saw succeed, "db.1:password" →
@@ -114,19 +118,18 @@ func newCluster(t *testing.T, webs int) *cluster {
 func newClusterWith(t *testing.T, webs int, tmpfs string) *cluster {
 	t.Helper()
 	needSuite(t)
-	c := &cluster{t: t, dir: t.TempDir()}
-	t.Cleanup(func() {
-		if t.Failed() {
-			c.keepLogs()
-		}
-	})
+	c := newEmptyCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pool, err := nshost.NewPool(ctx, 1+webs, nshost.Options{Prefix: "flt", StateDir: filepath.Join(c.dir, "hosts")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.pool, c.db, c.web = pool, pool.Hosts[0], pool.Hosts[1:]
+	c.pool = pool
+	c.db = sshHost{pool.Hosts[0]}
+	for _, h := range pool.Hosts[1:] {
+		c.web = append(c.web, sshHost{h})
+	}
 	t.Cleanup(func() {
 		if err := pool.Close(); err != nil {
 			t.Errorf("removing the hosts: %v", err)
@@ -134,21 +137,41 @@ func newClusterWith(t *testing.T, webs int, tmpfs string) *cluster {
 		c.checkNoNamespaceLeft()
 	})
 	c.coord = startCoordinator(t, pool.GatewayIP, c.dir, tmpfs)
-	c.logs = append(c.logs, c.coord.log)
+	var webIPs []string
+	for _, h := range pool.Hosts[1:] {
+		webIPs = append(webIPs, fmt.Sprintf("%q", h.IP))
+	}
+	c.compile(map[string]any{"Fixed": true, "DBCloud": "lab", "WebCloud": "lab", "DB": pool.Hosts[0].IP, "Web": strings.Join(webIPs, ", "),
+		"WebCount": webs, "Key": pool.PrivateKeyPath, "KnownHosts": pool.KnownHostsPath}, nil)
+	return c
+}
 
-	// The recipe, its hosts filled in, compiled by slipc.
+// newEmptyCluster is a cluster with its folder.
+func newEmptyCluster(t *testing.T) *cluster {
+	return &cluster{t: t, dir: t.TempDir()}
+}
+
+// compile fills in the recipe's template with vars, compiles it with
+// slipc, and prepares Terraform's environment: this provider through
+// dev_overrides, the coordinator, a TRACE log, and env (the clouds').
+func (c *cluster) compile(vars map[string]any, env []string) {
+	t := c.t
+	t.Helper()
+	c.logs = append(c.logs, c.coord.log)
+	// Registered once the machines are: cleanups run last first, so the
+	// logs are read before the machines go.
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.keepLogs()
+		}
+	})
 	recipe := filepath.Join(c.dir, "recipe")
 	if err := os.CopyFS(recipe, os.DirFS("testdata/recipe")); err != nil {
 		t.Fatal(err)
 	}
 	tmpl := template.Must(template.ParseFiles(filepath.Join(recipe, "faults.slip.hcl.tmpl")))
-	var webIPs []string
-	for _, h := range c.web {
-		webIPs = append(webIPs, fmt.Sprintf("%q", h.IP))
-	}
 	var hcl bytes.Buffer
-	if err := tmpl.Execute(&hcl, map[string]any{"DB": c.db.IP, "Web": strings.Join(webIPs, ", "), "WebCount": webs,
-		"Key": pool.PrivateKeyPath, "KnownHosts": pool.KnownHostsPath}); err != nil {
+	if err := tmpl.Execute(&hcl, vars); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(recipe, "faults.slip.hcl.tmpl"))
@@ -165,9 +188,8 @@ func newClusterWith(t *testing.T, webs int, tmpfs string) *cluster {
 	}
 	tfLog := filepath.Join(c.dir, "terraform.log")
 	c.logs = append(c.logs, tfLog)
-	c.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_LOG=TRACE", "TF_LOG_PATH="+tfLog,
+	c.env = append(append(os.Environ(), env...), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_LOG=TRACE", "TF_LOG_PATH="+tfLog,
 		"SLIPSTREAM_COORDINATOR_URL="+c.coord.url, "SLIPSTREAM_TOKEN="+c.coord.token, "SLIPSTREAM_CA_FINGERPRINT="+c.coord.fingerprint)
-	return c
 }
 
 // coordinatorProcess is slipc serve, run as users run it: its own
@@ -446,8 +468,9 @@ func (c *cluster) readID() {
 	c.t.Fatalf("no deployment id in the state:\n%s", out)
 }
 
-// deploymentID finds the one deployment at the coordinator (before the
-// apply has finished and written it to the state).
+// deploymentID finds the recipe's deployment at the coordinator (before
+// the apply has finished and written it to the state). On the clouds the
+// image builds have deployments of their own meanwhile (image-…).
 func (c *cluster) deploymentID() string {
 	c.t.Helper()
 	var id string
@@ -455,10 +478,22 @@ func (c *cluster) deploymentID() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		list, err := c.coord.client("").Deployments(ctx)
-		if err != nil || len(list) != 1 {
+		if err != nil {
 			return false
 		}
-		id = list[0].ID
+		var ours []string
+		for _, d := range list {
+			if strings.HasPrefix(d.ID, "faults-") {
+				ours = append(ours, d.ID)
+			}
+		}
+		if len(ours) > 1 {
+			c.t.Fatalf("the coordinator has %d deployments of the recipe: %v", len(ours), ours)
+		}
+		if len(ours) == 0 {
+			return false
+		}
+		id = ours[0]
 		return true
 	})
 	return id
@@ -497,33 +532,34 @@ func (c *cluster) blocked(id string, instances ...string) {
 	})
 }
 
-// on runs a shell command on a host over SSH.
-func (c *cluster) on(h *nshost.Host, command string) string {
+// on runs a shell command on a machine.
+func (c *cluster) on(m machine, command string) string {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := h.Run(ctx, command)
+	out, err := m.run(ctx, command)
 	if err != nil {
-		c.t.Fatalf("%s on %s: %v\n%s", command, h.Name, err, out)
+		c.t.Fatalf("%s on %s: %v\n%s", command, m.label(), err, out)
 	}
 	return out
 }
 
-// openGate lets a host's script go on past its gate.
-func (c *cluster) openGate(hosts ...*nshost.Host) {
+// openGate lets a machine's script go on past its gate.
+func (c *cluster) openGate(machines ...machine) {
 	c.t.Helper()
-	for _, h := range hosts {
-		c.on(h, "mkdir -p /var/lib/faults && touch /var/lib/faults/gate")
+	for _, m := range machines {
+		c.on(m, "mkdir -p /var/lib/faults && touch /var/lib/faults/gate")
 	}
 }
 
-// partition cuts a host off the network (its end of the link on the
+// partition cuts a machine off the network (its end of the link on the
 // bridge goes down: every packet to and from it is dropped, connections
 // stay open) and returns the function that joins it again.
-func (c *cluster) partition(h *nshost.Host) (heal func()) {
+func (c *cluster) partition(m machine) (heal func()) {
 	c.t.Helper()
-	if out, err := exec.Command("ip", "link", "set", "dev", h.Veth, "down").CombinedOutput(); err != nil {
-		c.t.Fatalf("cutting %s off: %v\n%s", h.Name, err, out)
+	link := m.link()
+	if out, err := exec.Command("ip", "link", "set", "dev", link, "down").CombinedOutput(); err != nil {
+		c.t.Fatalf("cutting %s off: %v\n%s", m.label(), err, out)
 	}
 	healed := false
 	heal = func() {
@@ -531,8 +567,8 @@ func (c *cluster) partition(h *nshost.Host) (heal func()) {
 			return
 		}
 		healed = true
-		if out, err := exec.Command("ip", "link", "set", "dev", h.Veth, "up").CombinedOutput(); err != nil {
-			c.t.Fatalf("joining %s again: %v\n%s", h.Name, err, out)
+		if out, err := exec.Command("ip", "link", "set", "dev", link, "up").CombinedOutput(); err != nil {
+			c.t.Fatalf("joining %s again: %v\n%s", m.label(), err, out)
 		}
 	}
 	c.t.Cleanup(heal)
@@ -541,11 +577,17 @@ func (c *cluster) partition(h *nshost.Host) (heal func()) {
 
 // reboot kills every process of a host but its sshd with SIGKILL (the
 // agent, its supervisor, the script it runs), as a power cut does, then
-// starts the agent again as the host's init would at boot: on these hosts,
-// which have no systemd, the supervisor the bootstrap starts
-// (coordination/bootstrap/bootstrap.sh.tmpl), started the same way.
-func (c *cluster) reboot(h *nshost.Host) {
+// boots it as far as the agent goes: on these hosts, which have neither
+// systemd nor cloud-init, by running the start script that the bootstrap
+// left for boot (coordination/bootstrap/start.sh.tmpl) as cloud-init's
+// per-boot scripts run it on a cloud machine.
+func (c *cluster) reboot(m machine) {
 	c.t.Helper()
+	if c.clouds != nil {
+		c.clouds.reboot(c.t, m)
+		return
+	}
+	h := m.(sshHost).Host
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		pids := hostProcesses(h)
 		if len(pids) == 0 {
@@ -558,13 +600,7 @@ func (c *cluster) reboot(h *nshost.Host) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	c.on(h, `A=/usr/local/bin/slipstream-agent P=/run/slipstream-agent.pid L=/var/log/slipstream-agent.log
-rm -f "$P"
-PATH=/usr/local/bin:$PATH SLIPSTREAM_AGENT_CONFIG=/etc/slipstream/agent.json SLIPSTREAM_STATE_DIR=/var/lib/slipstream setsid sh -c 'echo $$ >"$2"
-trap "kill \$c 2>/dev/null; wait \$c; exit 143" TERM
-while :; do "$1" run & c=$!; wait $c && exit 0; echo "slipstream-supervisor: the agent failed (status $?), restarting in 2s" >&2; sleep 2; done' \
-	slipstream-supervisor "$A" "$P" </dev/null >>"$L" 2>&1 &
-for i in $(seq 100); do [ -s "$P" ] && exit 0; sleep 0.1; done; echo "the supervisor did not start" >&2; exit 1`)
+	c.on(m, "/etc/slipstream/start-agent")
 }
 
 // keepLogs copies the scenario's logs (the coordinator's, Terraform's
@@ -572,22 +608,27 @@ for i in $(seq 100); do [ -s "$P" ] && exit 0; sleep 0.1; done; echo "the superv
 // -artifacts keeps it: make test-faults puts it under test-artifacts/).
 func (c *cluster) keepLogs() {
 	dir := c.t.ArtifactDir()
-	for _, h := range c.hosts() {
+	for _, m := range c.hosts() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, _ := h.Run(ctx, "cat /var/log/slipstream-agent.log 2>/dev/null")
+		out, _ := m.run(ctx, "cat /var/log/slipstream-agent.log 2>/dev/null")
 		cancel()
-		os.WriteFile(filepath.Join(dir, "agent-"+h.Name+".log"), []byte(out), 0o600)
+		os.WriteFile(filepath.Join(dir, "agent-"+m.label()+".log"), []byte(out), 0o600)
 	}
 	for _, path := range c.logs {
 		if b, err := os.ReadFile(path); err == nil {
 			os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o600)
 		}
 	}
+	if c.clouds != nil {
+		for _, g := range c.clouds.rt.Instances() { // what cloud-init printed
+			os.WriteFile(filepath.Join(dir, "console-"+g.Name()+".log"), []byte(g.Console()), 0o600)
+		}
+	}
 	c.t.Logf("the scenario's logs: %s", dir)
 }
 
-// agentToken reads the agent token a host's agent keeps ("" when none).
-func (c *cluster) agentToken(h *nshost.Host) string {
+// agentToken reads the agent token a machine's agent keeps ("" when none).
+func (c *cluster) agentToken(m machine) string {
 	c.t.Helper()
-	return strings.TrimSpace(c.on(h, `sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /var/lib/slipstream/token.json 2>/dev/null || true`))
+	return strings.TrimSpace(c.on(m, `sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' /var/lib/slipstream/token.json 2>/dev/null || true`))
 }

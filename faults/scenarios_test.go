@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
-	"github.com/slipstream/terraform-provider-slipstream/internal/nshost"
 )
 
 // destroyAndCheck runs terraform destroy and the checks that nothing is
@@ -21,10 +20,13 @@ func (c *cluster) destroyAndCheck() {
 	// The secrets of the run, and the agents' logs, before destroy removes
 	// them from the hosts.
 	secrets := map[string]string{"the admin token": c.coord.token, "the database password": c.acks["db.1:password"]}
-	for _, h := range c.hosts() {
-		secrets["the agent token of "+h.Name] = c.agentToken(h)
-		log := filepath.Join(c.dir, "agent-"+h.Name+".log")
-		if err := os.WriteFile(log, []byte(c.on(h, "cat /var/log/slipstream-agent.log 2>/dev/null || true")), 0o600); err != nil {
+	if c.clouds != nil {
+		c.clouds.addSecrets(secrets)
+	}
+	for _, m := range c.hosts() {
+		secrets["the agent token of "+m.label()] = c.agentToken(m)
+		log := filepath.Join(c.dir, "agent-"+m.label()+".log")
+		if err := os.WriteFile(log, []byte(c.on(m, "cat /var/log/slipstream-agent.log 2>/dev/null || true")), 0o600); err != nil {
 			c.t.Fatal(err)
 		}
 		c.logs = append(c.logs, log)
@@ -45,13 +47,22 @@ func (c *cluster) paramSet(id, key string) bool {
 	return err == nil && ok
 }
 
+// onHostsAndClouds runs a scenario twice: on namespace hosts adopted over
+// SSH, and on machines of the fake clouds (the database on EC2, the web
+// servers on OpenStack), each with webs web servers.
+func onHostsAndClouds(t *testing.T, webs int, scenario func(t *testing.T, c *cluster)) {
+	t.Run("hosts", func(t *testing.T) { scenario(t, newCluster(t, webs)) })
+	t.Run("clouds", func(t *testing.T) { scenario(t, newCloudCluster(t, webs)) })
+}
+
 // TestFaults_coordinatorRestart: the coordinator is stopped (SIGTERM) and
 // then killed (SIGKILL) while both web servers are blocked in ss-get and
 // Terraform long-polls in slipstream_deployment_ready. Each time it comes
 // back two seconds later; the apply completes without anyone doing
 // anything, and reports the outage as a warning.
-func TestFaults_coordinatorRestart(t *testing.T) {
-	c := newCluster(t, 2)
+func TestFaults_coordinatorRestart(t *testing.T) { onHostsAndClouds(t, 2, coordinatorRestart) }
+
+func coordinatorRestart(t *testing.T, c *cluster) {
 	wait := c.applyInBackground()
 	id := c.deploymentID()
 	c.blocked(id, "web.1", "web.2")
@@ -111,9 +122,9 @@ func TestFaults_interruptedApply(t *testing.T) {
 			if err != nil || len(list) != 1 || list[0].ID != c.id {
 				t.Errorf("deployments at the coordinator: %+v (%v), want only %s", list, err, c.id)
 			}
-			for _, h := range c.hosts() {
-				if cfg := c.on(h, "cat /etc/slipstream/agent.json"); !strings.Contains(cfg, `"`+c.id+`"`) {
-					t.Errorf("the agent on %s works for another deployment than %s: %s", h.Name, c.id, cfg)
+			for _, m := range c.hosts() {
+				if cfg := c.on(m, "cat /etc/slipstream/agent.json"); !strings.Contains(cfg, `"`+c.id+`"`) {
+					t.Errorf("the agent on %s works for another deployment than %s: %s", m.label(), c.id, cfg)
 				}
 			}
 			c.checkRun(c.id, expect{State: coordinator.Ready})
@@ -135,8 +146,9 @@ func partitionFor(t *testing.T) time.Duration {
 // waits in ss-get, and the value it waits for is set meanwhile; web.2 is
 // cut off while its ss-set is in flight. Each partition lasts a minute.
 // The run completes, each value arrives once, nothing waits forever.
-func TestFaults_partition(t *testing.T) {
-	c := newCluster(t, 2)
+func TestFaults_partition(t *testing.T) { onHostsAndClouds(t, 2, partition) }
+
+func partition(t *testing.T, c *cluster) {
 	wait := c.applyInBackground()
 	id := c.deploymentID()
 	c.blocked(id, "web.1", "web.2")
@@ -175,16 +187,19 @@ func TestFaults_partition(t *testing.T) {
 
 // TestFaults_machineReboot: the database's machine loses power in the
 // middle of its deploy script (the agent, its supervisor and the script
-// are killed with SIGKILL) and boots again. Its agent resumes: the
+// are killed with SIGKILL; on a cloud, the cloud stops the machine and
+// starts it again) and boots again, which alone brings its agent back (on
+// a cloud, cloud-init's per-boot scripts do). Its agent resumes: the
 // pre_install that completed is not run again (and its log says so), the
 // interrupted deploy runs again, and the run completes.
-func TestFaults_machineReboot(t *testing.T) {
-	c := newCluster(t, 1)
+func TestFaults_machineReboot(t *testing.T) { onHostsAndClouds(t, 1, machineReboot) }
+
+func machineReboot(t *testing.T, c *cluster) {
 	wait := c.applyInBackground()
 	id := c.deploymentID()
 	c.blocked(id, "web.1")
 	c.checkSecretsAtRest()
-	count := func(h *nshost.Host, file string) int {
+	count := func(h machine, file string) int {
 		out := c.on(h, "cat /var/lib/faults/"+file+" 2>/dev/null || true")
 		return len(strings.Fields(out))
 	}

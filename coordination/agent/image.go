@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
@@ -99,7 +100,7 @@ func (r *Runner) manifestPath() string { return filepath.Join(r.StateDir, ImageM
 // loadManifest reads the machine's image manifest: nil when the machine
 // was not started from an image SlipStream built.
 func loadManifest(path string) (*ImageManifest, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- manifestPath: image.json in the agent's state folder
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -177,6 +178,47 @@ func (r *Runner) skipBaked(steps []step) error {
 	return r.save()
 }
 
+// cloudInitWait bounds how long a seal waits for cloud-init to finish the
+// boot that ran the bootstrap.
+const cloudInitWait = 2 * time.Minute
+
+// waitCloudInit waits until cloud-init has finished the boot (its last
+// module writes boot-finished), when cloud-init runs the machine: the
+// bootstrap it ran returns at once, and its last modules go on writing
+// their semaphores into the instance folder the seal removes, which fails
+// with "directory not empty" when a file lands during the removal. A
+// cloud-init that never finishes is logged, and the seal goes on.
+func (r *Runner) waitCloudInit() {
+	instance := filepath.Join(r.SealRoot, "/var/lib/cloud/instance")
+	if _, err := os.Stat(instance); err != nil {
+		return // not booted by cloud-init
+	}
+	deadline := time.Now().Add(cloudInitWait)
+	for {
+		if _, err := os.Stat(filepath.Join(instance, "boot-finished")); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.logf("cloud-init has not finished the boot after %v (no %s/boot-finished): sealing anyway", cloudInitWait, instance)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// removeAllSettled is os.RemoveAll, tried again when a process still
+// writing into the folder made it "not empty" meanwhile.
+func removeAllSettled(path string) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = os.RemoveAll(path); err == nil || !errors.Is(err, syscall.ENOTEMPTY) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
 // SealPaths are the files and folders, below the machine's root, that a
 // builder machine removes before its snapshot: the agent's configuration
 // and token and its claim on the host (the state folder is emptied
@@ -186,6 +228,9 @@ func (r *Runner) skipBaked(steps []step) error {
 // and the regular files under /var/log are truncated.
 var SealPaths = []string{
 	"/etc/slipstream/agent.json", "/etc/slipstream/owner", "/etc/slipstream/ca.pem",
+	// The agent's start at boot (coordination/bootstrap/start.sh.tmpl): a
+	// machine of the image is bootstrapped afresh.
+	"/etc/slipstream/start-agent", "/var/lib/cloud/scripts/per-boot/slipstream-agent",
 	"/etc/ssh/ssh_host_*",
 	"/var/lib/cloud/instance", "/var/lib/cloud/instances", "/var/lib/cloud/data", "/var/lib/cloud/sem",
 	"/var/lib/dbus/machine-id",
@@ -237,18 +282,20 @@ func (r *Runner) seal(node *coordinator.Node) error {
 			}
 		}
 	}
-	if err := os.WriteFile(r.manifestPath(), append(b, '\n'), 0o644); err != nil {
+	// 0600 like the rest of the state folder (itself 0700): only the agent reads it.
+	if err := os.WriteFile(r.manifestPath(), append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	if r.SealRoot == "" {
 		r.logf("sealed the agent's state for image %s (%d build steps); the system's files are left as they are (no SealRoot)", m.Image, len(baked))
 		return nil
 	}
+	r.waitCloudInit()
 	var removed []string
 	for _, p := range SealPaths {
 		matches, _ := filepath.Glob(filepath.Join(r.SealRoot, p))
 		for _, f := range matches {
-			if err := os.RemoveAll(f); err != nil {
+			if err := removeAllSettled(f); err != nil {
 				return err
 			}
 			removed = append(removed, strings.TrimPrefix(f, strings.TrimSuffix(r.SealRoot, "/")))
@@ -257,13 +304,21 @@ func (r *Runner) seal(node *coordinator.Node) error {
 	if err := truncateIfExists(filepath.Join(r.SealRoot, "/etc/machine-id")); err != nil {
 		return err
 	}
+	// The logs may hold what the build printed: one that cannot be
+	// emptied fails the seal rather than go into the image. (A missing
+	// /var/log, or a log removed meanwhile, is fine.)
 	logs := filepath.Join(r.SealRoot, "/var/log")
-	filepath.WalkDir(logs, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(logs, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
-			os.Truncate(p, 0)
+			if err := os.Truncate(p, 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("emptying the logs: %w", err)
+	}
 	r.logf("sealed the machine for image %s (%d build steps baked in, manifest %s): removed %s; emptied /etc/machine-id and the logs",
 		m.Image, len(baked), r.manifestPath(), strings.Join(removed, ", "))
 	return nil

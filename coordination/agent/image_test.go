@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +108,7 @@ func TestImageBuildAndDeploy(t *testing.T) {
 		"/etc/ssh/ssh_host_ed25519_key.pub": "public", "/etc/ssh/sshd_config": "kept", "/etc/machine-id": "0123456789abcdef",
 		"/var/lib/cloud/instances/i-1/user-data.txt": "#!/bin/sh", "/var/lib/cloud/data/instance-id": "i-1",
 		"/var/log/syslog": "lines", "/var/log/apt/history.log": "more lines",
+		"/etc/slipstream/start-agent": "#!/bin/sh",
 	} {
 		p := filepath.Join(root, path)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -114,17 +116,42 @@ func TestImageBuildAndDeploy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	perBoot := filepath.Join(root, "var/lib/cloud/scripts/per-boot")
+	os.MkdirAll(perBoot, 0o755)
+	if err := os.Symlink(filepath.Join(root, "etc/slipstream/start-agent"), filepath.Join(perBoot, "slipstream-agent")); err != nil {
+		t.Fatal(err)
+	}
+	// cloud-init is still finishing the boot as the build runs: its last
+	// modules write their semaphores into the instance folder for a while,
+	// then boot-finished. The seal waits for that, or the folder would
+	// come back (or its removal fail with "directory not empty").
+	if err := os.Symlink("instances/i-1", filepath.Join(root, "var/lib/cloud/instance")); err != nil {
+		t.Fatal(err)
+	}
+	cloudInit := make(chan struct{})
+	go func() {
+		defer close(cloudInit)
+		sem := filepath.Join(root, "var/lib/cloud/instances/i-1/sem")
+		for i := 0; i < 20; i++ {
+			os.MkdirAll(sem, 0o755)
+			os.WriteFile(filepath.Join(sem, fmt.Sprintf("config_module_%d", i)), nil, 0o644)
+			time.Sleep(50 * time.Millisecond)
+		}
+		os.WriteFile(filepath.Join(root, "var/lib/cloud/instances/i-1/boot-finished"), []byte("1 2 3"), 0o644)
+	}()
 	builderState := filepath.Join(root, "var/lib/slipstream")
 	os.MkdirAll(builderState, 0o700)
 	log := imageRun(t, f, "img", &coordinator.Node{Scripts: build, Build: &coordinator.Build{Image: "web_base", ContentHash: "c0ffee0123456789abcdef"}}, builderState, root)
+	<-cloudInit
 	if count("pre") != 1 || count("post") != 1 {
 		t.Fatalf("the builder ran pre_install %d and post_install %d times, want once each\n%s", count("pre"), count("post"), log)
 	}
 	if !strings.Contains(log, "sealed the machine for image web_base (2 build steps baked in") {
 		t.Errorf("the builder did not say it sealed the machine:\n%s", log)
 	}
-	for _, gone := range []string{"/etc/slipstream/agent.json", "/etc/slipstream/owner", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub", "/var/lib/cloud/instances", "/var/lib/cloud/data"} {
-		if _, err := os.Stat(filepath.Join(root, gone)); err == nil {
+	for _, gone := range []string{"/etc/slipstream/agent.json", "/etc/slipstream/owner", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub",
+		"/var/lib/cloud/instance", "/var/lib/cloud/instances", "/var/lib/cloud/data", "/etc/slipstream/start-agent", "/var/lib/cloud/scripts/per-boot/slipstream-agent"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
 			t.Errorf("the sealed machine still has %s", gone)
 		}
 	}

@@ -703,6 +703,11 @@ func TestPathsUnderRoot(t *testing.T) {
 	}
 }
 
+// userDataBudget is what the bootstrap may take of EC2's 16 KiB of
+// user-data (MaxUserData), leaving the rest for a CA bundle of several
+// certificates.
+const userDataBudget = 10 << 10
+
 func TestUserDataSize(t *testing.T) {
 	ecPEM, ecFP := newCA(t, 0)
 	rsaPEM, rsaFP := newCA(t, 2048)
@@ -728,8 +733,8 @@ func TestUserDataSize(t *testing.T) {
 		if s, _ := Script(c); s != ud {
 			t.Errorf("user-data differs from the script")
 		}
-		if len(ud) > 8192 {
-			t.Errorf("user-data is %d bytes; it should stay well under 8 KiB", len(ud))
+		if len(ud) > userDataBudget {
+			t.Errorf("user-data is %d bytes; it should stay under %d", len(ud), userDataBudget)
 		}
 		if strings.Count(ud, c.Token) != 1 {
 			t.Errorf("the token appears %d times in the script, want once (in agent.json)", strings.Count(ud, c.Token))
@@ -1130,6 +1135,63 @@ func TestSupervisor(t *testing.T) {
 		t.Errorf("log:\n%s", log)
 	}
 	checkUninstall(t, c)
+}
+
+// TestStartAtBoot: on a machine without systemd but with cloud-init, the
+// bootstrap links its start script among cloud-init's per-boot scripts,
+// so that after a power cut (every process gone, a stale pid file left)
+// the boot starts the agent again, once however often it runs; uninstall
+// removes the link.
+func TestStartAtBoot(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	stopLeftovers(t, root)
+	perBoot := filepath.Join(root, "var/lib/cloud/scripts/per-boot")
+	if err := os.MkdirAll(perBoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "hold"), nil, 0o600) // the agent runs until killed
+	agent := fakeAgent(root)
+	upload := filepath.Join(t.TempDir(), "agent")
+	os.WriteFile(upload, agent, 0o600)
+	c := baseConfig()
+	c.AgentPath, c.AgentSHA256, c.Root = upload, sums(agent), root
+	s, _ := Script(c)
+	mustRun(t, s, "")
+	start := filepath.Join(root, "etc/slipstream/start-agent")
+	if fi, err := os.Stat(start); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the start script: %v %v, want mode 0700", fi, err)
+	}
+	link := filepath.Join(perBoot, "slipstream-agent")
+	if target, err := os.Readlink(link); err != nil || target != start {
+		t.Fatalf("the per-boot link: %q %v, want a link to %s", target, err, start)
+	}
+	sup := supervisors(t, root)
+	if len(sup) != 1 {
+		t.Fatalf("supervisors after the bootstrap: %v", sup)
+	}
+
+	// A power cut: the supervisor, the agent and their group die at once.
+	syscall.Kill(-sup[0], syscall.SIGKILL)
+	syscall.Kill(sup[0], syscall.SIGKILL)
+	waitFor(t, "the supervisor to die", 5*time.Second, func() bool { return len(supervisors(t, root)) == 0 })
+	if _, err := os.Stat(filepath.Join(root, "run/slipstream-agent.pid")); err != nil {
+		t.Fatalf("the stale pid file should be left as a power cut leaves it: %v", err)
+	}
+	runs := len(agentRuns(t, root))
+	for i := 0; i < 2; i++ { // cloud-init runs it at boot; a second run changes nothing
+		if out, err := exec.Command(link).CombinedOutput(); err != nil {
+			t.Fatalf("the per-boot script (run %d): %v\n%s", i+1, err, out)
+		}
+	}
+	waitFor(t, "the agent started at boot", 10*time.Second, func() bool { return len(agentRuns(t, root)) == runs+1 })
+	if sup := supervisors(t, root); len(sup) != 1 {
+		t.Errorf("supervisors after the boot: %v, want one", sup)
+	}
+	checkUninstall(t, c)
+	if _, err := os.Lstat(link); err == nil {
+		t.Errorf("uninstall left the per-boot link %s", link)
+	}
 }
 
 func TestUninstallNothing(t *testing.T) {

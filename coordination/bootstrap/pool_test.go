@@ -128,8 +128,8 @@ func TestPool_userDataSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("a pool machine's user-data with an RSA-2048 CA: %d bytes", len(ud))
-	if len(ud) > 8192 {
-		t.Errorf("the pool machine's user-data is %d bytes; it should stay well under 8 KiB", len(ud))
+	if len(ud) > userDataBudget {
+		t.Errorf("the pool machine's user-data is %d bytes; it should stay under %d", len(ud), userDataBudget)
 	}
 	c.CAPEM = strings.Repeat(rsaPEM, 16)
 	s, err := Script(c)
