@@ -71,6 +71,9 @@ func (h *Host) mounts() []mount {
 		mount{target: "/var/log", source: r + "/var/log"},
 		mount{target: "/run", source: r + "/run"},
 		mount{target: "/tmp", source: r + "/tmp"},
+		// A machine's own, as /tmp: what one host leaves there (an upload
+		// cut off by an interrupt) is not another test's business.
+		mount{target: "/var/tmp", source: r + "/var/tmp"},
 		// root's home starts empty, as on a fresh image: the real machine's
 		// shell start-up files (a .bashrc that runs pyenv, say) would run
 		// in every SSH session, which sshd starts through bash, and cost
@@ -124,7 +127,7 @@ func (h *Host) install() error {
 		{"/usr/local", 0o755}, {"/usr/local/bin", 0o755}, {"/usr/local/sbin", 0o755},
 		{"/usr/local/lib", 0o755}, {"/usr/local/share", 0o755}, {"/usr/local/etc", 0o755},
 		{"/usr/local/include", 0o755}, {"/usr/local/src", 0o755},
-		{"/var/log", 0o755}, {"/tmp", 0o777 | os.ModeSticky},
+		{"/var/log", 0o755}, {"/tmp", 0o777 | os.ModeSticky}, {"/var/tmp", 0o777 | os.ModeSticky},
 		{"/run", 0o755}, {"/run/sshd", 0o755}, {"/run/lock", 0o777 | os.ModeSticky}, {"/run/user", 0o755}, {sshdDir, 0o700},
 		{"/etc", 0o755}, {"/var/lib", 0o755}, {"/root", 0o700},
 	}

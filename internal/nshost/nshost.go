@@ -2,7 +2,7 @@
 // tests and demos: each host is a network namespace with its own IPv4
 // address on a private bridge, running a real OpenSSH sshd inside a private
 // mount and UTS namespace, so that what is installed on one host (under
-// /usr/local, /etc, /var/lib, /var/log, /run, /tmp, /root) is invisible to the
+// /usr/local, /etc, /var/lib, /var/log, /run, /tmp, /var/tmp, /root) is invisible to the
 // others and to the real machine.
 //
 //	bridge  <prefix>-<id>-br   GatewayIP = .1 of the subnet (the coordinator listens here)
@@ -118,7 +118,7 @@ type Host struct {
 	HostKey        string `json:"host_key"`
 	KnownHostsLine string `json:"known_hosts_line"`
 	// Root holds the host's private folders as seen from the real
-	// machine: Root/usr/local, Root/var/log, Root/run, Root/tmp, Root/root
+	// machine: Root/usr/local, Root/var/log, Root/run, Root/tmp, Root/var/tmp, Root/root
 	// (root's home, empty at first, as on a fresh image) and, with
 	// overlay isolation, the overlay upper layers Root/etc and
 	// Root/var/lib (so a file the host wrote to /etc/slipstream/x is at
