@@ -48,6 +48,11 @@ func compile(path string, opts CompileOptions) (*Output, *Program, hcl.Diagnosti
 			return out, p, append(diags, d...)
 		}
 	}
+	if opts.Deployment == "" && len(p.Deployments()) == 0 && diags.HasErrors() {
+		// The recipe did not load (a syntax error, a file that is not
+		// text): "no deployment" would only be a consequence.
+		return nil, p, diags
+	}
 	name, d := p.SelectDeployment(opts.Deployment, path)
 	diags = append(diags, d...)
 	if d.HasErrors() {

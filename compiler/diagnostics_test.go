@@ -643,6 +643,14 @@ deployment "d" {
 		want: []wantDiag{errorDiag("Invalid keep_running", `"always", "on-success", "on-error", "never"`)},
 	},
 	{
+		name: "store_sensitive not a constant",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+deployment "d" {
+  store_sensitive = «var.keep»
+}`},
+		want: []wantDiag{errorDiag("Invalid store_sensitive", `constant true or false`)},
+	},
+	{
 		name: "missing script file",
 		files: map[string]string{"main.slip.hcl": baseRecipe + `
 component "web" {
@@ -926,6 +934,59 @@ component "web" {
 		want: []wantDiag{errorDiag("Unsupported argument", `The argument "multiplicity" belongs in a node block.`)},
 	},
 	{
+		name: "Terraform resource at the top level",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+«resource "aws_instance" "web"» {
+  ami = "ami-0123"
+}`},
+		want:    []wantDiag{errorDiag("Unsupported block type", `Blocks of type "resource" are not expected in a recipe file's top level. This looks like Terraform configuration, not a SlipStream recipe: a recipe file's top level has variable, cloud, image, component, deployment and import blocks, and slipc compile writes the Terraform from them. A recipe's machines are the nodes of a deployment block, each running a component.`)},
+		context: `resource "aws_instance" "web" {`,
+	},
+	{
+		name: "Terraform file",
+		files: map[string]string{"main.tf.slip.hcl": `«terraform» {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+provider "aws" {
+  region = "eu-west-1"
+}
+variable "size" {
+  default = "t3.micro"
+}
+locals {
+  name = "web"
+}
+data "aws_ami" "debian" {
+  most_recent = true
+}
+module "net" {
+  source = "./net"
+}
+output "ip" {
+  value = 1
+}
+`},
+		want: []wantDiag{
+			errorDiag("Unsupported block type", `Blocks of type "terraform" are not expected in a recipe file's top level. This looks like Terraform configuration, not a SlipStream recipe`),
+			errorDiag("Unsupported block type", `the compiled Terraform configures the slipstream provider for each.`),
+			errorDiag("Unsupported block type", `Blocks of type "locals" are not expected in a recipe file's top level. This looks like Terraform configuration`),
+			errorDiag("Unsupported block type", `Blocks of type "data" are not expected in a recipe file's top level. This looks like Terraform configuration`),
+			errorDiag("Unsupported block type", `This looks like Terraform configuration, not a SlipStream recipe: a recipe file's top level has variable, cloud, image, component, deployment and import blocks, and slipc compile writes the Terraform from them. A recipe uses another recipe folder through an import block.`),
+			errorDiag("Unsupported block type", `Blocks of type "output" are not expected in a recipe file's top level. An output block belongs inside a component or image block. This one looks like a Terraform output: a recipe's outputs are runtime parameters that its instances set with ss-set, and slipc compile writes a Terraform output for each.`),
+		},
+		context: "terraform {",
+	},
+	{
+		name: "output at the top level",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+«output» "url" {
+  description = "the web server's address"
+}`},
+		want: []wantDiag{errorDiag("Unsupported block type", `Blocks of type "output" are not expected in a recipe file's top level. An output block belongs inside a component or image block.`)},
+	},
+	{
 		name:  "syntax error",
 		files: map[string]string{"main.slip.hcl": "image \"x\" {\n  parent = «}»\n"},
 		want:  []wantDiag{errorDiag("Invalid expression", "Expected the start of an expression")},
@@ -1114,5 +1175,34 @@ func TestCompileDiagnostics(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTerraformHint_onlyWhereItFits: the Terraform hint is for blocks a
+// recipe file's top level does not have; a Terraform block type nested in
+// a recipe block, or a recipe's own output out of place, gets the usual
+// hint without it.
+func TestTerraformHint_onlyWhereItFits(t *testing.T) {
+	for _, c := range []diagCase{
+		{name: "resource in a component", files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  resource "aws_instance" "x" {}
+}`}},
+		{name: "recipe output at the top level", files: map[string]string{"main.slip.hcl": baseRecipe + `
+output "url" {}`}},
+	} {
+		dir, _ := writeCase(t, c)
+		diags := diagnose(dir, false)
+		if len(diags) != 1 || diags[0].Summary != "Unsupported block type" || strings.Contains(diags[0].Detail, "Terraform") {
+			t.Errorf("%s: want one Unsupported block type without the Terraform hint, got:\n%s", c.name, describe(diags))
+		}
+	}
+	for blockType := range terraformBlocks {
+		for _, b := range fileSchema.Blocks {
+			if b.Type == blockType {
+				t.Errorf("%q is a recipe's top-level block and in terraformBlocks: it would never get the hint", blockType)
+			}
+		}
 	}
 }

@@ -358,6 +358,9 @@ func (e *emitter) emitMain(body *tfFile) {
 		ready.SetAttributeRaw("compact", valueTokens(cty.True))
 	}
 	ready.SetAttributeTraversal("deployment_id", traversal("slipstream_deployment", ident(dep.Name), "id"))
+	if !dep.StoreSensitive {
+		ready.SetAttributeRaw("store_sensitive", valueTokens(cty.False))
+	}
 	// The multiplicities change when a node is scaled, which makes the
 	// ready resource wait again for the new machines.
 	ready.SetAttributeTraversal("multiplicities", traversal("slipstream_deployment", ident(dep.Name), "multiplicities"))
@@ -710,6 +713,30 @@ func (e *emitter) emitInstances(body *tfFile, pn *PlanNode) {
 
 // ---- outputs.tf ----
 
+// emitUnstoredNote says, where the outputs would be, how to read the
+// sensitive outputs that the deployment keeps out of the state: a root
+// module's output cannot be ephemeral, so there is no output to give.
+func emitUnstoredNote(body *tfFile, dep string, unstored [][2]string) {
+	if len(unstored) == 0 {
+		return
+	}
+	lines := []string{
+		"Sensitive outputs kept out of the state (store_sensitive = false in the recipe):",
+	}
+	for _, u := range unstored {
+		lines = append(lines, "  "+u[0]+" ("+u[1]+", …)")
+	}
+	first := unstored[0]
+	lines = append(lines,
+		"Read one where it is needed with the ephemeral resource (Terraform 1.10+, OpenTofu 1.11+):",
+		"  ephemeral \"slipstream_parameter\" \""+first[0]+"\" {",
+		"    deployment_id = slipstream_deployment."+dep+".id",
+		"    key           = \""+first[1]+"\"",
+		"  }",
+	)
+	body.comment(lines...)
+}
+
 // emitOutputs makes every output parameter of every node a Terraform
 // output: the list of its values on the node's instances, in instance order.
 // A deployment with a pooled node has a compact ready resource, whose
@@ -723,6 +750,10 @@ func (e *emitter) emitOutputs(body *tfFile) {
 	}
 	dep := ident(e.plan.Deployment.Name)
 	used := map[string]string{}
+	// unstored are the sensitive outputs that store_sensitive = false
+	// keeps out of the state: output name and the first instance's key.
+	var unstored [][2]string
+	defer func() { emitUnstoredNote(body, dep, unstored) }()
 	compact := false
 	for _, pn := range e.plan.Nodes {
 		compact = compact || pn.Pooled
@@ -747,6 +778,10 @@ func (e *emitter) emitOutputs(body *tfFile) {
 			}
 			used[outName] = pn.Name + ":" + name
 			prm := pn.Params[name]
+			if prm != nil && prm.Sensitive && !e.plan.Deployment.StoreSensitive {
+				unstored = append(unstored, [2]string{outName, pn.Name + ".1:" + name})
+				continue
+			}
 			b := body.block("output", []string{outName})
 			desc := fmt.Sprintf("%s of each instance of node %q.", name, pn.Name)
 			if prm != nil && prm.Description != "" {

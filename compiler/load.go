@@ -1,12 +1,14 @@
 package compiler
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -63,7 +65,12 @@ func loadModule(parser *hclparse.Parser, path, prefix string) (*Module, hcl.Diag
 	mod := newModule(dir, prefix)
 	var diags hcl.Diagnostics
 	for _, fn := range files {
-		f, fdiags := parser.ParseHCLFile(fn)
+		src, err := os.ReadFile(fn) // #nosec G304 -- a recipe file of the folder (or the file) the user named, or of a folder it imports
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read recipe file", Detail: err.Error()})
+			continue
+		}
+		f, fdiags := ParseFile(parser, src, fn)
 		diags = append(diags, fdiags...)
 		if f == nil || f.Body == nil {
 			continue
@@ -71,6 +78,33 @@ func loadModule(parser *hclparse.Parser, path, prefix string) (*Module, hcl.Diag
 		diags = append(diags, decodeFile(mod, f.Body)...)
 	}
 	return mod, diags
+}
+
+// ParseFile parses one recipe file with parser, after checking that it is
+// text. HCL's scanner reports every byte of a binary file it cannot read,
+// thousands of errors for an executable, each printing its line of binary
+// source; a NUL byte, which text never has, gives one error instead.
+func ParseFile(parser *hclparse.Parser, src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
+	if i := bytes.IndexByte(src, 0); i >= 0 {
+		at := posOf(src, i)
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Not a text file",
+			Detail:  fmt.Sprintf("%s is not a text file: it has a NUL byte at line %d, column %d, as binary files and UTF-16 text do. A recipe file is HCL text in UTF-8.", filepath.Base(filename), at.Line, at.Column),
+			Subject: &hcl.Range{Filename: filename, Start: at, End: hcl.Pos{Line: at.Line, Column: at.Column + 1, Byte: i + 1}},
+		}}
+	}
+	return parser.ParseHCL(src, filename)
+}
+
+// posOf is the position of the byte at offset in src, its column counted
+// in characters from the start of its line.
+func posOf(src []byte, offset int) hcl.Pos {
+	lineStart := bytes.LastIndexByte(src[:offset], '\n') + 1
+	return hcl.Pos{
+		Line:   bytes.Count(src[:lineStart], []byte{'\n'}) + 1,
+		Column: utf8.RuneCount(src[lineStart:offset]) + 1,
+		Byte:   offset,
+	}
 }
 
 func decodeFile(mod *Module, body hcl.Body) hcl.Diagnostics {
@@ -331,6 +365,10 @@ func decodeDeploymentBlock(block *hcl.Block, mod *Module) (*Deployment, hcl.Diag
 	dep.Description, diags = constString(content, "description", diags)
 	if attr, ok := content.Attributes["keep_running"]; ok {
 		dep.KeepRunning = attr.Expr
+	}
+	dep.StoreSensitive = true
+	if _, ok := content.Attributes["store_sensitive"]; ok {
+		dep.StoreSensitive, diags = constBool(content, "store_sensitive", diags)
 	}
 	seen := map[string]*Node{}
 	for _, nb := range content.Blocks {

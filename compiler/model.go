@@ -150,9 +150,13 @@ type Deployment struct {
 	Name        string
 	Description string
 	KeepRunning hcl.Expression
-	Nodes       []*Node
-	DeclRange   hcl.Range
-	Module      *Module
+	// StoreSensitive false keeps the sensitive runtime parameters out of
+	// the Terraform state (the ready resource's store_sensitive): the
+	// compiled configuration then has no output for them.
+	StoreSensitive bool
+	Nodes          []*Node
+	DeclRange      hcl.Range
+	Module         *Module
 }
 
 // Node is a group of identical instances of one component on one cloud.

@@ -77,7 +77,7 @@ func Load(path string, opts Options) (*Program, hcl.Diagnostics) {
 func LoadSource(src []byte, filename string, opts Options) (*Program, hcl.Diagnostics) {
 	p := &Program{Parser: hclparse.NewParser(), opts: opts, Variables: map[string]*Variable{}, evalCtx: map[*Module]*hcl.EvalContext{}}
 	root := newModule(filepath.Dir(filename), "")
-	f, diags := p.Parser.ParseHCL(src, filename)
+	f, diags := ParseFile(p.Parser, src, filename)
 	if f != nil && f.Body != nil {
 		diags = append(diags, decodeFile(root, f.Body)...)
 	}

@@ -70,7 +70,7 @@ var paramSchema = &hcl.BodySchema{
 }
 
 var deploymentSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "description"}, {Name: "keep_running"}},
+	Attributes: []hcl.AttributeSchema{{Name: "description"}, {Name: "keep_running"}, {Name: "store_sensitive"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "node", LabelNames: []string{"name"}}},
 }
 
@@ -93,6 +93,55 @@ var blockHome = map[string]string{
 	"deployment": "at the top level of a recipe file", "import": "at the top level of a recipe file",
 	"node": "inside a deployment block", "input": "inside a component or image block",
 	"output": "inside a component or image block",
+}
+
+// terraformBlocks are Terraform's top-level block types that a recipe
+// file's top level does not have (it has variable and import blocks of its
+// own, and output blocks belong inside components: see blockHome). Such a
+// block is a sign of Terraform configuration given to slipc, and its error
+// says so; the text, when set, says what a recipe writes instead.
+var terraformBlocks = map[string]string{
+	"terraform": "",
+	"provider":  "A recipe names its clouds in cloud blocks; the compiled Terraform configures the slipstream provider for each.",
+	"resource":  "A recipe's machines are the nodes of a deployment block, each running a component.",
+	"data":      "",
+	"module":    "A recipe uses another recipe folder through an import block.",
+	"locals":    "",
+	"moved":     "",
+	"check":     "",
+	"removed":   "",
+	"ephemeral": "",
+}
+
+// terraformHint is the detail added to the error on one of
+// terraformBlocks at a recipe file's top level. The recipe's own top-level
+// blocks are listed from fileSchema.
+func terraformHint(blockType string) string {
+	var names []string
+	for _, b := range fileSchema.Blocks {
+		names = append(names, b.Type)
+	}
+	hint := fmt.Sprintf(" This looks like Terraform configuration, not a SlipStream recipe: a recipe file's top level has %s blocks, and slipc compile writes the Terraform from them.", andList(names))
+	if instead := terraformBlocks[blockType]; instead != "" {
+		hint += " " + instead
+	}
+	return hint
+}
+
+// andList joins names as a sentence does: "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// article is the indefinite article before word.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }
 
 // attrHome does the same for attributes.
@@ -162,8 +211,15 @@ func bodyContent(body hcl.Body, schema *hcl.BodySchema, what string, acceptExtra
 			continue
 		}
 		detail := fmt.Sprintf("Blocks of type %q are not expected in %s.", b.Type, what)
+		subject := b.TypeRange
 		if home, ok := blockHome[b.Type]; ok {
-			detail += fmt.Sprintf(" A %s block belongs %s.", b.Type, home)
+			detail += fmt.Sprintf(" %s %s block belongs %s.", article(b.Type), b.Type, home)
+			if _, value := b.Body.Attributes["value"]; value && b.Type == "output" && schema == fileSchema {
+				detail += " This one looks like a Terraform output: a recipe's outputs are runtime parameters that its instances set with ss-set, and slipc compile writes a Terraform output for each."
+			}
+		} else if _, tf := terraformBlocks[b.Type]; tf && schema == fileSchema {
+			detail += terraformHint(b.Type)
+			subject = b.DefRange() // resource "aws_instance" "x": the labels say Terraform too
 		} else if hint := didyoumean.Hint(b.Type, blockNames); hint != "" {
 			detail += hint
 		} else if _, isAttr := known[b.Type]; isAttr {
@@ -171,7 +227,7 @@ func bodyContent(body hcl.Body, schema *hcl.BodySchema, what string, acceptExtra
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Unsupported block type", Detail: detail,
-			Subject: b.TypeRange.Ptr(), Context: hcl.RangeBetween(b.TypeRange, b.OpenBraceRange).Ptr(),
+			Subject: subject.Ptr(), Context: hcl.RangeBetween(b.TypeRange, b.OpenBraceRange).Ptr(),
 		})
 	}
 	if len(misspelt) > 0 {

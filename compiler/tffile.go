@@ -36,6 +36,11 @@ func (f *tfFile) block(typeName string, labels []string) *tfBody {
 	return b.body
 }
 
+// comment appends a top-level comment, one "# " line per element.
+func (f *tfFile) comment(lines ...string) {
+	f.blocks = append(f.blocks, &tfBlock{comment: lines})
+}
+
 // tfBlock and tfBody build a block as a list of tokens. They offer the
 // part of hclwrite's Body API that slipc uses, without its syntax tree:
 // slipc only appends, and building trees for thousands of blocks only to
@@ -45,6 +50,8 @@ type tfBlock struct {
 	typeName string
 	labels   []string
 	body     *tfBody
+	// comment, when set, makes this a comment instead of a block.
+	comment []string
 }
 
 // Body returns the block's body.
@@ -84,6 +91,14 @@ func (b *tfBody) AppendNewBlock(typeName string, labels []string) *tfBlock {
 
 // tokens renders the block: its header, its items, its closing brace.
 func (b *tfBlock) tokens(to hclwrite.Tokens) hclwrite.Tokens {
+	if b.comment != nil {
+		t := toks(to)
+		for _, line := range b.comment {
+			// A comment token holds its line's end.
+			t = t.add(hclsyntax.TokenComment, strings.TrimRight("# "+line, " ")+"\n")
+		}
+		return t.tokens()
+	}
 	t := toks(to).ident(b.typeName)
 	for _, l := range b.labels {
 		t = t.str(l)

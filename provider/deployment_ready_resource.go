@@ -48,6 +48,7 @@ type deploymentReadyModel struct {
 	Instances            types.List     `tfsdk:"instances"`
 	Multiplicities       types.Map      `tfsdk:"multiplicities"`
 	Compact              types.Bool     `tfsdk:"compact"`
+	StoreSensitive       types.Bool     `tfsdk:"store_sensitive"`
 	State                types.String   `tfsdk:"state"`
 	Parameters           types.Map      `tfsdk:"parameters"`
 	SensitiveParameters  types.Map      `tfsdk:"sensitive_parameters"`
@@ -95,6 +96,13 @@ func (r *deploymentReadyResource) Schema(ctx context.Context, _ resource.SchemaR
 				DeprecationMessage:  "Use multiplicities = slipstream_deployment.<name>.multiplicities (recompile the recipe with slipc): slipstream_deployment no longer lists its instances.",
 				MarkdownDescription: "Deprecated: the instances to wait for again when they change. Use `multiplicities`.",
 				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
+			"store_sensitive": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Whether the sensitive runtime parameters go into the state (`sensitive_parameters`, `sensitive_outputs`, `sensitive_outputs_json`); default `true`. " +
+					"With `false` those attributes are null and no sensitive value is ever written to the state or the plan: read each one where it is needed with the ephemeral resource " +
+					"`slipstream_parameter` (Terraform 1.10 or later, OpenTofu 1.11 or later), which cannot be a root module's output. " +
+					"The non-sensitive parameters and outputs are kept either way.",
 			},
 			"compact": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -384,15 +392,23 @@ func (r *deploymentReadyResource) fill(ctx context.Context, cl *client.Client, m
 		diags.Append(d...)
 		m.SensitiveOutputsJSON, d = types.MapValueFrom(ctx, outputsJSONType.ElemType, jsonOutputs(souts))
 		diags.Append(d...)
-		return diags
+	} else {
+		m.OutputsJSON, m.SensitiveOutputsJSON = types.MapNull(outputsJSONType.ElemType), types.MapNull(outputsJSONType.ElemType)
+		m.Outputs, d = types.MapValueFrom(ctx, outputsType.ElemType, outs)
+		diags.Append(d...)
+		m.SensitiveOutputs, d = types.MapValueFrom(ctx, outputsType.ElemType, souts)
+		diags.Append(d...)
 	}
-	m.OutputsJSON, m.SensitiveOutputsJSON = types.MapNull(outputsJSONType.ElemType), types.MapNull(outputsJSONType.ElemType)
-	m.Outputs, d = types.MapValueFrom(ctx, outputsType.ElemType, outs)
-	diags.Append(d...)
-	m.SensitiveOutputs, d = types.MapValueFrom(ctx, outputsType.ElemType, souts)
-	diags.Append(d...)
+	if !storesSensitive(m.StoreSensitive) {
+		// Read, and dropped here: the state never holds them.
+		m.SensitiveParameters = types.MapNull(types.StringType)
+		m.SensitiveOutputs, m.SensitiveOutputsJSON = types.MapNull(outputsType.ElemType), types.MapNull(outputsJSONType.ElemType)
+	}
 	return diags
 }
+
+// storesSensitive is store_sensitive with its default: unset is true.
+func storesSensitive(v types.Bool) bool { return v.IsNull() || v.IsUnknown() || v.ValueBool() }
 
 func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var m deploymentReadyModel
@@ -445,8 +461,8 @@ func (r *deploymentReadyResource) Read(ctx context.Context, req resource.ReadReq
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update reads the parameters again when compact changed; every other
-// argument forces a replacement, except the timeouts.
+// Update reads the parameters again when compact or store_sensitive
+// changed; every other argument forces a replacement, except the timeouts.
 func (r *deploymentReadyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var m deploymentReadyModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
@@ -458,7 +474,7 @@ func (r *deploymentReadyResource) Update(ctx context.Context, req resource.Updat
 	m.ID, m.State = state.ID, state.State
 	m.Parameters, m.SensitiveParameters, m.Outputs, m.SensitiveOutputs = state.Parameters, state.SensitiveParameters, state.Outputs, state.SensitiveOutputs
 	m.OutputsJSON, m.SensitiveOutputsJSON = state.OutputsJSON, state.SensitiveOutputsJSON
-	if !m.Compact.Equal(state.Compact) {
+	if !m.Compact.Equal(state.Compact) || storesSensitive(m.StoreSensitive) != storesSensitive(state.StoreSensitive) {
 		cl := r.cfg.coordinator(m.DeploymentID.ValueString(), &resp.Diagnostics)
 		if cl == nil {
 			return
@@ -485,11 +501,7 @@ func wayOut(ctx context.Context, cl *client.Client) string {
 	if err != nil {
 		return "Fix the cause and apply again."
 	}
-	name := run.Deployment.ID
-	var meta deploymentMeta
-	if json.Unmarshal(run.Deployment.Meta, &meta) == nil && meta.Name != "" {
-		name = meta.Name
-	}
+	name := registeredName(&run.Deployment)
 	policy := run.Deployment.KeepRunning
 	if policy == "" {
 		policy = coordinator.KeepOnSuccess

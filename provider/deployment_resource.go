@@ -411,6 +411,16 @@ func (m *deploymentModel) meta() deploymentMeta {
 	return out
 }
 
+// registeredName is a deployment's name as its slipstream_deployment
+// registered it (kept in its meta), or its id when it carries none.
+func registeredName(d *coordinator.Deployment) string {
+	var meta deploymentMeta
+	if json.Unmarshal(d.Meta, &meta) == nil && meta.Name != "" {
+		return meta.Name
+	}
+	return d.ID
+}
+
 // fromMeta fills the configured attributes from an import description.
 func (m *deploymentModel) fromMeta(meta deploymentMeta) {
 	m.Name, m.KeepRunning = types.StringValue(meta.Name), types.StringValue(meta.KeepRunning)

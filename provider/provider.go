@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -25,7 +26,10 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
-var _ provider.Provider = (*slipstreamProvider)(nil)
+var (
+	_ provider.Provider                       = (*slipstreamProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*slipstreamProvider)(nil)
+)
 
 // Environment variables the provider falls back on when its configuration
 // leaves a setting out, so CI can configure it without touching the code.
@@ -243,6 +247,7 @@ func (p *slipstreamProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	resp.ResourceData = &cfg
 	resp.DataSourceData = &cfg
+	resp.EphemeralResourceData = &cfg
 }
 
 func (p *slipstreamProvider) Resources(context.Context) []func() resource.Resource {
@@ -253,8 +258,15 @@ func (p *slipstreamProvider) Resources(context.Context) []func() resource.Resour
 	}, machineResources()...)
 }
 
+func (p *slipstreamProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{NewParameterEphemeralResource}
+}
+
 func (p *slipstreamProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{
+		NewDeploymentDataSource,
+		NewParametersDataSource,
+	}
 }
 
 // durationValidator accepts a positive Go duration ("30s", "5m").

@@ -94,6 +94,7 @@ func upgradeReadyV0(attrs map[string]json.RawMessage) error {
 	}
 	attrs["instances"] = json.RawMessage("null")
 	attrs["compact"] = json.RawMessage("false")
+	attrs["store_sensitive"] = json.RawMessage("null")
 	attrs["outputs_json"] = json.RawMessage("null")
 	attrs["sensitive_outputs_json"] = json.RawMessage("null")
 	if instances == nil {

@@ -19,7 +19,7 @@ import (
 var generatedDirs = []string{"scripts", "templates", "files"}
 
 func runCompile(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("compile", "PATH", "Compile the recipe at PATH (a folder of *.slip.hcl files, or one file) into Terraform:\nmain.tf, variables.tf, outputs.tf and the scripts they read.", stderr)
+	fs := newFlagSet("compile", "PATH", "Compile the recipe at PATH (a folder of *.slip.hcl files, or one file) into Terraform:\nmain.tf, variables.tf, outputs.tf and the scripts they read.\n\n"+diagnosticsHelp, stderr)
 	out := fs.String("o", "", "output `DIR` (default: PATH/terraform)")
 	module := fs.Bool("module", false, "emit a reusable module: provider aliases are passed in by the caller")
 	deployment := fs.String("deployment", "", "the deployment to compile when the recipe has several")

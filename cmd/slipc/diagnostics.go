@@ -4,15 +4,17 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
 )
 
 // writeDiagnostics renders diagnostics as Terraform does: file:line:col, the
-// source lines with the range underlined, summary and detail. files maps
-// filenames to sources; script files named by the wait-graph analysis are
-// read on demand so their lines are shown too.
+// source lines with the range underlined, summary and detail (see
+// diagnosticWriter). files maps filenames to sources; script files named
+// by the wait-graph analysis are read on demand so their lines are shown
+// too.
 func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
 		return
@@ -31,16 +33,39 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 			}
 		}
 	}
-	width, color := 0, false
+	width, color := diagnosticLayout(w, os.Getenv)
+	dw := &diagnosticWriter{w: w, files: all, width: width, color: color}
+	_ = dw.WriteDiagnostics(diags)
+}
+
+// diagnosticsHelp tells, in the help of the commands that print
+// diagnostics, how they are laid out.
+const diagnosticsHelp = `Errors and warnings go to stderr in Terraform's format, laid out for the
+terminal's width (COLUMNS, else 120 columns when stderr is not a terminal):
+a longer source line is cut around the error, "…" marking the cut, and
+characters a terminal would act on are shown as ␛, � and the like.`
+
+// defaultWidth is the width diagnostics are laid out for when neither
+// COLUMNS nor a terminal gives one.
+const defaultWidth = 120
+
+// diagnosticLayout is the width to lay diagnostics out for (COLUMNS when
+// set, else the terminal's when w is one, else defaultWidth) and whether
+// to color them (on a terminal, unless NO_COLOR is set).
+func diagnosticLayout(w io.Writer, getenv func(string) string) (width int, color bool) {
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 0 {
+		width = n
+	}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		width, _, _ = term.GetSize(int(f.Fd()))
-		color = os.Getenv("NO_COLOR") == ""
+		if width == 0 {
+			width, _, _ = term.GetSize(int(f.Fd()))
+		}
+		color = getenv("NO_COLOR") == ""
 	}
 	if width <= 0 {
-		width = 100
+		width = defaultWidth
 	}
-	tw := hcl.NewDiagnosticTextWriter(w, all, uint(width), color)
-	_ = tw.WriteDiagnostics(diags)
+	return width, color
 }
 
 // jsonDiagnostic mirrors `terraform validate -json`, so editors and CI

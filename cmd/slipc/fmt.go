@@ -46,7 +46,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 			return exitDiags
 		}
 		// Formatting invalid syntax would mangle it: check first.
-		if _, d := parser.ParseHCL(src, fn); d.HasErrors() {
+		if _, d := compiler.ParseFile(parser, src, fn); d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}

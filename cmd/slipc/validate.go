@@ -6,7 +6,7 @@ import (
 )
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", "PATH", "Check the recipe at PATH and every deployment in it, without writing anything\n(except a missing lock entry for a git import).", stderr)
+	fs := newFlagSet("validate", "PATH", "Check the recipe at PATH and every deployment in it, without writing anything\n(except a missing lock entry for a git import).\n\n"+diagnosticsHelp, stderr)
 	asJSON := fs.Bool("json", false, "print diagnostics as JSON (the shape of terraform validate -json) on stdout")
 	var lf lockFlags
 	lf.register(fs)

@@ -128,16 +128,28 @@ const retryFor = 5 * time.Minute
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	name, rest := commandName(args)
-	if name == "run" {
+	switch name {
+	case "run":
 		return runAgent(rest, getenv, stdout, stderr)
-	}
-	if name == "uninstall" {
+	case "uninstall":
 		return uninstall(rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		agentUsage(stdout)
+		return 0
+	case agentName:
+		agentUsage(stderr)
+		return exitUsage
 	}
 	cmd, ok := ssCommands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "slipstream-agent: unknown command %q (want run, uninstall, %s)\n", name, strings.Join(commands, ", "))
-		return client.ExitClient
+		return exitUsage
+	}
+	// The command line first: --help and usage errors need no coordinator.
+	fs := flags(name)
+	act, err := cmd.parse(fs, rest)
+	if code, done := commandLineDone(name, &cmd.help, fs, err, stdout, stderr); done {
+		return code
 	}
 	cfg, err := loadCommandConfig(getenv)
 	if err != nil {
@@ -154,7 +166,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if name == "ss-get" || name == "ss-get-all" {
 		ctx = context.Background() // they have their own --timeout
 	}
-	if err := cmd(ctx, c, rest, stdout, stderr); err != nil {
+	if err := act(ctx, c, stdout, stderr); err != nil {
 		if e, ok := err.(exitError); ok {
 			return int(e)
 		}
@@ -164,13 +176,78 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
-type ssCommand func(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) error
+// ssCommand is one of SlipStream's commands. parse defines its flags on
+// fs, reads its command line (returning flag.ErrHelp for --help, or the
+// usage error) and returns what to run once the coordinator is known.
+type ssCommand struct {
+	help
+	parse func(fs *flag.FlagSet, args []string) (ssAction, error)
+}
+
+type ssAction func(ctx context.Context, c *client.Client, stdout, stderr io.Writer) error
 
 // ssCommands are SlipStream's commands, by the name the binary is called
 // as. coordination/bootstrap.Commands must list the same names (the
 // bootstrap links them), as TestCommandsAreLinked checks.
 var ssCommands = map[string]ssCommand{
-	"ss-get": ssGet, "ss-get-all": ssGetAll, "ss-set": ssSet, "ss-display": ssDisplay, "ss-random": ssRandom, "ss-abort": ssAbort,
+	"ss-get": {help{
+		usage: "ss-get [--timeout S] [--noblock] [--ignoreabort] key",
+		about: `Print the value of the runtime parameter key. When it is not set yet, print
+"Waiting for key" on stderr and wait until it is.
+
+A bare key is this instance's (web.2:key on the second web instance);
+node:key is instance 1 of that node's, node.3:key instance 3's, and ss:key
+is the deployment's (ss:state, ss:abort). An input mapped from another
+node's output reads that output.`,
+		exits: []exitCode{exitSuccess, exitTimedOut, exitAborted, exitClientError, exitServerError, exitUnreachable},
+		notes: configHelp,
+	}, parseGet},
+	"ss-get-all": {help{
+		usage: ssGetAllUsage,
+		about: `Print "node.i:key value" for every instance of node (as listed in node:ids,
+in that order), waiting until each has set key; the timeout counts for all
+instances together, and when it runs out the instances still unset are
+named. node is a node's name (db, not db.1); key is unqualified.
+
+With --value V, print nothing when every instance's value is V; otherwise
+name the instances that differ on stderr, print every line and exit 1.`,
+		exits: []exitCode{exitSuccess, {ExitValueMismatch, "an instance's value differs from --value"}, exitTimedOut, exitAborted, exitClientError, exitServerError, exitUnreachable},
+		notes: configHelp,
+	}, parseGetAll},
+	"ss-set": {help{
+		usage: "ss-set [--ignoreabort] key value",
+		about: `Set this instance's runtime parameter key to value: an output other nodes
+read with ss-get, or one of the instance's built-in parameters (hostname,
+url.service, …). An instance sets only its own parameters.`,
+		exits: ssExits,
+		notes: configHelp,
+	}, parseSet},
+	"ss-display": {help{
+		usage: "ss-display message",
+		about: `Show message as this instance's progress (its statecustom parameter), in
+slipc status and the web view. Every argument is part of the message, even
+one that starts with a dash; only a first --help or -h asks for this help.`,
+		exits: ssExits,
+		notes: configHelp,
+	}, parseDisplay},
+	"ss-random": {help{
+		usage: "ss-random [-s N] [key]",
+		about: `Print N random letters and digits (1 ≤ N ≤ 4096). With key, also set this
+instance's parameter key to them: a password one node generates and others
+read with ss-get.`,
+		exits: ssExits,
+		notes: configHelp,
+	}, parseRandom},
+	"ss-abort": {help{
+		usage: "ss-abort [--cancel] [reason]",
+		about: `Abort the whole run with reason (the arguments, joined by spaces): every
+ss-get waiting for a key, on every machine, ends with exit 8, and every set
+fails with 8 unless --ignoreabort. An aborted run keeps its first reason.
+--cancel clears the abort.`,
+		// An abort of an aborted run keeps the first reason, and succeeds.
+		exits: []exitCode{exitSuccess, exitClientError, exitServerError, exitUnreachable},
+		notes: configHelp,
+	}, parseAbort},
 }
 
 // exitError ends a command with that exit code, its message already
@@ -179,62 +256,37 @@ type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// usageError is a bad command line: exit code 7, as the original.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func flags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parse accepts SlipStream's --long options and options after arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, &usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-func ssGet(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) error {
-	fs := flags("ss-get", stderr)
-	timeout := fs.Int("timeout", 60, "seconds to wait for the key (0: wait forever)")
+func parseGet(fs *flag.FlagSet, args []string) (ssAction, error) {
+	timeout := fs.Int("timeout", 60, "wait up to `S` seconds for the key; 0: no limit")
 	noblock := fs.Bool("noblock", false, "print an empty line instead of waiting")
 	ignoreAbort := fs.Bool("ignoreabort", false, "read even while the run is aborted")
 	pos, err := parse(fs, args)
+	if err == nil {
+		err = wantArgs(pos, "key")
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(pos) != 1 {
-		return &usageError{"usage: ss-get [--timeout S] [--noblock] [--ignoreabort] key"}
-	}
-	wait := time.Duration(*timeout) * time.Second
-	if *timeout == 0 {
-		wait = 100 * 365 * 24 * time.Hour
-	}
-	if *noblock {
-		wait = 0
-	}
-	v, err := c.Get(ctx, pos[0], wait, *ignoreAbort, func() { fmt.Fprintf(stderr, "Waiting for %s\n", pos[0]) })
-	var e *client.Error
-	if *noblock && errors.As(err, &e) && e.Code == "not_set" {
-		fmt.Fprintln(stdout)
+	return func(ctx context.Context, c *client.Client, stdout, stderr io.Writer) error {
+		wait := time.Duration(*timeout) * time.Second
+		if *timeout == 0 {
+			wait = 100 * 365 * 24 * time.Hour
+		}
+		if *noblock {
+			wait = 0
+		}
+		v, err := c.Get(ctx, pos[0], wait, *ignoreAbort, func() { fmt.Fprintf(stderr, "Waiting for %s\n", pos[0]) })
+		var e *client.Error
+		if *noblock && errors.As(err, &e) && e.Code == "not_set" {
+			fmt.Fprintln(stdout)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, v)
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, v)
-	return nil
+	}, nil
 }
 
 // ExitValueMismatch is ss-get-all --value's exit code when an instance's
@@ -245,6 +297,52 @@ const ExitValueMismatch = 1
 // (SlipStream's used a pool of 9): each wait is one long-poll.
 const getAllWorkers = 8
 
+// ssGetAllUsage is ss-get-all's synopsis.
+const ssGetAllUsage = "ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key"
+
+// getAllArgs is ss-get-all's command line.
+type getAllArgs struct {
+	node, key            string
+	timeout              int
+	noblock, ignoreAbort bool
+	expect               *string // --value, when given
+}
+
+func parseGetAll(fs *flag.FlagSet, args []string) (ssAction, error) {
+	var a getAllArgs
+	fs.IntVar(&a.timeout, "timeout", 60, "wait up to `S` seconds for every instance's key, all together; 0: no limit")
+	fs.BoolVar(&a.noblock, "noblock", false, "print an empty value for an instance whose key is unset instead of waiting")
+	fs.BoolVar(&a.ignoreAbort, "ignoreabort", false, "read even while the run is aborted")
+	expect := fs.String("value", "", "check that every instance's value is `V`; exit 1 if not")
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = wantArgs(pos, "node", "key")
+	}
+	if err != nil {
+		return nil, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "value" {
+			a.expect = expect
+		}
+	})
+	a.node, a.key = pos[0], pos[1]
+	// Both must name an instance's parameter: node is a node's name (not
+	// node.i, not ss), key is unqualified.
+	if k, err := coordinator.Qualify(a.node+":ids", nil); err != nil || k.Scope != a.node || strings.Contains(a.node, ".") {
+		return nil, fmt.Errorf("%q is not a node name (\\w+, no instance number)", a.node)
+	}
+	if strings.Contains(a.key, ":") {
+		return nil, fmt.Errorf("the key %q must be unqualified (the node is the first argument)", a.key)
+	}
+	if _, err := coordinator.Qualify(a.node+".1:"+a.key, nil); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, c *client.Client, stdout, stderr io.Writer) error {
+		return ssGetAll(ctx, c, a, stdout, stderr)
+	}, nil
+}
+
 // ssGetAll is SlipStream's ss-get-all: the key on every instance of a node,
 // the instances read from node:ids. It waits like ss-get, the timeout
 // counting for all instances together, then prints "node.i:key value" per
@@ -252,44 +350,18 @@ const getAllWorkers = 8
 // every instance has that value; otherwise it says so on stderr, prints
 // every line and exits 1 (ExitValueMismatch). A timeout exits 9 naming the
 // instances still unset (SlipStream's printed an empty value for them).
-func ssGetAll(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) error {
-	const usage = "usage: ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key"
-	fs := flags("ss-get-all", stderr)
-	timeout := fs.Int("timeout", 60, "seconds to wait for every instance's key (0: wait forever)")
-	noblock := fs.Bool("noblock", false, "print an empty value for an instance whose key is unset instead of waiting")
-	ignoreAbort := fs.Bool("ignoreabort", false, "read even while the run is aborted")
-	expect := fs.String("value", "", "check that every instance has this value; exit 1 if not")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	checkValue := false
-	fs.Visit(func(f *flag.Flag) { checkValue = checkValue || f.Name == "value" })
-	if len(pos) != 2 {
-		return &usageError{usage}
-	}
-	node, key := pos[0], pos[1]
-	// Both must name an instance's parameter: node is a node's name (not
-	// node.i, not ss), key is unqualified.
-	if k, err := coordinator.Qualify(node+":ids", nil); err != nil || k.Scope != node || strings.Contains(node, ".") {
-		return &usageError{fmt.Sprintf("ss-get-all: %q is not a node name (\\w+, no instance number): %s", node, usage)}
-	}
-	if strings.Contains(key, ":") {
-		return &usageError{fmt.Sprintf("ss-get-all: the key %q must be unqualified (the node is the first argument): %s", key, usage)}
-	}
-	if _, err := coordinator.Qualify(node+".1:"+key, nil); err != nil {
-		return &usageError{fmt.Sprintf("ss-get-all: %v", err)}
-	}
-	wait := time.Duration(*timeout) * time.Second
-	if *timeout == 0 {
+func ssGetAll(ctx context.Context, c *client.Client, a getAllArgs, stdout, stderr io.Writer) error {
+	node, key := a.node, a.key
+	wait := time.Duration(a.timeout) * time.Second
+	if a.timeout == 0 {
 		wait = 100 * 365 * 24 * time.Hour
 	}
-	if *noblock {
+	if a.noblock {
 		wait = 0
 	}
 	deadline := time.Now().Add(wait)
 
-	ids, err := c.Get(ctx, node+":ids", 0, *ignoreAbort, nil)
+	ids, err := c.Get(ctx, node+":ids", 0, a.ignoreAbort, nil)
 	if e := (*client.Error)(nil); errors.As(err, &e) && e.Code == "not_found" {
 		return &client.Error{Code: e.Code, Status: e.Status, Message: fmt.Sprintf("the deployment has no node %q (%s)", node, e.Message)}
 	}
@@ -324,13 +396,13 @@ func ssGetAll(ctx context.Context, c *client.Client, args []string, stdout, stde
 				if wait == 0 {
 					left = 0
 				}
-				v, err := c.Get(ctx, names[i], left, *ignoreAbort, func() {
+				v, err := c.Get(ctx, names[i], left, a.ignoreAbort, func() {
 					mu.Lock()
 					fmt.Fprintf(stderr, "Waiting for %s\n", names[i])
 					mu.Unlock()
 				})
 				var e *client.Error
-				if *noblock && errors.As(err, &e) && e.Code == "not_set" {
+				if a.noblock && errors.As(err, &e) && e.Code == "not_set" {
 					v, err = "", nil
 				}
 				values[i], errs[i] = v, err
@@ -368,84 +440,99 @@ feed:
 		}
 	}
 	if len(unset) > 0 {
-		return &client.Error{Code: "timeout", Message: fmt.Sprintf("timed out after %ds waiting for %s", *timeout, strings.Join(unset, ", "))}
+		return &client.Error{Code: "timeout", Message: fmt.Sprintf("timed out after %ds waiting for %s", a.timeout, strings.Join(unset, ", "))}
 	}
-	if checkValue {
+	if a.expect != nil {
 		var differ []string
 		for i, v := range values {
-			if v != *expect {
+			if v != *a.expect {
 				differ = append(differ, names[i])
 			}
 		}
 		if len(differ) == 0 {
 			return nil
 		}
-		fmt.Fprintf(stderr, "ss-get-all: %s not equal to the expected value %q\n", strings.Join(differ, ", "), *expect)
+		fmt.Fprintf(stderr, "ss-get-all: %s not equal to the expected value %q\n", strings.Join(differ, ", "), *a.expect)
 	}
 	for i, v := range values {
 		fmt.Fprintln(stdout, names[i]+" "+v)
 	}
-	if checkValue {
+	if a.expect != nil {
 		return exitError(ExitValueMismatch)
 	}
 	return nil
 }
 
-func ssSet(ctx context.Context, c *client.Client, args []string, _, stderr io.Writer) error {
-	fs := flags("ss-set", stderr)
+func parseSet(fs *flag.FlagSet, args []string) (ssAction, error) {
 	ignoreAbort := fs.Bool("ignoreabort", false, "write even while the run is aborted")
 	pos, err := parse(fs, args)
+	if err == nil {
+		err = wantArgs(pos, "key", "value")
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(pos) != 2 {
-		return &usageError{"usage: ss-set [--ignoreabort] key value"}
-	}
-	return c.Set(ctx, pos[0], pos[1], *ignoreAbort)
+	return func(ctx context.Context, c *client.Client, _, _ io.Writer) error {
+		return c.Set(ctx, pos[0], pos[1], *ignoreAbort)
+	}, nil
 }
 
-func ssDisplay(ctx context.Context, c *client.Client, args []string, _, _ io.Writer) error {
-	if len(args) == 0 {
-		return &usageError{"usage: ss-display message"}
+// parseDisplay takes every argument as the message, whatever it looks like:
+// a message may start with a dash, so only a first --help asks for help.
+func parseDisplay(_ *flag.FlagSet, args []string) (ssAction, error) {
+	if len(args) > 0 && isHelpFlag(args[0]) {
+		return nil, flag.ErrHelp
 	}
-	return c.Set(ctx, "statecustom", strings.Join(args, " "), false)
+	if len(args) == 0 {
+		return nil, wantArgs(args, "message")
+	}
+	return func(ctx context.Context, c *client.Client, _, _ io.Writer) error {
+		return c.Set(ctx, "statecustom", strings.Join(args, " "), false)
+	}, nil
 }
 
 const alphanumerics = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
-func ssRandom(ctx context.Context, c *client.Client, args []string, stdout, stderr io.Writer) error {
-	fs := flags("ss-random", stderr)
-	size := fs.Int("s", 12, "number of characters")
+// maxRandom bounds ss-random -s.
+const maxRandom = 4096
+
+func parseRandom(fs *flag.FlagSet, args []string) (ssAction, error) {
+	size := fs.Int("s", 12, "print `N` characters")
 	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	switch {
+	case err != nil:
+		return nil, err
+	case len(pos) > 1:
+		return nil, wantArgs(pos, "key")
+	case *size < 1 || *size > maxRandom:
+		return nil, fmt.Errorf("-s %d is out of range: N must be 1 to %d", *size, maxRandom)
 	}
-	if len(pos) > 1 || *size < 1 || *size > 4096 {
-		return &usageError{"usage: ss-random [-s N] [key] (1 ≤ N ≤ 4096)"}
-	}
-	b := make([]byte, *size)
-	for i := range b {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphanumerics))))
-		if err != nil {
-			return err
+	return func(ctx context.Context, c *client.Client, stdout, _ io.Writer) error {
+		b := make([]byte, *size)
+		for i := range b {
+			n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphanumerics))))
+			if err != nil {
+				return err
+			}
+			b[i] = alphanumerics[n.Int64()]
 		}
-		b[i] = alphanumerics[n.Int64()]
-	}
-	if len(pos) == 1 {
-		if err := c.Set(ctx, pos[0], string(b), false); err != nil {
-			return err
+		if len(pos) == 1 {
+			if err := c.Set(ctx, pos[0], string(b), false); err != nil {
+				return err
+			}
 		}
-	}
-	fmt.Fprintln(stdout, string(b))
-	return nil
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}, nil
 }
 
-func ssAbort(ctx context.Context, c *client.Client, args []string, _, stderr io.Writer) error {
-	fs := flags("ss-abort", stderr)
-	cancel := fs.Bool("cancel", false, "clear the abort")
+func parseAbort(fs *flag.FlagSet, args []string) (ssAction, error) {
+	cancel := fs.Bool("cancel", false, "clear the abort instead")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.Abort(ctx, strings.Join(pos, " "), *cancel)
+	return func(ctx context.Context, c *client.Client, _, _ io.Writer) error {
+		return c.Abort(ctx, strings.Join(pos, " "), *cancel)
+	}, nil
 }

@@ -1,6 +1,6 @@
 // Command slipstream-agent runs inside each machine.
 //
-//	slipstream-agent run [-state-dir DIR]
+//	slipstream-agent run [--state-dir DIR]
 //	slipstream-agent uninstall
 //
 // run is the node executor: it follows the run's states through the
@@ -22,6 +22,11 @@
 //	ss-random [-s N] [key]
 //	ss-abort [--cancel] [reason]
 //
+// Each command, and the agent itself, prints its usage, flags and exit
+// codes with --help (or -h) and exits 0, whether or not a coordinator is
+// configured; a bad command line (an unknown flag, a missing argument)
+// exits 7 with the error and the usage on stderr.
+//
 // It finds the coordinator from SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID (the
 // deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN, or from
 // the JSON file named by SLIPSTREAM_AGENT_CONFIG (default
@@ -39,16 +44,27 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
 	os.Exit(run(os.Args, os.Getenv, os.Stdout, os.Stderr))
 }
 
+// agentName is the binary's own name; the build names its files
+// slipstream-agent-linux-amd64 and so on, which are the agent too.
+const agentName = "slipstream-agent"
+
+// commandName is the command args ask for: the binary's name (ss-get when
+// called through that link), or for the agent itself its first argument
+// (agentName alone when there is none).
 func commandName(args []string) (string, []string) {
 	name := filepath.Base(args[0])
-	if name == "slipstream-agent" && len(args) > 1 {
-		return args[1], args[2:]
+	if strings.HasPrefix(name, agentName) {
+		if len(args) > 1 {
+			return args[1], args[2:]
+		}
+		return agentName, nil
 	}
 	return name, args[1:]
 }

@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/slipstream/terraform-provider-slipstream/coordination/agent"
-	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 )
 
 // commands is what the agent binary answers to when linked under another
@@ -30,14 +29,35 @@ func sortedCommands() []string {
 	return names
 }
 
+// runHelp is "slipstream-agent run --help".
+var runHelp = help{
+	usage: "slipstream-agent run [--state-dir DIR]",
+	about: `Run this machine's node: follow the run's states through the coordinator and
+run the node's scripts (packages, pre_install, post_install, deploy, report,
+on_vm_add, on_vm_remove), with ss-get and the other commands first on their
+PATH. The bootstrap starts it as a service, with the coordinator and a
+one-time token in /etc/slipstream/agent.json (SLIPSTREAM_AGENT_CONFIG), or
+SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID, SLIPSTREAM_NODE_INSTANCE_NAME and
+SLIPSTREAM_TOKEN.`,
+	exits: []exitCode{
+		{0, "the run is done, or its deployment no longer exists (the service stays stopped)"},
+		{1, "any other failure (the service starts the agent again)"},
+		exitBadUsage,
+	},
+}
+
 // runAgent is "slipstream-agent run": the node executor. It exits 0 when
 // the run is Done or the deployment no longer exists (so systemd does not
 // restart it), and 1 on any other failure (so it does).
 func runAgent(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flags("slipstream-agent run", stderr)
-	stateDir := fs.String("state-dir", "", "`folder` for progress, scripts, logs and reports (default $SLIPSTREAM_STATE_DIR or /var/lib/slipstream)")
-	if _, err := parse(fs, args); err != nil {
-		return client.ExitClient
+	fs := flags("run")
+	stateDir := fs.String("state-dir", "", "keep progress, scripts, logs, reports and the agent's token in `DIR` (default $SLIPSTREAM_STATE_DIR or /var/lib/slipstream)")
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = wantArgs(pos)
+	}
+	if code, done := commandLineDone("slipstream-agent run", &runHelp, fs, err, stdout, stderr); done {
+		return code
 	}
 	if *stateDir == "" {
 		*stateDir = stateDirFrom(getenv)

@@ -9,15 +9,29 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 )
 
+// uninstallHelp is "slipstream-agent uninstall --help".
+var uninstallHelp = help{
+	usage: "slipstream-agent uninstall",
+	about: `Stop the agent and remove everything the bootstrap installed (the service,
+this binary and its ss-* links, /etc/slipstream, the state folder), whichever
+deployment the machine belongs to: the way to free a host still claimed by a
+deployment that no longer exists. Running it twice is fine.`,
+	exits: []exitCode{exitSuccess, {1, "the removal failed (it says why)"}, exitBadUsage},
+}
+
 // uninstall is `slipstream-agent uninstall`: it stops the agent and removes
 // everything the bootstrap installed, whoever the host belongs to. It is
 // the way out for a host still claimed by a deployment that no longer
 // exists (slipstream_fixed_host refuses to adopt it and names this
 // command). It runs the same script as the provider's destroy, unguarded.
 func uninstall(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "slipstream-agent uninstall: takes no arguments (got %q)\n", args)
-		return 7
+	fs := flags("uninstall")
+	pos, err := parse(fs, args)
+	if err == nil {
+		err = wantArgs(pos)
+	}
+	if code, done := commandLineDone("slipstream-agent uninstall", &uninstallHelp, fs, err, stdout, stderr); done {
+		return code
 	}
 	script, err := bootstrap.UninstallScript(bootstrap.Config{})
 	if err != nil {

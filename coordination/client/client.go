@@ -784,6 +784,35 @@ func (c *Client) Overview(ctx context.Context) (*coordinator.Overview, error) {
 	return &out, err
 }
 
+// instancesPage is how many instances Instances asks for at once: the
+// most the coordinator answers (GET /v1/deployments/{id}/instances).
+const instancesPage = 500
+
+// Instances lists the deployment's instances (admin or viewer) in node and
+// index order, each with its state and what its agent published about it
+// (hostname, addresses, URLs); only node's when node is not "" (none when
+// the deployment has no such node). It asks for them a page at a time.
+func (c *Client) Instances(ctx context.Context, node string) ([]coordinator.InstanceView, error) {
+	all := []coordinator.InstanceView{}
+	for {
+		q := url.Values{"offset": {strconv.Itoa(len(all))}, "limit": {strconv.Itoa(instancesPage)}}
+		if node != "" {
+			q.Set("node", node)
+		}
+		var out struct {
+			Instances []coordinator.InstanceView `json:"instances"`
+			Total     int                        `json:"total"`
+		}
+		if err := c.do(ctx, "GET", "/v1/deployments/"+url.PathEscape(c.Deployment)+"/instances?"+q.Encode(), nil, &out, true); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Instances...)
+		if len(out.Instances) == 0 || len(all) >= out.Total {
+			return all, nil
+		}
+	}
+}
+
 // Events follows the deployment's event stream (a change of a parameter
 // each; sensitive ones without their value) from after revision after,
 // calling fn for each, until ctx ends or the stream does. It returns the

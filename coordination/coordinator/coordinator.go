@@ -216,6 +216,13 @@ var builtins = map[string]bool{
 	"vmstate": true, "scale.state": true, "addresses": true, "abort": false, "complete": false, "state": false,
 }
 
+// Builtin reports whether name is a parameter every instance has, declared
+// by its node or not (hostname, url.service, complete, …).
+func Builtin(name string) bool {
+	_, ok := builtins[name]
+	return ok
+}
+
 // Options tune a Coordinator.
 type Options struct {
 	// MaxValue bounds a parameter value in bytes (SlipStream's was 4,096).

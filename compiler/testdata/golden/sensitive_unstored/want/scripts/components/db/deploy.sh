@@ -1,0 +1,1 @@
+ss-random password >/dev/null; ss-set port 5432

@@ -1,0 +1,1 @@
+ss-get db_password >/dev/null; ss-random admin_token >/dev/null
