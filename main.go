@@ -10,7 +10,8 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/provider"
 )
 
-// version is set by goreleaser (-ldflags "-X main.version=…").
+// version is set at build time (-ldflags "-X main.version=…"): by cmd/release
+// for a release, by make build from git describe.
 var version = "dev"
 
 func main() {

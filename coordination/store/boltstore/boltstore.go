@@ -12,7 +12,10 @@
 //
 // Watch history is kept in memory (the last historySize changes of each
 // namespace): after a restart, or for a watcher that fell too far behind,
-// older changes answer store.ErrCompacted and the watcher re-reads.
+// older changes answer store.ErrCompacted and the watcher re-reads. A
+// namespace left empty (a deployment deleted) keeps no history, only the
+// revision it was emptied at (a few bytes), so that the store's memory
+// follows the deployments it holds, not all it ever held.
 package boltstore
 
 import (
@@ -165,11 +168,12 @@ func (s *Store) commit(batch []*request) {
 	results := make([]result, len(batch))
 	var events [][]store.Event
 	var namespaces []string
+	var emptied []bool
 	s.mu.Lock()
 	rev := s.rev
 	s.mu.Unlock()
 	err := s.db.Update(func(btx *bolt.Tx) error {
-		events, namespaces = events[:0], namespaces[:0]
+		events, namespaces, emptied = events[:0], namespaces[:0], emptied[:0]
 		for i, req := range batch {
 			t := &tx{btx: btx, ns: req.ns, writes: map[string]*string{}}
 			if err := req.fn(t); err != nil {
@@ -180,13 +184,14 @@ func (s *Store) commit(batch []*request) {
 				continue
 			}
 			rev++
-			evs, err := t.apply(rev)
+			evs, empty, err := t.apply(rev)
 			if err != nil {
 				return err
 			}
 			results[i] = result{rev: rev}
 			events = append(events, evs)
 			namespaces = append(namespaces, req.ns)
+			emptied = append(emptied, empty)
 		}
 		buf := make([]byte, 8)
 		binary.BigEndian.PutUint64(buf, uint64(rev)) // #nosec G115 -- rev counts commits up from the revision Open checked: never negative
@@ -201,7 +206,7 @@ func (s *Store) commit(batch []*request) {
 	s.mu.Lock()
 	s.rev = rev
 	for i, evs := range events {
-		s.publish(namespaces[i], evs)
+		s.publish(namespaces[i], evs, emptied[i])
 	}
 	s.mu.Unlock()
 	for i, req := range batch {
@@ -304,7 +309,26 @@ func (t *tx) Delete(key string) {
 }
 
 // apply writes the update's changes at rev and returns them as events.
-func (t *tx) apply(rev int64) ([]store.Event, error) {
+//
+// A namespace the update leaves empty (a deployment deleted) has its bucket
+// removed too: emptied says so, and its history is then dropped (publish).
+func (t *tx) apply(rev int64) (evs []store.Event, emptied bool, err error) {
+	evs, err = t.write(rev)
+	if err != nil {
+		return nil, false, err
+	}
+	nsb := t.bucket()
+	if k, _ := nsb.Cursor().First(); k != nil {
+		return evs, false, nil
+	}
+	if err := t.btx.Bucket(nsBucket).DeleteBucket([]byte(t.ns)); err != nil {
+		return nil, false, fmt.Errorf("namespace %q: %w", t.ns, err)
+	}
+	return evs, true, nil
+}
+
+// write writes the update's changes into its namespace's bucket.
+func (t *tx) write(rev int64) ([]store.Event, error) {
 	nsb, err := t.btx.Bucket(nsBucket).CreateBucketIfNotExists([]byte(t.ns))
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", t.ns, err)

@@ -17,9 +17,20 @@ type watcher struct {
 }
 
 // publish records committed events in the namespace's history and hands
-// them to its watchers. Called with s.mu held, in revision order.
-func (s *Store) publish(ns string, evs []store.Event) {
+// them to its watchers. Called with s.mu held, in revision order. When the
+// events emptied the namespace, its history is dropped: its watchers have
+// the events, and a later Watch from before them is told to re-read (the
+// namespace's floor is their revision).
+func (s *Store) publish(ns string, evs []store.Event, emptied bool) {
 	if len(evs) == 0 {
+		return
+	}
+	for w := range s.watchers[ns] {
+		w.push(evs)
+	}
+	if emptied {
+		delete(s.history, ns)
+		s.floor[ns] = evs[len(evs)-1].Rev
 		return
 	}
 	h := append(s.history[ns], evs...)
@@ -31,9 +42,6 @@ func (s *Store) publish(ns string, evs []store.Event) {
 		h = append(make([]store.Event, 0, 2*historySize), h[over:]...)
 	}
 	s.history[ns] = h
-	for w := range s.watchers[ns] {
-		w.push(evs)
-	}
 }
 
 func (w *watcher) push(evs []store.Event) {
