@@ -24,11 +24,13 @@ import (
 // (provider e4f5030, before issue 11), as its state held them. The test
 // below checks them against the current schemas: what version 1 removed
 // and added, and nothing else, so the state it writes is the one that
-// version wrote.
+// version wrote. Attributes added since without a new version
+// (store_sensitive: optional, and absent from a stored state it reads as
+// null, its default) are listed as added too.
 var v0Attributes = map[string]struct{ removed, added []string }{
 	"slipstream_deployment":       {removed: []string{"tokens", "user_data", "ssh_bootstrap", "instances"}, added: []string{"multiplicities"}},
 	"slipstream_ec2_instance":     {removed: []string{"bootstrap"}},
-	"slipstream_deployment_ready": {added: []string{"multiplicities", "compact", "outputs_json", "sensitive_outputs_json"}},
+	"slipstream_deployment_ready": {added: []string{"multiplicities", "compact", "outputs_json", "sensitive_outputs_json", "store_sensitive"}},
 }
 
 // TestAccUpgrade_fromSchemaV0: state written by schema version 0 (a
