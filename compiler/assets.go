@@ -118,7 +118,7 @@ func (e *emitter) rewriteSource(m *Module, expr hcl.Expression) (hclwrite.Tokens
 			})
 			return nil
 		}
-		content, err := readRecipeFile(m.Dir, pv.AsString())
+		content, err := readRecipeFile(m, pv.AsString())
 		if err != nil {
 			ar := arg.Range()
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read file", Detail: err.Error(), Subject: &ar})

@@ -2,8 +2,10 @@ package compiler
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
@@ -27,7 +29,7 @@ func (p *Program) evalContext(m *Module) *hcl.EvalContext {
 	}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: recipeFunctions(m.Dir),
+		Functions: recipeFunctions(m),
 	}
 	p.evalCtx[m] = ctx
 	return ctx
@@ -36,7 +38,7 @@ func (p *Program) evalContext(m *Module) *hcl.EvalContext {
 // recipeFunctions are the functions a recipe may call. They share their
 // names and meaning with Terraform's, because expressions that depend on
 // deploy-time variables are copied into the emitted Terraform as written.
-func recipeFunctions(baseDir string) map[string]function.Function {
+func recipeFunctions(m *Module) map[string]function.Function {
 	fns := map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
 		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
@@ -58,8 +60,8 @@ func recipeFunctions(baseDir string) map[string]function.Function {
 		"values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
 		"try": tryfunc.TryFunc, "can": tryfunc.CanFunc,
 	}
-	fns["file"] = fileFunc(baseDir)
-	fns["templatefile"] = templateFileFunc(baseDir, fns)
+	fns["file"] = fileFunc(m)
+	fns["templatefile"] = templateFileFunc(m, fns)
 	return fns
 }
 
@@ -67,29 +69,72 @@ func recipeFunctions(baseDir string) map[string]function.Function {
 // pointing at a huge file fails clearly instead of exhausting memory.
 const maxRecipeFile = 8 << 20
 
-func readRecipeFile(baseDir, path string) ([]byte, error) {
+// readRecipeFile reads a file that file() or templatefile() in module m
+// names, relative to the module's folder. In a module with Confine set (a
+// fetched recipe) the path must stay inside that tree, and is opened
+// through os.Root, so neither "..", an absolute path nor a symbolic link
+// can reach outside it.
+func readRecipeFile(m *Module, path string) ([]byte, error) {
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(baseDir, path)
+		path = filepath.Join(m.Dir, path)
+	}
+	if m.Confine != "" {
+		return readConfined(m.Confine, path)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	if err := checkRecipeFile(path, st); err != nil {
+		return nil, err
 	}
-	if st.Size() > maxRecipeFile {
-		return nil, fmt.Errorf("%s is %d bytes; recipe files are limited to %d", path, st.Size(), maxRecipeFile)
-	}
-	return os.ReadFile(path) // #nosec G304 -- file() and templatefile() read the file the recipe names, as Terraform's functions do; size-checked above
+	return os.ReadFile(path) // #nosec G304 -- file() and templatefile() of a recipe on the user's own disk read the file it names, as Terraform's functions do; size-checked above
 }
 
-func fileFunc(baseDir string) function.Function {
+func readConfined(root, path string) ([]byte, error) {
+	outside := fmt.Errorf("%s is outside the repository this recipe was fetched from (%s): a fetched recipe may only read its own files", path, root)
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return nil, outside
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer func() { _ = r.Close() }() // read-only
+	f, err := r.Open(rel)
+	if err != nil {
+		// os.Root says "path escapes from parent" for a symbolic link
+		// that leads out; name the rule whatever the cause.
+		return nil, fmt.Errorf("cannot read %s (a fetched recipe reads only files inside the repository it came from, %s): %w", path, root, err)
+	}
+	defer func() { _ = f.Close() }() // read-only
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if err := checkRecipeFile(path, st); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(f, maxRecipeFile+1))
+}
+
+func checkRecipeFile(path string, st os.FileInfo) error {
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file", path)
+	}
+	if st.Size() > maxRecipeFile {
+		return fmt.Errorf("%s is %d bytes; recipe files are limited to %d", path, st.Size(), maxRecipeFile)
+	}
+	return nil
+}
+
+func fileFunc(m *Module) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := readRecipeFile(baseDir, args[0].AsString())
+			b, err := readRecipeFile(m, args[0].AsString())
 			if err != nil {
 				return cty.NilVal, err
 			}
@@ -98,13 +143,13 @@ func fileFunc(baseDir string) function.Function {
 	})
 }
 
-func templateFileFunc(baseDir string, fns map[string]function.Function) function.Function {
+func templateFileFunc(m *Module, fns map[string]function.Function) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}, {Name: "vars", Type: cty.DynamicPseudoType}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			path := args[0].AsString()
-			b, err := readRecipeFile(baseDir, path)
+			b, err := readRecipeFile(m, path)
 			if err != nil {
 				return cty.NilVal, err
 			}

@@ -88,6 +88,10 @@ func (r *Importer) Resolve(fromDir string, imp *Import) (string, hcl.Diagnostics
 	return f.Dir, nil
 }
 
+// Confinement implements ImportResolver: the fetched repository's tree
+// that dir is in, or "" for a local folder.
+func (r *Importer) Confinement(dir string) string { return r.enclosingRoot(dir) }
+
 func (r *Importer) enclosingRoot(dir string) string {
 	abs, _ := filepath.Abs(dir)
 	for _, root := range r.fetchedRoots {

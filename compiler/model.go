@@ -14,6 +14,13 @@ type Module struct {
 	// Dir is the folder the files came from; file() and templatefile() paths
 	// in this module are relative to it.
 	Dir string
+	// Confine, when set, is the folder that file() and templatefile() in
+	// this module may read inside (symbolic links included): the tree of
+	// the repository a fetched recipe came from, so that a recipe from
+	// the network cannot copy this machine's files (~/.ssh, the cache
+	// around it) into the Terraform it compiles to. Empty for recipes on
+	// the user's own disk, which read what they name, as Terraform does.
+	Confine string
 	// Prefix names this module in messages and emitted asset paths: "" for
 	// the root, "shared" for `import "shared"`, "shared.base" for an import
 	// of an import.

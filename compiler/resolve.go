@@ -52,6 +52,10 @@ type Options struct {
 // implementation pins what it fetched in the lock file.
 type ImportResolver interface {
 	Resolve(fromDir string, imp *Import) (dir string, diags hcl.Diagnostics)
+	// Confinement is the folder the files of the recipe in dir (a folder
+	// Resolve returned) must stay inside: the tree of the repository it
+	// was fetched from, or "" for a recipe on the local disk.
+	Confinement(dir string) string
 }
 
 // Load reads the recipe at path with everything it imports and resolves
@@ -133,6 +137,12 @@ func (p *Program) loadImports(m *Module, chain []string) hcl.Diagnostics {
 		diags = append(diags, d...)
 		if sub == nil {
 			continue
+		}
+		sub.Confine = m.Confine
+		if p.opts.Imports != nil {
+			if c := p.opts.Imports.Confinement(dir); c != "" {
+				sub.Confine = c
+			}
 		}
 		imp.Module = sub
 		p.Modules = append(p.Modules, sub)

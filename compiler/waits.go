@@ -96,7 +96,7 @@ func (p *Program) locateScript(s *Script) *waitgraph.Script {
 				if !filepath.IsAbs(path) {
 					path = filepath.Join(s.Module.Dir, path)
 				}
-				if b, err := readRecipeFile(s.Module.Dir, pv.AsString()); err == nil {
+				if b, err := readRecipeFile(s.Module, pv.AsString()); err == nil {
 					return &waitgraph.Script{Text: string(b), File: path, Start: hcl.InitialPos}
 				}
 			}

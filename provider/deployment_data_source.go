@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -213,21 +214,68 @@ func readRun(ctx context.Context, cfg *Config, cl *client.Client, at path.Path, 
 }
 
 // readError is a data source's diagnostic for a failed read of deployment
-// id: a deployment that does not exist, a read that outlasted its timeout,
-// or a coordinator that failed or could not be reached for the provider's
-// retry_timeout (the error says which, and for how long).
+// id; see coordinatorReadError.
 func readError(ctx context.Context, cfg *Config, id string, at path.Path, limit time.Duration, err error, diags *diag.Diagnostics) {
+	diags.Append(coordinatorReadError(ctx, coordinatorRead{Coordinator: cfg.CoordinatorURL, Deployment: id, At: at, Limit: limit, Timeout: "read"}, err))
+}
+
+// coordinatorRead says what a data source or ephemeral resource was
+// reading from the coordinator, for coordinatorReadError.
+type coordinatorRead struct {
+	Coordinator string
+	Deployment  string
+	// Key is the runtime parameter waited for; empty when the whole
+	// deployment was being read.
+	Key string
+	// At is the attribute that named the deployment, for a deployment
+	// that does not exist; empty for a diagnostic of the whole block.
+	At path.Path
+	// Limit is the timeout that bounded the read, and Timeout its name
+	// in the timeouts block ("read", "open").
+	Limit   time.Duration
+	Timeout string
+}
+
+// coordinatorReadError is the one classifier of failed coordinator reads
+// for every data source and ephemeral resource: a deployment that does
+// not exist, a run aborted while a parameter was awaited, a read or wait
+// that outlasted its timeout, a key the coordinator refused, or a
+// coordinator that failed or could not be reached for the provider's
+// retry_timeout (the error says which, and for how long).
+func coordinatorReadError(ctx context.Context, r coordinatorRead, err error) diag.Diagnostic {
+	var e *client.Error
+	what := "deployment " + r.Deployment
+	if r.Key != "" {
+		what = r.Key + " of deployment " + r.Deployment
+	}
 	switch {
 	case isNotFound(err):
-		diags.AddAttributeError(at, "Deployment not found",
-			fmt.Sprintf("There is no deployment %q at the coordinator %s. The id is the `id` of the slipstream_deployment resource that registered it "+
-				"(`terraform output` or `terraform state show` in the configuration that manages it); `slipc status` lists the coordinator's deployments.",
-				id, cfg.CoordinatorURL))
-	case ctx.Err() != nil:
-		diags.AddError("Deployment not read in time",
-			fmt.Sprintf("Reading deployment %s from %s took longer than %s (the read timeout): %v", id, cfg.CoordinatorURL, limit, err))
+		detail := fmt.Sprintf("There is no deployment %q at the coordinator %s", r.Deployment, r.Coordinator)
+		if r.Key != "" {
+			detail += ", so " + r.Key + " cannot be read"
+		}
+		detail += ". The id is the `id` of the slipstream_deployment resource that registered it " +
+			"(`terraform output` or `terraform state show` in the configuration that manages it); `slipc status` lists the coordinator's deployments."
+		if r.At.Equal(path.Empty()) {
+			return diag.NewErrorDiagnostic("Deployment not found", detail)
+		}
+		return diag.NewAttributeErrorDiagnostic(r.At, "Deployment not found", detail)
+	case errors.As(err, &e) && e.Code == "aborted":
+		return diag.NewErrorDiagnostic("Deployment aborted", fmt.Sprintf("Deployment %s was aborted before %s was set:\n\n  %s", r.Deployment, r.Key, e.Message))
+	case r.Key != "" && (errors.As(err, &e) && e.Code == "timeout" || errors.Is(err, context.DeadlineExceeded)):
+		return diag.NewErrorDiagnostic("Runtime parameter not set in time", fmt.Sprintf("%s was not set within %s (the %s timeout). "+
+			"Is the machine that sets it running, and blocked on nothing? `slipc status %s` shows who waits on what.", what, r.Limit, r.Timeout, r.Deployment))
+	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		return diag.NewErrorDiagnostic("Deployment not read in time",
+			fmt.Sprintf("Reading %s from %s took longer than %s (the %s timeout): %v", what, r.Coordinator, r.Limit, r.Timeout, err))
+	case errors.As(err, &e) && e.Code == "bad_request":
+		return diag.NewErrorDiagnostic("Invalid runtime parameter key", fmt.Sprintf("The coordinator refused key %q of deployment %s: %s", r.Key, r.Deployment, e.Message))
 	default:
-		diags.AddError("Cannot read the deployment", fmt.Sprintf("Reading deployment %s from %s: %v", id, cfg.CoordinatorURL, err))
+		summary := "Cannot read the deployment"
+		if r.Key != "" {
+			summary = "Cannot read the runtime parameter"
+		}
+		return diag.NewErrorDiagnostic(summary, fmt.Sprintf("Reading %s from %s: %v", what, r.Coordinator, err))
 	}
 }
 

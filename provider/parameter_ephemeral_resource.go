@@ -2,14 +2,12 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/ephemeral/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -108,7 +106,7 @@ func (r *parameterEphemeralResource) Open(ctx context.Context, req ephemeral.Ope
 				fmt.Sprintf("Deployment %s has no runtime parameter %s: %v. The components' inputs and outputs and the built-in parameters (hostname, url.service, …) are its parameters.", cl.Deployment, key, err))
 			return
 		}
-		resp.Diagnostics.Append(parameterReadError(cl.Deployment, key, limit, err))
+		resp.Diagnostics.Append(coordinatorReadError(ctx, coordinatorRead{Coordinator: cl.BaseURL, Deployment: cl.Deployment, Key: key, Limit: limit, Timeout: "open"}, err))
 		return
 	}
 	if waited {
@@ -125,25 +123,6 @@ func deploymentExists(cl *client.Client) bool {
 	defer cancel()
 	_, err := cl.Run(ctx)
 	return err == nil
-}
-
-// parameterReadError says why a parameter could not be read, in the words
-// of the run: which deployment, which key, and what to do.
-func parameterReadError(deployment, key string, limit time.Duration, err error) diag.Diagnostic {
-	var e *client.Error
-	switch {
-	case isNotFound(err):
-		return diag.NewErrorDiagnostic("Deployment not found", fmt.Sprintf("There is no deployment %s at the coordinator, so %s cannot be read.", deployment, key))
-	case errors.As(err, &e) && e.Code == "aborted":
-		return diag.NewErrorDiagnostic("Deployment aborted", fmt.Sprintf("Deployment %s was aborted before %s was set:\n\n  %s", deployment, key, e.Message))
-	case errors.As(err, &e) && e.Code == "timeout", errors.Is(err, context.DeadlineExceeded):
-		return diag.NewErrorDiagnostic("Runtime parameter not set in time", fmt.Sprintf("%s of deployment %s was not set within %s (the open timeout). "+
-			"Is the machine that sets it running, and blocked on nothing? `slipc status %s` shows who waits on what.", key, deployment, limit, deployment))
-	case errors.As(err, &e) && e.Code == "bad_request":
-		return diag.NewErrorDiagnostic("Invalid runtime parameter key", fmt.Sprintf("The coordinator refused key %q of deployment %s: %s", key, deployment, e.Message))
-	default:
-		return diag.NewErrorDiagnostic("Cannot read the runtime parameter", fmt.Sprintf("Reading %s of deployment %s: %v", key, deployment, err))
-	}
 }
 
 // parameterKeyValidator accepts "<scope>:<name>" with both parts given.

@@ -168,7 +168,7 @@ resource "echo" "x" {}
 			},
 			{
 				Config:      config(`"lamp-00000000"`, "db.1:password", "5s"),
-				ExpectError: regexp.MustCompile(`(?s)Deployment not found.*There is no deployment lamp-00000000`),
+				ExpectError: regexp.MustCompile(`(?s)Deployment not found.*There is no deployment "lamp-00000000"`),
 			},
 			{
 				Config:      config("slipstream_deployment.lamp.id", "web.1:url", "2s"),
