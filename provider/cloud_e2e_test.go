@@ -61,11 +61,8 @@ func guestRuntime(t *testing.T, light bool) (*guest.Runtime, string) {
 	return rt, image
 }
 
-// e2eImages are the image ids the recipes name, served by the fakes.
-var e2eImages = map[string]string{"ec2": "ami-0d1e2b3c4a5f60718", "openstack": "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b", "cloudsigma": "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"}
-
 // startFakes starts the fakes of the named clouds on the runtime, each
-// serving the base image under the id of e2eImages.
+// serving the base image under its example id (fakeclouds.ExampleImage).
 func startFakes(t *testing.T, rt fakecloud.Runtime, image string, opts fakecloud.Options, names ...string) map[string]*fakeclouds.Fake {
 	t.Helper()
 	dir := t.TempDir()
@@ -89,7 +86,7 @@ func startFakes(t *testing.T, rt fakecloud.Runtime, image string, opts fakecloud
 		if image != "" {
 			layers = []string{image}
 		}
-		if err := f.AddImage(e2eImages[name], "debian-12", layers); err != nil {
+		if err := f.AddImage(fakeclouds.ExampleImage(name), "debian-12", layers); err != nil {
 			t.Fatal(err)
 		}
 		out[name] = f
@@ -271,7 +268,7 @@ component "monitor" {
     ss-set watched "$$n"
   EOT
 }`)
-	replace(`(?m)^image "debian" \{$`, "image \"debian\" {\n  ids = {\n    aws     = \""+e2eImages["ec2"]+"\"\n    private = \""+e2eImages["openstack"]+"\"\n    cs      = \""+e2eImages["cloudsigma"]+"\"\n  }")
+	replace(`(?m)^image "debian" \{$`, "image \"debian\" {\n  ids = {\n    aws     = \""+fakeclouds.ExampleImage("ec2")+"\"\n    private = \""+fakeclouds.ExampleImage("openstack")+"\"\n    cs      = \""+fakeclouds.ExampleImage("cloudsigma")+"\"\n  }")
 	replace(`(  node "db" \{\n    component = component\.db\n    cloud     = )cloud\.lab`, "${1}cloud.aws")
 	replace(`(  node "web" \{\n    component    = component\.web\n    cloud        = )cloud\.lab`, "${1}cloud.private")
 	replace(`(?m)^\}\s*\z`, "\n  node \"monitor\" {\n    component = component.monitor\n    cloud     = cloud.cs\n  }\n}\n")
@@ -447,7 +444,7 @@ resource "slipstream_ec2_instance" "n" {
   image_id      = %q
   %s
 }
-`, d.Script, d.Instances, d.Machines, e2eImages["ec2"], d.Extra)
+`, d.Script, d.Instances, d.Machines, fakeclouds.ExampleImage("ec2"), d.Extra)
 	if d.ReadyTimeout != "" {
 		config += fmt.Sprintf(`
 resource "slipstream_deployment_ready" "m" {

@@ -93,7 +93,7 @@ output "steps" {
 output "image_id" {
   value = %[5]s.web_base.image_id
 }
-`, pre, postInstall, e2eImages[fake.Connector], fake.ProviderBlock("cloud"), conn.ImageResource, conn.Resource, fake.Connector)
+`, pre, postInstall, fakeclouds.ExampleImage(fake.Connector), fake.ProviderBlock("cloud"), conn.ImageResource, conn.Resource, fake.Connector)
 }
 
 // testAccImageBuildAndDeploy: an image built on a cloud's fake, whose
@@ -132,7 +132,7 @@ func testAccImageBuildAndDeploy(t *testing.T, connector string) {
 	builtImages := func() []string {
 		var ids []string
 		for _, img := range cloud.Images() {
-			if img.ID != e2eImages[connector] {
+			if img.ID != fakeclouds.ExampleImage(connector) {
 				ids = append(ids, img.ID)
 			}
 		}
@@ -313,7 +313,7 @@ func TestAccEC2Image_chainRebuildsOnlyWhatChanged(t *testing.T) {
 	}
 	tf.must("destroy", "-auto-approve", "-no-color")
 	for _, img := range fakes["ec2"].Cloud.Images() {
-		if img.ID != e2eImages["ec2"] {
+		if img.ID != fakeclouds.ExampleImage("ec2") {
 			t.Errorf("destroy left image %s", img.ID)
 		}
 	}

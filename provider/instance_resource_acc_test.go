@@ -51,7 +51,7 @@ func newCloudTest(t *testing.T, connector string, opts fakecloud.Options) *cloud
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fake.Close() })
-	image := map[string]string{"ec2": "ami-0d1e2b3c4a5f60718", "openstack": "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b", "cloudsigma": "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"}[connector]
+	image := fake.ExampleImage
 	if err := fake.AddImage(image, "debian-12", nil); err != nil {
 		t.Fatal(err)
 	}

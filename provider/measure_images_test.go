@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fakeclouds"
 )
 
 // imageChainRecipe is a three-level image chain on the EC2 fake: the base
@@ -62,7 +63,7 @@ deployment "shop" {
     multiplicity = 2
   }
 }
-`, e2eImages["ec2"], stepSeconds, siteStep, build)
+`, fakeclouds.ExampleImage("ec2"), stepSeconds, siteStep, build)
 }
 
 // TestAccMeasure_images measures the image factory (issue 12) on the EC2

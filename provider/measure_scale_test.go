@@ -190,7 +190,7 @@ deployment "grid" {
     inputs       = { master_host = node.master.hostname }
   }
 }
-`, e2eImages["ec2"], n-1, pooled)
+`, fakeclouds.ExampleImage("ec2"), n-1, pooled)
 }
 
 // playAgents acts as the agents of the n machines the fake will hold: it

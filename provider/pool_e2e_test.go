@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fakeclouds"
 )
 
 // clusterOnEC2 is examples/recipes/cluster with its cloud of hosts
@@ -34,7 +35,7 @@ func clusterOnEC2(t *testing.T) string {
 	recipe := string(src)
 	for _, r := range []struct{ re, with string }{
 		{`(?ms)^cloud "lab" \{$.*?^\}$`, "cloud \"aws\" {\n  connector = \"ec2\"\n  region    = \"eu-west-1\"\n}"},
-		{`(?m)^image "debian" \{$`, "image \"debian\" {\n  ids = { aws = \"" + e2eImages["ec2"] + "\" }\n  cpu = 1\n  ram = 1"},
+		{`(?m)^image "debian" \{$`, "image \"debian\" {\n  ids = { aws = \"" + fakeclouds.ExampleImage("ec2") + "\" }\n  cpu = 1\n  ram = 1"},
 		{`cloud\.lab`, "cloud.aws"},
 		{`(multiplicity = var\.workers)`, "$1\n    pool         = true"},
 	} {

@@ -15,6 +15,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/ec2"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/fakeclouds"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/coordinator"
@@ -82,7 +83,7 @@ func TestAccUpgrade_fromSchemaV0(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mspec := connectors.MachineSpec{Deployment: id, Instance: "n.1", Name: connectors.MachineName(id, "n.1"), ImageID: e2eImages["ec2"],
+	mspec := connectors.MachineSpec{Deployment: id, Instance: "n.1", Name: connectors.MachineName(id, "n.1"), ImageID: fakeclouds.ExampleImage("ec2"),
 		UserData: userData, Type: "t3.micro", Labels: map[string]string{connectors.LabelDeployment: id, connectors.LabelInstance: "n.1"}}
 	mspec.Labels[connectors.LabelSpec] = connectors.SpecHash(mspec)
 	machine, err := conn.Create(ctx, mspec)
@@ -111,7 +112,7 @@ func TestAccUpgrade_fromSchemaV0(t *testing.T) {
 			"state": "Ready", "abort": "", "timeouts": nil,
 		},
 		"slipstream_ec2_instance": {
-			"id": machine.ID, "deployment_id": id, "node": "n", "index": 1, "bootstrap": userData, "image_id": e2eImages["ec2"],
+			"id": machine.ID, "deployment_id": id, "node": "n", "index": 1, "bootstrap": userData, "image_id": fakeclouds.ExampleImage("ec2"),
 			"cpu": nil, "ram": nil, "disk": nil, "name": mspec.Name, "state": "pending", "private_ip": machine.PrivateIP, "public_ip": machine.PublicIP,
 			"wait_until_running": nil, "timeouts": nil,
 		},

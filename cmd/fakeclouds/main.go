@@ -67,14 +67,6 @@ commands:
 exit status: 0 on success, 1 on error.
 `
 
-// defaultImages are the image ids of examples/recipes/multicloud, so that
-// the example runs on the fakes unchanged.
-var defaultImages = map[string]string{
-	"ec2":        "ami-0d1e2b3c4a5f60718",
-	"openstack":  "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b",
-	"cloudsigma": "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13",
-}
-
 // state is DIR/fakeclouds.json: what the running process serves.
 type state struct {
 	PID     int               `json:"pid"`
@@ -146,9 +138,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "up":
-		for k, v := range defaultImages {
+		// The image ids of examples/recipes/multicloud, so that the
+		// example runs on the fakes unchanged.
+		for _, k := range fakeclouds.Names() {
 			if _, ok := images[k]; !ok {
-				images[k] = v
+				images[k] = fakeclouds.ExampleImage(k)
 			}
 		}
 		if err := up(*dir, strings.Split(*clouds, ","), *light, *bootDelay, *region, images, stdout, stderr); err != nil {

@@ -40,6 +40,10 @@ type Fake struct {
 	// Files are configuration files Env points at (a clouds.yaml), by
 	// path; Start writes them into Options.Dir.
 	Files map[string]string
+	// ExampleImage is the id, in this cloud's own form, that the examples
+	// (examples/recipes/multicloud) and the tests give the base image (see
+	// ExampleImage); AddImage(f.ExampleImage, …) makes the fake serve it.
+	ExampleImage string
 
 	addImage func(id, name string, layers []string) error
 	close    func()
@@ -61,13 +65,25 @@ type Options struct {
 // starter starts one cloud's fake.
 type starter func(opts Options) (*Fake, error)
 
+// registration is one cloud's fake: its starter, and the id of the base
+// image in the cloud's own form that examples and tests name.
+type registration struct {
+	start        starter
+	exampleImage string
+}
+
 // starters are the clouds that have a fake, by connector name: one line
 // per cloud.
-var starters = map[string]starter{
-	"cloudsigma": startCloudSigma,
-	"ec2":        startEC2,
-	"openstack":  startOpenStack,
+var starters = map[string]registration{
+	"cloudsigma": {startCloudSigma, "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"}, // a library drive's uuid
+	"ec2":        {startEC2, "ami-0d1e2b3c4a5f60718"},
+	"openstack":  {startOpenStack, "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b"}, // a Glance image id
 }
+
+// ExampleImage is the id of the base image that examples/recipes/multicloud
+// and the tests name on the connector's cloud; "" for a cloud without a
+// fake.
+func ExampleImage(connector string) string { return starters[connector].exampleImage }
 
 // Names lists the clouds that have a fake, sorted.
 func Names() []string {
@@ -77,15 +93,16 @@ func Names() []string {
 // Start starts the fake of the named cloud on a loopback port. Close it
 // when done: it stops the server and terminates every machine.
 func Start(connector string, opts Options) (*Fake, error) {
-	s, ok := starters[connector]
+	r, ok := starters[connector]
 	if !ok {
 		return nil, fmt.Errorf("fakeclouds: no fake for connector %q (there are: %v)", connector, Names())
 	}
 	opts.Cloud.Name = connector
-	f, err := s(opts)
+	f, err := r.start(opts)
 	if err != nil {
 		return nil, err
 	}
+	f.ExampleImage = r.exampleImage
 	for path, content := range f.Files {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return nil, fmt.Errorf("fakeclouds: %w", errors.Join(err, f.Close()))

@@ -59,7 +59,7 @@ func TestEveryFakeReachesItsConnector(t *testing.T) {
 						settings["cloud"] = openstackCloudName
 					}
 				}
-				imageID := map[string]string{"ec2": "ami-0d1e2b3c4a5f60718", "openstack": "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b", "cloudsigma": "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"}[name]
+				imageID := f.ExampleImage
 				if err := f.AddImage(imageID, "debian-12", nil); err != nil {
 					t.Fatal(err)
 				}
