@@ -55,10 +55,10 @@ func TestBootstrap_endToEnd(t *testing.T) {
 	if p["web.2:url"] != "http://"+p["web.2:hostname"]+"/?k="+p["db.1:password"] {
 		t.Errorf("web.2:url = %q", p["web.2:url"])
 	}
-	// Every command the agent answers to is linked where scripts find it,
-	// and runs through its link with the configuration the bootstrap
-	// wrote and the token the agent made: ss-get-all on the database
-	// machine reads both web URLs.
+	// Every command the agent answers to is linked where scripts find it, and runs
+	// through its link with the configuration the bootstrap wrote and the
+	// token the agent made: ss-get-all on the database machine reads both
+	// web URLs.
 	for inst, root := range roots {
 		for _, name := range commands {
 			if target, err := os.Readlink(filepath.Join(root, "usr/local/bin", name)); err != nil || target != "slipstream-agent" {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -105,10 +104,10 @@ func TestAgentCommands(t *testing.T) {
 		{"timeout", "db.1", []string{"ss-get", "--timeout", "1", "web.1:ready"}, 9, ""},
 		{"set another node's key", "web.1", []string{"ss-set", "db:password", "x"}, 7, ""},
 		{"undeclared key", "web.1", []string{"ss-set", "nope", "x"}, 7, ""},
-		{"bad usage", "web.1", []string{"ss-set", "onlykey"}, 7, ""},
+		{"bad usage", "web.1", []string{"ss-set", "onlykey"}, 2, ""},
 		{"display", "web.1", []string{"ss-display", "configuring", "apache"}, 0, ""},
 		{"displayed text", "web.1", []string{"ss-get", "web.1:statecustom"}, 0, "configuring apache\n"},
-		{"unknown command", "web.1", []string{"ss-frobnicate"}, 7, ""},
+		{"unknown command", "web.1", []string{"ss-frobnicate"}, 2, ""},
 	}
 	for _, c := range cases {
 		code, out, errOut := as(url, tok[c.inst], c.inst, c.args...)
@@ -164,9 +163,10 @@ func TestAgentNetworkError(t *testing.T) {
 	}
 }
 
-// TestSSGetAll: ss-get-all's arguments, --noblock, its timeout (exit 9,
-// naming the instances still unset), --value, and an abort ending its wait
-// (exit 8), against a real coordinator API. The blocking wait until the
+// TestSSGetAll: ss-get-all's arguments, --noblock, its timeout (SlipStream's
+// way: the instances still unset printed with an empty value and named on
+// stderr, exit 0), --value (an empty one checks nothing), and an abort
+// ending its wait (exit 8), against a real coordinator API. The blocking wait until the
 // last instance sets its key is TestProcesses_getAllWaitsForEveryInstance.
 func TestSSGetAll(t *testing.T) {
 	url, tok := coordinatorFor(t)
@@ -180,14 +180,18 @@ func TestSSGetAll(t *testing.T) {
 		out     string // exact stdout
 		errPart string // a part of stderr
 	}{
-		{"one argument", []string{"ss-get-all", "web"}, 7, "", "usage: ss-get-all"},
-		{"an instance for the node", []string{"ss-get-all", "web.1", "ready"}, 7, "", `"web.1" is not a node name`},
-		{"a qualified key", []string{"ss-get-all", "web", "db:password"}, 7, "", "must be unqualified"},
-		{"a bad key", []string{"ss-get-all", "web", "x!y"}, 7, "", "parameter name"},
+		{"one argument", []string{"ss-get-all", "web"}, 2, "", "usage: ss-get-all"},
+		{"an instance for the node", []string{"ss-get-all", "web.1", "ready"}, 2, "", `"web.1" is not a node name`},
+		{"a qualified key", []string{"ss-get-all", "web", "db:password"}, 2, "", "must be unqualified"},
+		{"a bad key", []string{"ss-get-all", "web", "x!y"}, 2, "", "parameter name"},
 		{"no such node", []string{"ss-get-all", "--noblock", "cache", "ready"}, 7, "", `the deployment has no node "cache"`},
 		{"noblock", []string{"ss-get-all", "--noblock", "web", "ready"}, 0, "web.1:ready yes\nweb.2:ready \n", ""},
-		{"timeout", []string{"ss-get-all", "--timeout", "1", "web", "ready"}, 9, "", "timed out after 1s waiting for web.2:ready"},
+		{"timeout", []string{"ss-get-all", "--timeout", "1", "web", "ready"}, 0, "web.1:ready yes\nweb.2:ready \n", "timed out after 1s waiting for web.2:ready: printed with an empty value"},
+		{"a negative timeout", []string{"ss-get-all", "--timeout=-1", "web", "ready"}, 0, "web.1:ready yes\nweb.2:ready \n", "timed out (--timeout -1: no wait) waiting for web.2:ready"},
+		{"value check after a timeout", []string{"ss-get-all", "--timeout", "1", "--value", "yes", "web", "ready"}, 1, "web.1:ready yes\nweb.2:ready \n", `web.2:ready not equal to the expected value "yes"`},
 		{"value check after the arguments", []string{"ss-get-all", "--noblock", "web", "ready", "--value", "yes"}, 1, "web.1:ready yes\nweb.2:ready \n", `web.2:ready not equal to the expected value "yes"`},
+		{"an empty value checks nothing", []string{"ss-get-all", "--noblock", "--value=", "web", "ready"}, 0, "web.1:ready yes\nweb.2:ready \n", ""},
+		{"SlipStream's spellings", []string{"ss-get-all", "-v", "--run", "lamp", "--endpoint", "https://nuv.la", "--ignore-abort", "--noblock", "web", "ready"}, 0, "web.1:ready yes\nweb.2:ready \n", "GET "},
 	}
 	for _, c := range cases {
 		code, out, errOut := as(url, tok["db.1"], "db.1", c.args...)
@@ -219,12 +223,20 @@ func TestSSGetAll(t *testing.T) {
 }
 
 // TestCommandsAreLinked: the names the agent answers to (commands, the keys
-// of its dispatch table ssCommands) are exactly the ones the bootstrap
-// links, so a command cannot be answered but missing on a machine.
+// of its dispatch table ssCommands) are the ones the bootstrap links, so a
+// command cannot be answered but missing on a machine.
 func TestCommandsAreLinked(t *testing.T) {
-	linked := append([]string(nil), bootstrap.Commands...)
-	sort.Strings(linked)
-	if strings.Join(linked, " ") != strings.Join(commands, " ") {
-		t.Fatalf("the bootstrap links %v, the agent answers to %v", linked, commands)
+	answered := map[string]bool{}
+	for _, name := range commands {
+		answered[name] = true
+	}
+	for _, name := range bootstrap.Commands {
+		if !answered[name] {
+			t.Errorf("the bootstrap links %s, which the agent does not answer to", name)
+		}
+		delete(answered, name)
+	}
+	for name := range answered {
+		t.Errorf("the agent answers to %s, which the bootstrap does not link", name)
 	}
 }

@@ -9,23 +9,31 @@
 // the bootstrap installed, whichever deployment it belongs to: the way to
 // free a host still claimed by a deployment that no longer exists. It is
 // also a multi-call binary: linked or copied as ss-get, ss-get-all,
-// ss-set, ss-abort, ss-display or ss-random it behaves as SlipStream's
-// command of that name, with the same arguments and exit codes (9 timeout,
-// 8 aborted, 7 client error, 5 server error, 4 network; ss-get-all --value
-// exits 1 when an instance's value differs), so old deployment scripts run
-// unchanged:
+// ss-set, ss-display, ss-random, ss-abort or ss-cancel-abort it behaves as
+// SlipStream's command of that name, with the same options and exit codes
+// (2 bad usage, 4 network, 5 server error, 7 client error, 8 aborted, 9
+// timeout; ss-get-all --value exits 1 when an instance's value differs),
+// so old deployment scripts run unchanged. docs/ss-commands.md compares
+// them with SlipStream's, option by option.
 //
-//	ss-get [--timeout S] [--noblock] [--ignoreabort] key
-//	ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key
-//	ss-set [--ignoreabort] key value
-//	ss-display message
+//	ss-get [--timeout S] [--noblock] [--ignore-abort] key
+//	ss-get-all [--timeout S] [--noblock] [--ignore-abort] [--value V] node key
+//	ss-set [--ignore-abort] [--] key value
+//	ss-display [--ignore-abort] [--] message
 //	ss-random [-s N] [key]
-//	ss-abort [--cancel] [reason]
+//	ss-abort [--cancel] [--] [reason]
+//	ss-cancel-abort
 //
-// Each command, and the agent itself, prints its usage, flags and exit
-// codes with --help (or -h) and exits 0, whether or not a coordinator is
-// configured; a bad command line (an unknown flag, a missing argument)
-// exits 7 with the error and the usage on stderr.
+// Each also takes SlipStream's -v (requests on stderr), --run UUID and
+// --endpoint URL (on a machine, its own deployment and coordinator are
+// used whatever they say), and reads its command line as SlipStream's
+// optparse did (--name=value, a long option cut short, -vv, -s12, options
+// after the arguments, --) as well as Go's way (-name). The spellings
+// these commands took first (--ignoreabort) are kept. Each command, and
+// the agent itself, prints its usage, options and exit codes with --help
+// (or -h) and exits 0, whether or not a coordinator is configured; a bad
+// command line exits 2, as SlipStream's, with the error and the usage on
+// stderr.
 //
 // It finds the coordinator from SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID (the
 // deployment), SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN, or from

@@ -18,7 +18,7 @@ import (
 // agent.json, as the bootstrap starts it.
 func startPoolAgent(t *testing.T, configPath, stateDir string) *agentProcess {
 	t.Helper()
-	_, agentBin := binaries(t)
+	agentBin := agentBinary(t)
 	a := &agentProcess{out: &syncBuffer{}, done: make(chan struct{})}
 	a.cmd = exec.Command(agentBin, "run", "-state-dir", stateDir)
 	for _, kv := range os.Environ() {
@@ -118,7 +118,7 @@ func TestRun_poolMachine(t *testing.T) {
 	}
 	// ss-* commands on the machine, configured by the same agent.json,
 	// act as worker.7 with the agent's token.
-	_, agentBin := binaries(t)
+	agentBin := agentBinary(t)
 	get := exec.Command(agentBin, "ss-get", "statecustom")
 	get.Env = []string{"PATH=" + os.Getenv("PATH"), "SLIPSTREAM_AGENT_CONFIG=" + config, "SLIPSTREAM_STATE_DIR=" + state}
 	if out, err := get.CombinedOutput(); err != nil || string(out) != "deployed as worker.7\n" {

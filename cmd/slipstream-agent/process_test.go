@@ -29,39 +29,52 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/tlsutil"
 )
 
+// built is one binary the tests build, once per test process.
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 var bins struct {
-	once       sync.Once
-	dir        string
-	slipc      string
-	agent      string
-	err        error
-	buildStart time.Time
+	dirOnce sync.Once
+	dir     string
+	dirErr  error
+	slipc   built
+	agent   built
+}
+
+// build builds pkg into the tests' folder as out, once.
+func build(t testing.TB, b *built, out, pkg string) string {
+	t.Helper()
+	bins.dirOnce.Do(func() { bins.dir, bins.dirErr = os.MkdirTemp("", "slipstream-bins-") })
+	if bins.dirErr != nil {
+		t.Fatal(bins.dirErr)
+	}
+	b.once.Do(func() {
+		path := filepath.Join(bins.dir, out)
+		if msg, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+			return
+		}
+		b.path = path
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// agentBinary builds slipstream-agent once per test process.
+func agentBinary(t testing.TB) string {
+	return build(t, &bins.agent, "slipstream-agent", "github.com/slipstream/terraform-provider-slipstream/cmd/slipstream-agent")
 }
 
 // binaries builds slipc and slipstream-agent once per test process.
 func binaries(t testing.TB) (slipc, agentBin string) {
 	t.Helper()
-	bins.once.Do(func() {
-		bins.dir, bins.err = os.MkdirTemp("", "slipstream-bins-")
-		if bins.err != nil {
-			return
-		}
-		for _, b := range []struct{ out, pkg string }{
-			{"slipc", "github.com/slipstream/terraform-provider-slipstream/cmd/slipc"},
-			{"slipstream-agent", "github.com/slipstream/terraform-provider-slipstream/cmd/slipstream-agent"},
-		} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(bins.dir, b.out), b.pkg).CombinedOutput()
-			if err != nil {
-				bins.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-				return
-			}
-		}
-		bins.slipc, bins.agent = filepath.Join(bins.dir, "slipc"), filepath.Join(bins.dir, "slipstream-agent")
-	})
-	if bins.err != nil {
-		t.Fatal(bins.err)
-	}
-	return bins.slipc, bins.agent
+	slipc = build(t, &bins.slipc, "slipc", "github.com/slipstream/terraform-provider-slipstream/cmd/slipc")
+	return slipc, agentBinary(t)
 }
 
 func TestMain(m *testing.M) {
@@ -269,7 +282,7 @@ type agentProcess struct {
 
 func startAgent(t testing.TB, coord *coordinatorProcess, id, inst, token, stateDir string, extraEnv ...string) *agentProcess {
 	t.Helper()
-	_, agentBin := binaries(t)
+	agentBin := agentBinary(t)
 	a := &agentProcess{out: &syncBuffer{}, done: make(chan struct{})}
 	a.cmd = exec.Command(agentBin, "run", "-state-dir", stateDir)
 	a.cmd.Env = append(os.Environ(),
@@ -311,7 +324,7 @@ func (a *agentProcess) wait(t testing.TB, timeout time.Duration) int {
 // ss runs an ss-* command as a process, as a script would.
 func ss(t testing.TB, ctx context.Context, coord *coordinatorProcess, id, inst, token string, args ...string) *exec.Cmd {
 	t.Helper()
-	_, agentBin := binaries(t)
+	agentBin := agentBinary(t)
 	cmd := exec.CommandContext(ctx, agentBin, args...)
 	cmd.Env = append(os.Environ(), "SLIPSTREAM_SERVICEURL="+coord.URL, "SLIPSTREAM_DIID="+id,
 		"SLIPSTREAM_NODE_INSTANCE_NAME="+inst, "SLIPSTREAM_TOKEN="+token)

@@ -38,12 +38,20 @@ func uninstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "slipstream-agent uninstall: %v\n", err)
 		return 1
 	}
+	return runUninstall(script, stdout, stderr)
+}
+
+// runUninstall runs the uninstall script: 0 when it succeeds, 1 when it
+// fails whatever its own exit status, so that 2 keeps meaning a bad
+// command line (exitUsage), as for every command of the binary.
+func runUninstall(script string, stdout, stderr io.Writer) int {
 	// The script removes this binary while it runs, which Linux allows.
 	cmd := exec.Command("/bin/sh", "-c", script) // #nosec G204 -- the bootstrap package's own uninstall script, from the zero Config: nothing from outside goes in
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	var exit *exec.ExitError
 	if err := cmd.Run(); errors.As(err, &exit) {
-		return exit.ExitCode()
+		fmt.Fprintf(stderr, "slipstream-agent uninstall: the uninstall script exited with status %d\n", exit.ExitCode())
+		return 1
 	} else if err != nil {
 		fmt.Fprintf(stderr, "slipstream-agent uninstall: %v\n", err)
 		return 1

@@ -10,17 +10,17 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 )
 
-// exitUsage ends a command whose command line is wrong (an unknown flag, a
-// missing argument): 7, a client error, as these commands have always
-// exited. Every command of the binary uses this one constant.
-const exitUsage = client.ExitClient
+// exitUsage ends a command whose command line is wrong (an unknown
+// option, a missing argument): 2, as SlipStream's commands (optparse's
+// error and CommandBase.usageExit both exit 2) and the agent itself. No
+// other exit of these commands is 2.
+const exitUsage = 2
 
 // help describes a command for its --help and its usage errors. The flags
 // are listed from the command's flag set, so a flag defined there (an
-// alias too: one more fs.BoolVar on the same variable) is listed without
-// touching the help.
+// alias too: see alias) is listed without touching the help.
 type help struct {
-	usage string     // the synopsis: "ss-get [--timeout S] [--noblock] [--ignoreabort] key"
+	usage string     // the synopsis: "ss-get [--timeout S] [--noblock] [--ignore-abort] … key"
 	about string     // what the command does, and its arguments
 	exits []exitCode // the exit codes it ends with, in the order to list them
 	notes string     // printed last, when set
@@ -37,33 +37,60 @@ var (
 	exitSuccess     = exitCode{0, "success"}
 	exitTimedOut    = exitCode{client.ExitTimeout, "timed out"}
 	exitAborted     = exitCode{client.ExitAborted, "the run is aborted (by ss-abort or a failing script)"}
-	exitClientError = exitCode{client.ExitClient, "client error: bad usage, unknown key or node, no coordinator configured"}
+	exitClientError = exitCode{client.ExitClient, "client error: unknown key or node, a key of another instance, no coordinator configured"}
 	exitServerError = exitCode{client.ExitServer, "the coordinator failed"}
 	exitUnreachable = exitCode{client.ExitNetwork, "the coordinator is unreachable (after retrying)"}
-	exitBadUsage    = exitCode{exitUsage, "bad usage"}
+	exitBadUsage    = exitCode{exitUsage, "bad usage: an unknown option, a missing or extra argument"}
 )
 
 // ssExits are the exit codes of an ss-* command that talks to the
 // coordinator without waiting for a key.
-var ssExits = []exitCode{exitSuccess, exitAborted, exitClientError, exitServerError, exitUnreachable}
+var ssExits = []exitCode{exitSuccess, exitBadUsage, exitUnreachable, exitServerError, exitClientError, exitAborted}
 
 // configHelp ends the help of the ss-* commands: where they find the
 // coordinator.
 const configHelp = `Inside a machine the agent configures these commands. Elsewhere, set
-SLIPSTREAM_SERVICEURL, SLIPSTREAM_DIID, SLIPSTREAM_NODE_INSTANCE_NAME and
-SLIPSTREAM_TOKEN (or SLIPSTREAM_AGENT_CONFIG, a file like the machine's
-/etc/slipstream/agent.json).`
+SLIPSTREAM_SERVICEURL (or --endpoint), SLIPSTREAM_DIID (or --run),
+SLIPSTREAM_NODE_INSTANCE_NAME and SLIPSTREAM_TOKEN (or SLIPSTREAM_AGENT_CONFIG,
+a file like the machine's /etc/slipstream/agent.json).
 
-// write prints the command's help: synopsis, description, flags and exit
-// codes.
+SlipStream's spellings and ours are both accepted: --ignore-abort or
+--ignoreabort, --name=value, a long option cut short (--time 60), -vv, -s12,
+options after the arguments, and -- before an argument that starts with a dash.`
+
+// write prints the command's help: synopsis, description, options and
+// exit codes. An alias is listed with the flag it spells differently;
+// the options every run command takes (runOptions) come after the
+// command's own.
 func (h *help) write(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n", h.usage, h.about)
 	type row struct{ left, text string }
-	var rows []row
+	aliases := map[string][]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if a, ok := f.Value.(*aliasValue); ok {
+			aliases[a.of] = append(aliases[a.of], f.Name)
+		}
+	})
+	var own, common []row
 	width := 0
 	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(*aliasValue); ok {
+			return
+		}
 		arg, text := flag.UnquoteUsage(f)
-		left := "--" + f.Name
+		// A one-letter spelling goes before the flag (-s, --size N), a
+		// long one after its text (also --ignoreabort).
+		var short, long []string
+		for _, n := range append([]string{f.Name}, aliases[f.Name]...) {
+			switch {
+			case len(n) == 1:
+				short = append(short, "-"+n)
+			case n == f.Name:
+			default:
+				long = append(long, "--"+n)
+			}
+		}
+		left := strings.Join(append(short, "--"+f.Name), ", ")
 		if len(f.Name) == 1 {
 			left = "-" + f.Name
 		}
@@ -73,13 +100,30 @@ func (h *help) write(w io.Writer, fs *flag.FlagSet) {
 		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
 			text += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		rows = append(rows, row{left, text})
+		if len(long) > 0 {
+			text += "; also " + strings.Join(long, ", ")
+		}
+		if commonOptions[f.Name] {
+			common = append(common, row{left, text})
+		} else {
+			own = append(own, row{left, text})
+		}
 		width = max(width, len(left))
 	})
-	if len(rows) > 0 {
-		fmt.Fprintln(w, "\nFlags:")
-		for _, r := range rows {
-			fmt.Fprintf(w, "  %-*s  %s\n", width, r.left, r.text)
+	for _, section := range []struct {
+		title string
+		rows  []row
+	}{{"Options:", own}, {"Options of every SlipStream run command:", common}} {
+		if len(section.rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", section.title)
+		for _, r := range section.rows {
+			lines := wrap(r.text, helpWidth-width-4)
+			fmt.Fprintf(w, "  %-*s  %s\n", width, r.left, lines[0])
+			for _, l := range lines[1:] {
+				fmt.Fprintf(w, "  %-*s  %s\n", width, "", l)
+			}
 		}
 	}
 	fmt.Fprintln(w, "\nExit status:")
@@ -91,6 +135,29 @@ func (h *help) write(w io.Writer, fs *flag.FlagSet) {
 	}
 }
 
+// helpWidth is the width the help's option lines are wrapped to.
+const helpWidth = 80
+
+// wrap cuts text into lines of at most width bytes at spaces (a longer
+// word gets a line of its own), and at least one line.
+func wrap(text string, width int) []string {
+	width = max(width, 20)
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) > width:
+			lines = append(lines, line)
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	return append(lines, line)
+}
+
 // flags is a command's flag set. It prints nothing itself: --help goes to
 // stdout and usage errors to stderr, as commandLineDone decides.
 func flags(name string) *flag.FlagSet {
@@ -98,27 +165,6 @@ func flags(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	return fs
-}
-
-// parse accepts SlipStream's --long options and options after arguments.
-// It returns flag.ErrHelp for -h, -help or --help.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// isHelpFlag reports whether arg asks for help, as the flag package takes it.
-func isHelpFlag(arg string) bool {
-	return arg == "-h" || arg == "-help" || arg == "--help"
 }
 
 // wantArgs checks the positional arguments against the names the synopsis

@@ -15,7 +15,7 @@ import (
 // coordinator configured: the real binary, run through ss-* links as on a
 // machine.
 func TestHelp_withoutCoordinator(t *testing.T) {
-	_, agentBin := binaries(t)
+	agentBin := agentBinary(t)
 	dir := t.TempDir()
 	for _, name := range commands {
 		if err := os.Symlink(agentBin, filepath.Join(dir, name)); err != nil {
@@ -89,26 +89,33 @@ func TestHelp_flagsAndExits(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	for _, want := range []string{
-		"usage: ss-get-all [--timeout S] [--noblock] [--ignoreabort] [--value V] node key\n",
-		"\n  --timeout S    wait up to S seconds for every instance's key, all together; 0: no limit (default 60)\n",
-		"\n  --value V      check that every instance's value is V; exit 1 if not\n",
-		"\n  --noblock      ",
+		"usage: ss-get-all [--timeout S] [--noblock] [--ignore-abort] [--value V] [-v] [--run UUID] [--endpoint URL] node key\n",
+		"\n  --timeout S     wait up to S seconds for every instance's key, all together;\n",
+		"\n  --value V       check that every instance's value is V; exit 1 if not\n",
+		"\n  --ignore-abort  read even while the run is aborted; also --ignoreabort\n",
+		"\n  --noblock       ",
+		"\nOptions of every SlipStream run command:\n  --endpoint URL  SlipStream's server URL: ",
+		"\n  -v, --verbose   print on stderr",
 		"\n  1  an instance's value differs from --value\n",
-		"\n  9  timed out\n",
+		"\n  2  bad usage: ",
 		"SLIPSTREAM_SERVICEURL",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("ss-get-all --help lacks %q:\n%s", want, stdout.String())
 		}
 	}
+	// ss-get-all ends a timeout as SlipStream's did: no exit 9.
+	if strings.Contains(stdout.String(), "  9  ") {
+		t.Errorf("ss-get-all --help lists exit 9:\n%s", stdout.String())
+	}
 	stdout.Reset()
 	run([]string{"/usr/local/bin/ss-random", "-h"}, noEnv, &stdout, &stderr)
-	if !strings.Contains(stdout.String(), "\n  -s N  print N characters (default 12)\n") || strings.Contains(stdout.String(), "  9  ") {
-		t.Errorf("ss-random -h: want -s with one dash and no timeout exit:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "\n  -s, --size N    print N characters (default 12)\n") || strings.Contains(stdout.String(), "  9  ") {
+		t.Errorf("ss-random -h: want -s and --size on one line and no timeout exit:\n%s", stdout.String())
 	}
 }
 
-// TestUsageErrors: a bad command line exits 7 (exitUsage) with the error
+// TestUsageErrors: a bad command line exits 2 (exitUsage) with the error
 // and the synopsis on stderr and nothing on stdout, before any coordinator
 // is looked for.
 func TestUsageErrors(t *testing.T) {
@@ -119,16 +126,28 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"ss-get"}, "ss-get: missing key"},
 		{[]string{"ss-get", "a", "b"}, `ss-get: unexpected argument "b" after key`},
-		{[]string{"ss-get", "--bogus", "key"}, "ss-get: flag provided but not defined: -bogus"},
-		{[]string{"ss-get", "--timeout", "soon", "key"}, `ss-get: invalid value "soon" for flag -timeout: parse error`},
+		{[]string{"ss-get", "--bogus", "key"}, "ss-get: no such option: --bogus"},
+		{[]string{"ss-get", "--timeout", "soon", "key"}, `ss-get: invalid value "soon" for --timeout: not an integer`},
+		{[]string{"ss-get", "key", "--timeout"}, "ss-get: --timeout option requires an argument"},
+		{[]string{"ss-get-all", "--v", "x", "web", "ready"}, "ss-get-all: ambiguous option: --v (--value, --verbose?)"},
+		{[]string{"ss-get", "-x", "key"}, "ss-get: no such option: -x"},
+		{[]string{"ss-get", "-vs", "5", "key"}, "ss-get: no such option: -s"},
+		{[]string{"ss-get", "--run"}, "ss-get: --run option requires an argument"},
+		{[]string{"ss-set", "k", "v", "extra"}, `ss-set: unexpected argument "extra" after key value`},
+		{[]string{"ss-random", "--size", "twelve"}, `ss-random: invalid value "twelve" for --size: not an integer`},
+		{[]string{"ss-random", "-s"}, "ss-random: -s option requires an argument"},
+		{[]string{"ss-display", "-v", "--ignore-abort"}, "ss-display: missing message"},
+		{[]string{"ss-display", "hello", "--run"}, "ss-display: --run option requires an argument"},
+		{[]string{"ss-cancel-abort", "a", "b"}, `ss-cancel-abort: unexpected argument "b": it takes at most one, which it ignores`},
+		{[]string{"ss-get-all", "--value"}, "ss-get-all: --value option requires an argument"},
 		{[]string{"ss-set", "key"}, "ss-set: missing value"},
 		{[]string{"ss-get-all", "web"}, "ss-get-all: missing key"},
 		{[]string{"ss-get-all"}, "ss-get-all: missing node and key"},
 		{[]string{"ss-get-all", "web.1", "ready"}, `ss-get-all: "web.1" is not a node name (\w+, no instance number)`},
-		{[]string{"ss-random", "-s", "0"}, "ss-random: -s 0 is out of range: N must be 1 to 4096"},
+		{[]string{"ss-random", "-s", "0"}, "ss-random: -s 0 is out of range: N must be 1 to 1048576"},
 		{[]string{"ss-random", "a", "b"}, `ss-random: unexpected argument "b" after key`},
 		{[]string{"ss-display"}, "ss-display: missing message"},
-		{[]string{"ss-abort", "--nope"}, "ss-abort: flag provided but not defined: -nope"},
+		{[]string{"ss-abort", "--nope"}, "ss-abort: no such option: --nope"},
 		{[]string{"slipstream-agent", "run", "extra"}, `slipstream-agent run: unexpected argument "extra": it takes none`},
 		{[]string{"slipstream-agent", "uninstall", "now"}, `slipstream-agent uninstall: unexpected argument "now": it takes none`},
 	}
@@ -152,13 +171,14 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestDisplayTakesDashes: ss-display's arguments are the message even when
-// they look like flags; only a first --help asks for help.
-func TestDisplayTakesDashes(t *testing.T) {
-	for _, args := range [][]string{{"-x", "done"}, {"step", "--help"}, {"--", "3"}} {
-		act, err := parseDisplay(flags("ss-display"), args)
-		if err != nil || act == nil {
-			t.Errorf("ss-display %q: %v", args, err)
+// TestUninstall_failureIsOne: a failing uninstall script ends the command
+// with 1, whatever its own status, so that 2 means a bad command line
+// only.
+func TestUninstall_failureIsOne(t *testing.T) {
+	for script, want := range map[string]int{"exit 0": 0, "exit 2": 1, "exit 7": 1, "echo gone": 0} {
+		var stdout, stderr bytes.Buffer
+		if code := runUninstall(script, &stdout, &stderr); code != want {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", script, code, want, stderr.String())
 		}
 	}
 }

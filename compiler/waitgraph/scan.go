@@ -51,19 +51,54 @@ type Call struct {
 type cmdSpec struct {
 	keys        int             // positional arguments forming the key: 0, 1 or 2 (ss-get-all node key)
 	keyRequired bool            // the command fails without a key
-	valueFlags  map[string]bool // options that consume the next argument
+	options     map[string]bool // the command's own options, true for those that consume the next argument
 }
 
-// specs lists the commands that Scan recognises. ss-display and ss-abort
-// take no key; they are reported so callers see every ss-* call, but the
-// analysis ignores them.
+// commonOptions are the options every ss-* command takes, as SlipStream's
+// client did (docs/ss-commands.md), true for those that take a value.
+var commonOptions = map[string]bool{"-v": false, "--verbose": false, "--run": true, "--endpoint": true, "-h": false, "--help": false}
+
+// specs lists the commands that Scan recognises, with the options the
+// agent accepts (cmd/slipstream-agent). ss-display and ss-abort take no
+// key; they are reported so callers see every ss-* call, but the analysis
+// ignores them.
 var specs = map[string]cmdSpec{
-	"ss-get":     {keys: 1, keyRequired: true, valueFlags: map[string]bool{"--timeout": true}},
-	"ss-get-all": {keys: 2, keyRequired: true, valueFlags: map[string]bool{"--value": true, "--timeout": true}},
-	"ss-set":     {keys: 1, keyRequired: true},
-	"ss-random":  {keys: 1, valueFlags: map[string]bool{"-s": true, "--size": true}},
-	"ss-display": {},
-	"ss-abort":   {},
+	"ss-get":          {keys: 1, keyRequired: true, options: map[string]bool{"--timeout": true, "--noblock": false, "--ignore-abort": false, "--ignoreabort": false}},
+	"ss-get-all":      {keys: 2, keyRequired: true, options: map[string]bool{"--value": true, "--timeout": true, "--noblock": false, "--ignore-abort": false, "--ignoreabort": false}},
+	"ss-set":          {keys: 1, keyRequired: true, options: map[string]bool{"--ignore-abort": false, "--ignoreabort": false}},
+	"ss-random":       {keys: 1, options: map[string]bool{"-s": true, "--size": true}},
+	"ss-display":      {options: map[string]bool{"--ignore-abort": false, "--ignoreabort": false}},
+	"ss-abort":        {options: map[string]bool{"--cancel": false}},
+	"ss-cancel-abort": {},
+}
+
+// option resolves an option name as the agent's parser does: a known
+// name, or a long option cut to an unambiguous prefix (--time is
+// --timeout). It reports whether the option consumes the next argument;
+// an unknown name takes none.
+func (c cmdSpec) option(name string) (full string, takesValue bool) {
+	if v, ok := c.options[name]; ok {
+		return name, v
+	}
+	if v, ok := commonOptions[name]; ok {
+		return name, v
+	}
+	if !strings.HasPrefix(name, "--") {
+		return name, false
+	}
+	match, matches := "", 0
+	for _, set := range []map[string]bool{c.options, commonOptions} {
+		for o, v := range set {
+			if strings.HasPrefix(o, "--") && strings.HasPrefix(o, name) {
+				match, takesValue = o, v
+				matches++
+			}
+		}
+	}
+	if matches != 1 {
+		return name, false
+	}
+	return match, takesValue
 }
 
 // shells are the interpreters whose scripts are parsed as shell; a script
@@ -228,16 +263,17 @@ func buildCall(m *posMap, cmd string, cmdStart, cmdEnd int, args []arg) (c Call,
 				if k := strings.IndexByte(name, '='); k >= 0 {
 					name, attached = name[:k], true
 				}
-			} else if len(name) > 2 && spec.valueFlags[name[:2]] {
+			} else if _, takes := spec.option(name[:2]); len(name) > 2 && takes {
 				name, attached = name[:2], true // -s8
 			}
+			name, takesValue := spec.option(name)
 			switch name {
 			case "--noblock":
 				c.NoBlock = true
 			case "-h", "--help":
 				help = true
 			}
-			if spec.valueFlags[name] && !attached && i+1 < len(args) {
+			if takesValue && !attached && i+1 < len(args) {
 				i++
 				end = max(end, args[i].end)
 			}

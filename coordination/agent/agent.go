@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -189,6 +190,18 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.progress = p
+	if p.fresh() {
+		// A new instance on this machine: its report folder starts
+		// empty, so another deployment's files are not sent as its own.
+		if err := os.RemoveAll(r.reportDir()); err != nil {
+			return err
+		}
+	}
+	// SLIPSTREAM_REPORT_DIR exists for every script, as SlipStream's
+	// /var/log/slipstream/client did.
+	if err := os.MkdirAll(r.reportDir(), 0o700); err != nil {
+		return err
+	}
 	stopLeftover(r.StateDir, p.ScriptPID)
 	p.ScriptPID = 0
 	if err := r.save(); err != nil {
@@ -423,6 +436,11 @@ func (r *Runner) logDir() string {
 	return dir
 }
 
+// reportDir is SLIPSTREAM_REPORT_DIR: every file a script writes there,
+// in any phase, is sent with the instance's reports, as SlipStream sent
+// /var/log/slipstream/client. It is emptied only when a new instance
+// starts on the machine, so a report sends what the scripts before it
+// wrote too.
 func (r *Runner) reportDir() string { return filepath.Join(r.StateDir, "reports") }
 
 // environment is what every script gets: SlipStream's variables, so its
@@ -445,6 +463,15 @@ func (r *Runner) environment() []string {
 	if r.BinDir != "" {
 		path = r.BinDir + string(os.PathListSeparator) + path
 	}
+	if !hasVariable(env, "HOME") {
+		// SlipStream's executor set HOME for its scripts when its own
+		// environment had none, as a service's may not.
+		if u, err := user.Current(); err == nil && u.HomeDir != "" {
+			env = append(env, "HOME="+u.HomeDir)
+		}
+	}
+	// The SLIPSTREAM_* variables of SlipStreamVariables that are Provided,
+	// but the scale hooks' (see executing), and the agent's own.
 	env = append(env,
 		"PATH="+path,
 		"SLIPSTREAM_DIID="+r.Config.Deployment,
@@ -453,6 +480,7 @@ func (r *Runner) environment() []string {
 		"SLIPSTREAM_NODE_NAME="+r.Instance.Node,
 		"SLIPSTREAM_NODE_INDEX="+strconv.Itoa(r.Instance.Index),
 		"SLIPSTREAM_CLOUD="+r.Config.Cloud,
+		"SLIPSTREAM_CONNECTOR_INSTANCE="+r.Config.Cloud,
 		// Not the token itself: a script that logs or reports its
 		// environment would hand it out. The ss-* commands read it from
 		// the token file (root's, 0600), as the script's user can.
@@ -468,14 +496,12 @@ func (r *Runner) environment() []string {
 	return env
 }
 
-// report runs the report scripts into a fresh report folder, then uploads
-// it with the scripts' logs. After an abort the scripts run too (as in
-// SlipStream: reports are what tells why), ignoring the abort.
+// report runs the report scripts, then uploads the report folder (what
+// every script wrote there) with the scripts' logs. After an abort the
+// scripts run too (as in SlipStream: reports are what tells why),
+// ignoring the abort.
 func (r *Runner) report(ctx context.Context, node *coordinator.Node, afterAbort bool) error {
 	dir := r.reportDir()
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -537,6 +563,16 @@ func (r *Runner) aborted(ctx context.Context, message, state string) error {
 	// finalized while the reports were sent, the wait returns at once.
 	_, err := r.Client.WaitRun(ctx, coordinator.Run{State: state, Abort: message}, 0)
 	return err
+}
+
+// hasVariable reports whether env sets name.
+func hasVariable(env []string, name string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }
 
 // gone turns "this deployment or instance does not exist any more" into

@@ -64,6 +64,12 @@ func loadProgress(dir, deployment, instance, machine string) (*progress, error) 
 	return &saved, nil
 }
 
+// fresh reports whether nothing was done yet for this instance on this
+// machine: no script ran to its end, no report was sent.
+func (p *progress) fresh() bool {
+	return !p.Deployed && len(p.Phases) == 0 && p.Reported == nil && p.AbortReported == ""
+}
+
 func (p *progress) save(dir string) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

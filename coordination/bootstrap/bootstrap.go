@@ -88,7 +88,7 @@ var templateFS embed.FS
 // tests check that the agent answers to exactly these, so a command
 // cannot be documented and analysed (compiler/waitgraph) but missing on
 // the machine.
-var Commands = []string{"ss-abort", "ss-display", "ss-get", "ss-get-all", "ss-random", "ss-set"}
+var Commands = []string{"ss-abort", "ss-cancel-abort", "ss-display", "ss-get", "ss-get-all", "ss-random", "ss-set"}
 
 var templates = template.Must(template.New("").
 	Funcs(template.FuncMap{"sq": shellQuote, "commands": func() string { return strings.Join(Commands, " ") }}).

@@ -392,7 +392,7 @@ func checkInstalled(t *testing.T, c Config, agent []byte) {
 	}
 	// Listed here, not taken from Commands, so that dropping one from
 	// Commands fails the test.
-	for _, n := range []string{"ss-get", "ss-get-all", "ss-set", "ss-display", "ss-random", "ss-abort"} {
+	for _, n := range []string{"ss-get", "ss-get-all", "ss-set", "ss-display", "ss-random", "ss-abort", "ss-cancel-abort"} {
 		if target, err := os.Readlink(filepath.Join(bin, n)); err != nil || target != "slipstream-agent" {
 			t.Errorf("%s: link to %q (%v), want slipstream-agent", n, target, err)
 		}

@@ -42,7 +42,7 @@
 // temporary directory in tests:
 //
 //	/usr/local/bin/slipstream-agent          the agent, 0755
-//	/usr/local/bin/ss-get, ss-get-all, ss-set, ss-display, ss-random, ss-abort (Commands)
+//	/usr/local/bin/ss-get, ss-get-all, ss-set, ss-display, ss-random, ss-abort, ss-cancel-abort (Commands)
 //	                                         symbolic links to slipstream-agent (relative)
 //	/etc/slipstream/                         0700
 //	/etc/slipstream/agent.json               0600: {"service_url", "deployment", "instance",
