@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 )
 
 // A negative case is a recipe folder in memory. In one of its files, «…»
@@ -320,28 +322,28 @@ cloud "aws" {
 	{
 		name: "connector not yet available",
 		files: map[string]string{"main.slip.hcl": `
-cloud "az" {
-  connector       = «"azure"»
-  subscription_id = "00000000-0000-0000-0000-000000000000"
-  location        = "westeurope"
+cloud "grid" {
+  connector = «"occi"»
+  endpoint  = "https://occi.example.com:11443/"
 }`},
-		context: `connector       = "azure"`,
+		context: `connector = "occi"`,
 		want: []wantDiag{errorDiag("Connector not yet available",
-			`Cloud "az" uses connector "azure", which is planned but not yet available: the provider has no slipstream_azure_vm resource yet, so nothing could start this cloud's machines. The connectors available now are: cloudsigma, ec2, fixed, openstack. Planned, not yet available: azure, cloudstack, opennebula.`)},
+			`Cloud "grid" uses connector "occi", which is planned but not yet available: the provider has no slipstream_occi_compute resource yet, so nothing could start this cloud's machines. The connectors available now are: `+
+				strings.Join(catalog.Implemented(), ", ")+`. Planned, not yet available: `+strings.Join(catalog.Planned(), ", ")+`.`)},
 	},
 	{
 		// The availability error comes first; the cloud's settings are
 		// still checked, so the recipe is otherwise ready.
 		name: "planned connector with a wrong setting",
 		files: map[string]string{"main.slip.hcl": `
-cloud "private" {
-  connector = «"cloudstack"»
-  api_url   = "https://cloud.test/client/api"
-  zones     = "z1"
+cloud "grid" {
+  connector = «"occi"»
+  endpoint  = "https://occi.example.com:11443/"
+  mixins    = "small"
 }`},
 		want: []wantDiag{
-			errorDiag("Connector not yet available", `connector "cloudstack", which is planned but not yet available`),
-			errorDiag("Unsupported connector setting", `Connector "cloudstack" has no setting`),
+			errorDiag("Connector not yet available", `connector "occi", which is planned but not yet available`),
+			errorDiag("Unsupported connector setting", `Connector "occi" has no setting`),
 		},
 	},
 	{

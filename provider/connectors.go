@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"sort"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -13,36 +12,22 @@ import (
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
-	"github.com/slipstream/terraform-provider-slipstream/connectors/cloudsigma"
-	"github.com/slipstream/terraform-provider-slipstream/connectors/ec2"
-	"github.com/slipstream/terraform-provider-slipstream/connectors/openstack"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/registry"
 )
 
-// machineConnectors are the clouds whose machines the provider creates,
-// by catalog name. Each gets a resource built from the catalog's settings
-// and the shared implementation in instance_resource.go: registering a
-// new cloud is one line here (and its catalog entry marked Implemented).
-var machineConnectors = map[string]connectors.Factory{
-	"cloudsigma": cloudsigma.New,
-	"ec2":        ec2.New,
-	"openstack":  openstack.New,
-}
-
 // machineResources returns constructors of each cloud's instance, pool
-// and image resources, in name order.
+// and image resources, in name order: one of each for every connector in
+// connectors/registry, built from the catalog's settings and the shared
+// implementation in instance_resource.go.
 func machineResources() []func() resource.Resource {
-	names := make([]string, 0, len(machineConnectors))
-	for name := range machineConnectors {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := make([]func() resource.Resource, 0, len(names))
+	names := registry.Names()
+	out := make([]func() resource.Resource, 0, 3*len(names))
 	for _, name := range names {
 		conn, ok := catalog.Lookup(name)
 		if !ok {
 			panic(fmt.Sprintf("provider: connector %s is registered but not in the catalog", name))
 		}
-		factory := machineConnectors[name]
+		factory, _ := registry.Factory(name)
 		out = append(out, func() resource.Resource { return newInstanceResource(conn, factory) })
 		out = append(out, func() resource.Resource { return newPoolResource(conn, factory) })
 		out = append(out, func() resource.Resource { return newImageResource(conn, factory) })

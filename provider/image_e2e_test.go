@@ -244,6 +244,9 @@ func TestAccOpenStackImage_buildAndDeployFromIt(t *testing.T) {
 func TestAccCloudSigmaImage_buildAndDeployFromIt(t *testing.T) {
 	testAccImageBuildAndDeploy(t, "cloudsigma")
 }
+func TestAccCloudStackImage_buildAndDeployFromIt(t *testing.T) {
+	testAccImageBuildAndDeploy(t, "cloudstack")
+}
 
 // jsonOutput reads a Terraform output as JSON into v.
 func jsonOutput(tf *tfCLI, name string, v any) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakeclouds"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/registry"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 )
 
@@ -265,7 +266,8 @@ func testAccInstanceImport(t *testing.T, connector string) {
 	// by its labels' deployment and instance.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := machineConnectors[connector](ctx, settingsFromStrings(c.fake.Recipe, c.fake.Settings))
+	factory, _ := registry.Factory(connector)
+	conn, err := factory(ctx, settingsFromStrings(c.fake.Recipe, c.fake.Settings))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +386,18 @@ func TestAccCloudSigmaServer_failedMachineIsReplaced(t *testing.T) {
 	testAccInstanceFailedMachine(t, "cloudsigma")
 }
 
+func TestAccCloudStackInstance_lifecycle(t *testing.T) { testAccInstanceLifecycle(t, "cloudstack") }
+func TestAccCloudStackInstance_import(t *testing.T)    { testAccInstanceImport(t, "cloudstack") }
+func TestAccCloudStackInstance_throttledAndSlow(t *testing.T) {
+	testAccInstanceThrottled(t, "cloudstack")
+}
+func TestAccCloudStackInstance_permanentErrors(t *testing.T) {
+	testAccInstancePermanentErrors(t, "cloudstack")
+}
+func TestAccCloudStackInstance_failedMachineIsReplaced(t *testing.T) {
+	testAccInstanceFailedMachine(t, "cloudstack")
+}
+
 // testAccInstanceThrottled: a throttling, slow API is waited out within
 // the timeout, and each machine is started once.
 func testAccInstanceThrottled(t *testing.T, connector string) {
@@ -425,7 +439,7 @@ func testAccInstancePermanentErrors(t *testing.T, connector string) {
 		}
 		return nil
 	}
-	unknownImage := strings.Replace(c.config(1, ""), c.image, map[string]string{"ec2": "ami-00000000000000000", "openstack": "00000000-0000-4000-8000-000000000000", "cloudsigma": "00000000-0000-4000-8000-000000000000"}[connector], 1)
+	unknownImage := strings.Replace(c.config(1, ""), c.image, fakeclouds.MissingImage(connector), 1)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: plainFactories(),
 		CheckDestroy:             c.noneLeft(),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/registry"
 )
 
 // TestInstanceResources_matchCatalog: every implemented connector that
@@ -29,7 +30,7 @@ func TestInstanceResources_matchCatalog(t *testing.T) {
 		r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "slipstream"}, &meta)
 		byType[meta.TypeName] = r
 	}
-	for name := range machineConnectors {
+	for _, name := range registry.Names() {
 		conn, ok := catalog.Lookup(name)
 		if !ok || !conn.Implemented || !conn.Sized || !conn.NeedsImage || conn.Bootstrap != "user_data" {
 			t.Errorf("registered connector %s: catalog entry %+v", name, conn)

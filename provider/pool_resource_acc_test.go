@@ -21,6 +21,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/connectors"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/fakecloud"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/registry"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/bootstrap"
 	"github.com/slipstream/terraform-provider-slipstream/coordination/client"
 )
@@ -170,6 +171,7 @@ func testAccPoolLifecycle(t *testing.T, connector string) {
 func TestAccEC2Pool_lifecycle(t *testing.T)        { testAccPoolLifecycle(t, "ec2") }
 func TestAccOpenStackPool_lifecycle(t *testing.T)  { testAccPoolLifecycle(t, "openstack") }
 func TestAccCloudSigmaPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "cloudsigma") }
+func TestAccCloudStackPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "cloudstack") }
 
 // TestPoolResources_matchCatalog: every registered cloud has its pool
 // resource registered under the catalog's name.
@@ -182,7 +184,7 @@ func TestPoolResources_matchCatalog(t *testing.T) {
 		have[meta.TypeName] = true
 	}
 	var names []string
-	for name := range machineConnectors {
+	for _, name := range registry.Names() {
 		names = append(names, name)
 	}
 	sort.Strings(names)

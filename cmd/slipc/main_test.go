@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slipstream/terraform-provider-slipstream/compiler/imports"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/catalog"
 )
 
 // slipc runs the CLI in-process and returns its exit code and output.
@@ -146,7 +147,7 @@ func TestValidateJSON(t *testing.T) {
 // text and the JSON form, and says which connectors are available.
 func TestValidatePlannedConnector(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.slip.hcl"), []byte("cloud \"az\" {\n  location  = \"westeurope\"\n  connector = \"azure\"\n  subscription_id = \"00000000-0000-0000-0000-000000000000\"\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.slip.hcl"), []byte("cloud \"vcd\" {\n  url       = \"https://vcd.example.com/api\"\n  connector = \"vcloud\"\n  org       = \"lab\"\n}\n"), 0o644)
 	code, _, stderr := slipc(t, "validate", dir)
 	if code != exitDiags {
 		t.Fatalf("code %d, want %d\n%s", code, exitDiags, stderr)
@@ -154,9 +155,9 @@ func TestValidatePlannedConnector(t *testing.T) {
 	for _, want := range []string{
 		"Error: Connector not yet available",
 		"main.slip.hcl line 3",
-		`  3:   connector = "azure"`,
-		`connector "azure", which is planned but not yet available`,
-		"The connectors available now are: cloudsigma, ec2, fixed, openstack.",
+		`  3:   connector = "vcloud"`,
+		`connector "vcloud", which is planned but not yet available`,
+		"The connectors available now are: " + strings.Join(catalog.Implemented(), ", ") + ".",
 	} {
 		// The detail is wrapped to the terminal's width.
 		if !strings.Contains(stderr, want) && !strings.Contains(strings.Join(strings.Fields(stderr), " "), want) {
@@ -173,10 +174,10 @@ func TestValidatePlannedConnector(t *testing.T) {
 	}
 	d := rep.Diagnostics[0]
 	if d.Summary != "Connector not yet available" || d.Range == nil || !strings.HasSuffix(d.Range.Filename, "main.slip.hcl") ||
-		d.Range.Start.Line != 3 || d.Range.Start.Column != 15 || d.Range.End.Column != 22 {
+		d.Range.Start.Line != 3 || d.Range.Start.Column != 15 || d.Range.End.Column != 23 {
 		t.Errorf("diagnostic %+v range %+v", d, d.Range)
 	}
-	if c := d.Context; c == nil || c.Start.Line != 3 || c.Start.Column != 3 || c.End.Column != 22 {
+	if c := d.Context; c == nil || c.Start.Line != 3 || c.Start.Column != 3 || c.End.Column != 23 {
 		t.Errorf("context %+v, want the whole connector attribute", c)
 	}
 }

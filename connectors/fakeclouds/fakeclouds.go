@@ -65,25 +65,32 @@ type Options struct {
 // starter starts one cloud's fake.
 type starter func(opts Options) (*Fake, error)
 
-// registration is one cloud's fake: its starter, and the id of the base
-// image in the cloud's own form that examples and tests name.
+// registration is one cloud's fake: its starter, the id of the base
+// image in the cloud's own form that examples and tests name, and an id
+// of that form that no image has (for tests of a wrong image id).
 type registration struct {
 	start        starter
 	exampleImage string
+	missingImage string
 }
 
 // starters are the clouds that have a fake, by connector name: one line
 // per cloud.
 var starters = map[string]registration{
-	"cloudsigma": {startCloudSigma, "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13"}, // a library drive's uuid
-	"ec2":        {startEC2, "ami-0d1e2b3c4a5f60718"},
-	"openstack":  {startOpenStack, "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b"}, // a Glance image id
+	"cloudsigma": {startCloudSigma, "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13", "00000000-0000-4000-8000-000000000000"}, // a library drive's uuid
+	"cloudstack": {startCloudStack, "3a7c9e2f-1b4d-4c6e-8f0a-2b4d6e8f0a1c", "00000000-0000-4000-8000-000000000000"}, // a template's uuid
+	"ec2":        {startEC2, "ami-0d1e2b3c4a5f60718", "ami-00000000000000000"},
+	"openstack":  {startOpenStack, "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b", "00000000-0000-4000-8000-000000000000"}, // a Glance image id
 }
 
 // ExampleImage is the id of the base image that examples/recipes/multicloud
 // and the tests name on the connector's cloud; "" for a cloud without a
 // fake.
 func ExampleImage(connector string) string { return starters[connector].exampleImage }
+
+// MissingImage is an image id in the connector's own form that its fake
+// has no image for; "" for a cloud without a fake.
+func MissingImage(connector string) string { return starters[connector].missingImage }
 
 // Names lists the clouds that have a fake, sorted.
 func Names() []string {
