@@ -168,6 +168,9 @@ func (p *Program) checkDefinitions() hcl.Diagnostics {
 			}
 			diags = append(diags, p.checkSizing(im.Module, im.Sizing)...)
 			diags = append(diags, p.checkExprs(im.Module, im.LoginUser, im.Platform, im.Packages)...)
+			for _, prm := range im.Params {
+				diags = append(diags, p.checkAllowedDefault(im.Module, prm)...)
+			}
 			for _, s := range []*Script{im.PreInstall, im.PostInstall} {
 				if s != nil {
 					diags = append(diags, p.checkExprs(m, s.Expr)...)
@@ -178,14 +181,71 @@ func (p *Program) checkDefinitions() hcl.Diagnostics {
 			c := m.Components[name]
 			diags = append(diags, p.checkSizing(m, c.Sizing)...)
 			for _, phase := range sortedKeys(c.Scripts) {
-				diags = append(diags, p.checkExprs(m, c.Scripts[phase].Expr)...)
+				for _, sc := range c.Scripts[phase] {
+					diags = append(diags, p.checkExprs(m, sc.Expr)...)
+				}
 			}
 			for _, prm := range c.Params {
 				diags = append(diags, p.checkExprs(m, prm.Default)...)
+				diags = append(diags, p.checkAllowedDefault(m, prm)...)
 			}
 		}
 	}
 	return diags
+}
+
+// checkAllowedDefault checks that an input's default, when it is known
+// now, is one of its allowed values.
+func (p *Program) checkAllowedDefault(m *Module, prm *Param) hcl.Diagnostics {
+	if prm.Allowed == nil || prm.Default == nil {
+		return nil
+	}
+	v, d := prm.Default.Value(p.evalContext(m))
+	if d.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+		return nil // reported by checkExprs, or known at deploy time only
+	}
+	s, err := convert.Convert(v, cty.String)
+	if err != nil || contains(prm.Allowed, s.AsString()) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError, Summary: "Default not allowed",
+		Detail:  fmt.Sprintf("The default of input %q is %q, which is not one of its allowed values: %s.", prm.Name, s.AsString(), quoteJoin(prm.Allowed)),
+		Subject: prm.Default.Range().Ptr(), Context: prm.DeclRange.Ptr(),
+	}}
+}
+
+// checkAllowedValue checks a node's constant value for an input against
+// the input's allowed values (a mapping or a deploy-time value is not
+// known at compile time; the Terraform variable of an unmapped input
+// checks what a deploy gives).
+func (p *Program) checkAllowedValue(pn *PlanNode, prm *Param, iv *InputValue) hcl.Diagnostics {
+	if prm.Allowed == nil || iv.FromNode != "" {
+		return nil
+	}
+	text := iv.Literal
+	if !iv.IsLiteral {
+		if dependsOnVariables(iv.Expr) || len(iv.Expr.Variables()) > 0 {
+			return nil
+		}
+		v, d := iv.Expr.Value(p.evalContext(pn.Module))
+		if d.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+			return nil
+		}
+		s, err := convert.Convert(v, cty.String)
+		if err != nil {
+			return nil
+		}
+		text = s.AsString()
+	}
+	if contains(prm.Allowed, text) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError, Summary: "Value not allowed",
+		Detail:  fmt.Sprintf("Node %q gives input %q the value %q, which is not one of its allowed values (declared at %s): %s.", pn.Name, prm.Name, text, prm.AllowedRange, quoteJoin(prm.Allowed)),
+		Subject: iv.FromRange.Ptr(), Context: hcl.RangeBetween(iv.KeyRange, iv.FromRange).Ptr(),
+	}}
 }
 
 // checkExprs evaluates expressions once to surface errors in them (unknown
@@ -202,6 +262,11 @@ func (p *Program) checkExprs(m *Module, exprs ...hcl.Expression) hcl.Diagnostics
 	return diags
 }
 
+// todoConnector stands for the connector of a cloud still to fill in
+// (Cloud.Todo, no connector yet): it starts nothing and takes no settings,
+// so the nodes on such a cloud can be checked but never emitted.
+var todoConnector = &catalog.Connector{Name: "todo", Title: "a cloud to fill in"}
+
 // connectorList says which connectors a cloud can use now and which are
 // planned, for the diagnostics about a cloud's connector.
 func connectorList() string {
@@ -214,6 +279,20 @@ func connectorList() string {
 
 func (p *Program) checkCloud(c *Cloud) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	if c.Todo != "" {
+		detail := fmt.Sprintf("Cloud %q is still to fill in: %s\n\nslipc validate checks the rest of the recipe meanwhile; slipc compile refuses the cloud until it is filled in and this todo line is deleted.", c.Name, c.Todo)
+		if c.Connector == "" {
+			detail += " It needs a connector and that connector's settings (see docs/clouds.md). " + connectorList()
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning, Summary: "Cloud to fill in", Detail: detail,
+			Subject: c.TodoRange.Ptr(), Context: c.DeclRange.Ptr(),
+		})
+		if c.Connector == "" {
+			// Its settings are checked once it names its connector.
+			return diags
+		}
+	}
 	conn, ok := catalog.Lookup(c.Connector)
 	if !ok {
 		if c.Connector != "" {
@@ -374,6 +453,12 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 		return nil, nil // reported by resolve
 	}
 	conn, ok := catalog.Lookup(n.Cloud.Connector)
+	if !ok && n.Cloud.Todo != "" && n.Cloud.Connector == "" {
+		// A cloud still to fill in has no connector yet: the node is
+		// planned without one, so its mappings and the wait graph are
+		// still checked; checkCloud warns, compiling refuses.
+		conn, ok = todoConnector, true
+	}
 	if !ok {
 		return nil, nil // reported by checkCloud
 	}
@@ -387,8 +472,8 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 	}
 	pn.Sizing = overlaySizing(pn.Sizing, n.Component.Sizing)
 	for _, phase := range componentScriptPhases {
-		if s := n.Component.Scripts[phase]; s != nil {
-			pn.Scripts[phase] = append(pn.Scripts[phase], s)
+		if scripts := n.Component.Scripts[phase]; len(scripts) > 0 {
+			pn.Scripts[phase] = append(pn.Scripts[phase], scripts...)
 		}
 	}
 	if conn.NeedsImage && pn.ImageID == nil {
@@ -417,6 +502,9 @@ func (p *Program) planNode(n *Node) (*PlanNode, hcl.Diagnostics) {
 		attr := n.Settings[name]
 		s, ok := conn.Setting(name)
 		switch {
+		case conn == todoConnector:
+			// Checked once the cloud names its connector.
+			pn.Settings[name] = attr
 		case !ok:
 			names := append(conn.SettingNames(catalog.ScopeInstance), "component", "cloud", "multiplicity", "max_provisioning_failures", "inputs", "pool")
 			detail := fmt.Sprintf("An argument named %q is not expected in node %q.", name, n.Name)
@@ -606,6 +694,7 @@ func (p *Program) checkInputs(pn *PlanNode, byName map[string]*PlanNode, nodeNam
 		}
 		if iv.FromNode == "" {
 			diags = append(diags, p.checkExprs(pn.Module, iv.Expr)...)
+			diags = append(diags, p.checkAllowedValue(pn, prm, iv)...)
 			continue
 		}
 		src, ok := byName[iv.FromNode]

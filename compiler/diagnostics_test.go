@@ -993,6 +993,193 @@ output "ip" {
 		files: map[string]string{"main.slip.hcl": "image \"x\" {\n  parent = «}»\n"},
 		want:  []wantDiag{errorDiag("Invalid expression", "Expected the start of an expression")},
 	},
+	{
+		// A cloud still to fill in (an imported SlipStream cloud service)
+		// needs no connector: it is a warning, and its nodes are checked.
+		name: "cloud to fill in",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+cloud "default" {
+  «todo = "SlipStream's cloud service \"default\": choose a connector."»
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.default
+  }
+}`},
+		want: []wantDiag{warnDiag("Cloud to fill in", `Cloud "default" is still to fill in: SlipStream's cloud service "default": choose a connector.`)},
+	},
+	{
+		// The nodes of a cloud to fill in are still analysed: a deadlock
+		// between them is found before the cloud is filled in.
+		name: "cloud to fill in keeps the wait graph",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+cloud "later" {
+  «todo = "to do"»
+}
+component "a" {
+  image = image.os
+  output "token" {}
+  deploy = <<-EOT
+    peer=$(ss-get b:token)
+    ss-set token "a-$peer"
+  EOT
+}
+component "b" {
+  image = image.os
+  output "token" {}
+  deploy = <<-EOT
+    peer=$(ss-get a:token)
+    ss-set token "b-$peer"
+  EOT
+}
+deployment "pair" {
+  node "a" {
+    component = component.a
+    cloud     = cloud.later
+  }
+  node "b" {
+    component = component.b
+    cloud     = cloud.later
+  }
+}`},
+		want: []wantDiag{
+			warnDiag("Cloud to fill in", `Cloud "later" is still to fill in: to do`),
+			errorDiag(`Deadlock: nodes "a" and "b" wait for each other`, `node "a" waits for b:token`),
+		},
+	},
+	{
+		// Once the connector is named, its settings are checked as usual.
+		name: "cloud to fill in with a connector",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+cloud "aws" {
+  connector = "ec2"
+  «todo      = "credentials"»
+  region    = "eu-west-1"
+  flavour   = "t3.small"
+}`},
+		want: []wantDiag{
+			warnDiag("Cloud to fill in", `Cloud "aws" is still to fill in: credentials`),
+			errorDiag("Unsupported connector setting", `Connector "ec2" has no setting "flavour".`),
+		},
+	},
+	{
+		name: "cloud without connector nor todo",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+cloud "aws" «»{
+  region = "eu-west-1"
+}`},
+		want: []wantDiag{errorDiag("Missing required argument", `The argument "connector" is required`)},
+	},
+	{
+		name: "default not among the allowed values",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "network" {
+    default = «"public"»
+    allowed = ["Public", "Private"]
+  }
+}`},
+		want: []wantDiag{errorDiag("Default not allowed", `The default of input "network" is "public", which is not one of its allowed values: "Public", "Private".`)},
+	},
+	{
+		name: "image input default not among the allowed values",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+image "sized" {
+  input "size" {
+    default = «"huge"»
+    allowed = ["small", "large"]
+  }
+}`},
+		want: []wantDiag{errorDiag("Default not allowed", `is "huge", which is not one of its allowed values: "small", "large"`)},
+	},
+	{
+		name: "node value not among the allowed values",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "network" {
+    allowed = ["Public", "Private"]
+  }
+  input "size" {
+    allowed = ["small", "large"]
+  }
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+    inputs = {
+      network = «"'Pub'"»
+      size    = "huge"
+    }
+  }
+}`},
+		want: []wantDiag{
+			errorDiag("Value not allowed", `Node "web" gives input "network" the value "Pub", which is not one of its allowed values`),
+			errorDiag("Value not allowed", `Node "web" gives input "size" the value "huge"`),
+		},
+	},
+	{
+		name: "allowed on an output",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output "state" {
+    «allowed» = ["up", "down"]
+  }
+}`},
+		want: []wantDiag{errorDiag("Outputs have no allowed values", `Output "state" is set at run time`)},
+	},
+	{
+		name: "allowed that is not a list of strings",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  input "a" {
+    allowed = «[]»
+  }
+  input "b" {
+    allowed = [1, 2]
+  }
+  input "c" {
+    allowed = "x"
+  }
+}`},
+		want: []wantDiag{
+			errorDiag("Invalid allowed", `allowed must be a constant, non-empty list of strings: the values input "a" may take`),
+			errorDiag("Invalid allowed", `input "b"`),
+			errorDiag("Invalid allowed", `input "c"`),
+		},
+	},
+	{
+		// deploy = [a, b] runs both, in order: the wait analysis sees the
+		// first script's set before the second script's get.
+		name: "a list of deploy scripts runs in order",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+component "web" {
+  image = image.os
+  output "port" {}
+  deploy = [
+    "ss-set port 8080",
+    <<-EOT
+      ss-get port
+      ss-get «unset_key»
+    EOT
+  ]
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.lab
+  }
+}`},
+		want: []wantDiag{errorDiag("Unknown parameter", `ss-get unset_key in the deploy script of component "web", line 16`)},
+	},
 }
 
 // writeCase writes a case's files under a temp folder and returns the
@@ -1154,6 +1341,32 @@ deployment "d" {
 }`},
 		want: []wantDiag{errorDiag("File path must be constant", `must be a constant string, so slipc can copy the file`)},
 	}},
+}
+
+func init() {
+	compileCases = append(compileCases, struct {
+		diagCase
+		deployment string
+	}{diagCase: diagCase{
+		name: "cloud to fill in is not compiled",
+		files: map[string]string{"main.slip.hcl": baseRecipe + `
+cloud "default" {
+  todo = "choose a connector"
+}
+component "web" {
+  image = image.os
+}
+deployment "d" {
+  node "web" {
+    component = component.web
+    cloud     = cloud.default
+  }
+}`},
+		want: []wantDiag{
+			warnDiag("Cloud to fill in", `Cloud "default" is still to fill in: choose a connector`),
+			errorDiag("Cloud to fill in", `slipc compile writes no Terraform for it until it has its connector and settings`),
+		},
+	}})
 }
 
 func TestCompileDiagnostics(t *testing.T) {

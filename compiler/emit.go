@@ -53,6 +53,9 @@ type emitter struct {
 // module). Identical input gives byte-identical output: every map is walked
 // in sorted order, and hclwrite's formatter formats every block (tfFile).
 func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
+	if diags := unfinishedClouds(plan); diags.HasErrors() {
+		return nil, diags
+	}
 	e := &emitter{p: plan.Program, plan: plan, opts: opts, assets: newAssets(), varNames: map[string]hcl.Range{}}
 	main, variables, outputs := &tfFile{}, &tfFile{}, &tfFile{}
 	e.emitVariables(variables)
@@ -67,6 +70,32 @@ func Emit(plan *Plan, opts EmitOptions) (*Output, hcl.Diagnostics) {
 		out.Files[p] = e.assets.files[p]
 	}
 	return out, fixRanges(e.diags)
+}
+
+// unfinishedClouds refuses the clouds of a plan that are still to fill in
+// (a todo line): validation only warns about them, but no Terraform can be
+// written for a cloud whose connector or settings are not known.
+func unfinishedClouds(plan *Plan) hcl.Diagnostics {
+	clouds := map[*Cloud]bool{}
+	for _, c := range plan.Clouds {
+		clouds[c] = true
+	}
+	for _, b := range plan.Builds {
+		clouds[b.Cloud] = true
+	}
+	var diags hcl.Diagnostics
+	for c := range clouds {
+		if c.Todo == "" {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Cloud to fill in",
+			Detail:  fmt.Sprintf("Cloud %q is still to fill in: %s\n\nslipc compile writes no Terraform for it until it has its connector and settings and this todo line is deleted.", c.Name, c.Todo),
+			Subject: c.TodoRange.Ptr(), Context: c.DeclRange.Ptr(),
+		})
+	}
+	sortDiags(diags)
+	return diags
 }
 
 func (e *emitter) header() string {
@@ -221,6 +250,19 @@ func (e *emitter) emitVariables(body *tfFile) {
 			}
 			if prm.Sensitive {
 				b.SetAttributeRaw("sensitive", valueTokens(cty.True))
+			}
+			if prm.Allowed != nil {
+				// A value given at deploy time is checked by Terraform.
+				allowed := make([]cty.Value, len(prm.Allowed))
+				for i, a := range prm.Allowed {
+					allowed[i] = cty.StringVal(a)
+				}
+				v := b.AppendNewBlock("validation", nil).Body()
+				cond := toks{}.ident("contains").op(hclsyntax.TokenOParen, "(")
+				cond = append(cond, valueTokens(cty.TupleVal(allowed))...)
+				cond = cond.op(hclsyntax.TokenComma, ",").trav("var", name).op(hclsyntax.TokenCParen, ")")
+				v.SetAttributeRaw("condition", cond.tokens())
+				v.SetAttributeRaw("error_message", valueTokens(cty.StringVal(fmt.Sprintf("Input %q of node %q must be one of %s.", in, pn.Name, quoteJoin(prm.Allowed)))))
 			}
 		}
 	}

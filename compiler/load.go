@@ -217,6 +217,22 @@ func decodeCloudBlock(block *hcl.Block) (*Cloud, hcl.Diagnostics) {
 		c.ConnectorAttrRange = attr.Range
 	}
 	c.Description, diags = constString(content, "description", diags)
+	if attr, ok := content.Attributes["todo"]; ok {
+		c.Todo, diags = constString(content, "todo", diags)
+		c.TodoRange = attr.Range
+		if c.Todo == "" {
+			c.Todo = "(no text)"
+		}
+		// A cloud to fill in may not know its connector yet: that is
+		// what its todo says, and checkCloud warns about it.
+		kept := diags[:0]
+		for _, d := range diags {
+			if d.Summary != "Missing required argument" || !strings.Contains(d.Detail, `"connector"`) {
+				kept = append(kept, d)
+			}
+		}
+		diags = kept
+	}
 	c.Settings = extra
 	return c, diags
 }
@@ -281,7 +297,7 @@ func decodeImageBlock(block *hcl.Block, mod *Module) (*Image, hcl.Diagnostics) {
 }
 
 func decodeComponentBlock(block *hcl.Block, mod *Module) (*Component, hcl.Diagnostics) {
-	c := &Component{Name: block.Labels[0], DeclRange: block.DefRange, Module: mod, Scripts: map[string]*Script{}}
+	c := &Component{Name: block.Labels[0], DeclRange: block.DefRange, Module: mod, Scripts: map[string][]*Script{}}
 	content, _, diags := bodyContent(block.Body, componentSchema, blockWhat(block), false, nil)
 	c.Description, diags = constString(content, "description", diags)
 	if attr, ok := content.Attributes["image"]; ok {
@@ -289,7 +305,18 @@ func decodeComponentBlock(block *hcl.Block, mod *Module) (*Component, hcl.Diagno
 	}
 	for _, phase := range componentScriptPhases {
 		if attr, ok := content.Attributes[phase]; ok {
-			c.Scripts[phase] = &Script{Phase: phase, Expr: attr.Expr, Owner: blockWhat(block), Module: mod}
+			// A list written out ([file("a.sh"), file("b.sh")]) is several
+			// scripts run in order; any other expression is one script.
+			exprs := []hcl.Expression{attr.Expr}
+			if tuple, ok := attr.Expr.(*hclsyntax.TupleConsExpr); ok {
+				exprs = exprs[:0]
+				for _, e := range tuple.Exprs {
+					exprs = append(exprs, e)
+				}
+			}
+			for _, e := range exprs {
+				c.Scripts[phase] = append(c.Scripts[phase], &Script{Phase: phase, Expr: e, Owner: blockWhat(block), Module: mod})
+			}
 		}
 	}
 	c.Sizing = decodeSizing(content)
@@ -356,7 +383,42 @@ func decodeParamBlock(block *hcl.Block) (*Param, hcl.Diagnostics) {
 	}
 	p.Description, diags = constString(content, "description", diags)
 	p.Sensitive, diags = constBool(content, "sensitive", diags)
+	if attr, ok := content.Attributes["allowed"]; ok {
+		diags = append(diags, decodeAllowed(p, attr)...)
+	}
 	return p, diags
+}
+
+// decodeAllowed reads an input's allowed values: a constant, non-empty
+// list of strings (SlipStream's Enum parameters). Outputs have none: their
+// values come from scripts at run time, where nothing could check them.
+func decodeAllowed(p *Param, attr *hcl.Attribute) hcl.Diagnostics {
+	if p.Output {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError, Summary: "Outputs have no allowed values",
+			Detail:  fmt.Sprintf("Output %q is set at run time by its instance's scripts (ss-set), where no list of allowed values is checked; only inputs take allowed.", p.Name),
+			Subject: attr.NameRange.Ptr(), Context: attr.Range.Ptr(),
+		}}
+	}
+	invalid := hcl.Diagnostics{{
+		Severity: hcl.DiagError, Summary: "Invalid allowed",
+		Detail:  fmt.Sprintf("allowed must be a constant, non-empty list of strings: the values input %q may take, e.g. allowed = [\"small\", \"large\"].", p.Name),
+		Subject: attr.Expr.Range().Ptr(), Context: attr.Range.Ptr(),
+	}}
+	v, d := attr.Expr.Value(nil)
+	if d.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || !(v.Type().IsTupleType() || v.Type().IsListType()) || v.LengthInt() == 0 {
+		return invalid
+	}
+	var allowed []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, ev := it.Element()
+		if ev.IsNull() || ev.Type() != cty.String {
+			return invalid
+		}
+		allowed = append(allowed, ev.AsString())
+	}
+	p.Allowed, p.AllowedRange = allowed, attr.Expr.Range()
+	return nil
 }
 
 func decodeDeploymentBlock(block *hcl.Block, mod *Module) (*Deployment, hcl.Diagnostics) {

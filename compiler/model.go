@@ -72,8 +72,14 @@ type Cloud struct {
 	ConnectorRange hcl.Range
 	// ConnectorAttrRange spans the whole connector = "…" attribute.
 	ConnectorAttrRange hcl.Range
-	DeclRange          hcl.Range
-	Module             *Module
+	// Todo marks a cloud still to fill in (an imported SlipStream cloud
+	// service): what is missing, in words. Validation warns and goes on
+	// checking the rest of the recipe; compiling refuses the cloud. A cloud
+	// with a todo may leave out its connector.
+	Todo      string
+	TodoRange hcl.Range
+	DeclRange hcl.Range
+	Module    *Module
 }
 
 // hostPool returns the cloud's pool of existing hosts (the fixed
@@ -97,8 +103,12 @@ type Param struct {
 	Default     hcl.Expression // nil when there is none (inputs only)
 	Description string
 	Sensitive   bool
-	DeclRange   hcl.Range
-	Module      *Module
+	// Allowed, when not nil, lists the values an input may take
+	// (SlipStream's Enum parameters); AllowedRange is where it is written.
+	Allowed      []string
+	AllowedRange hcl.Range
+	DeclRange    hcl.Range
+	Module       *Module
 }
 
 // Script is a script attribute as written: its expression and where.
@@ -145,11 +155,14 @@ type Component struct {
 	Description string
 	ImageExpr   hcl.Expression
 	Image       *Image // set by resolve
-	Scripts     map[string]*Script
-	Params      []*Param
-	Sizing      Sizing
-	DeclRange   hcl.Range
-	Module      *Module
+	// Scripts are the deployment scripts per phase, in run order: one,
+	// or several when the phase is written as a list (deploy = [a, b],
+	// as SlipStream ran each target of an image chain root first).
+	Scripts   map[string][]*Script
+	Params    []*Param
+	Sizing    Sizing
+	DeclRange hcl.Range
+	Module    *Module
 }
 
 // Deployment is a set of nodes started and coordinated together.

@@ -34,7 +34,7 @@ var variableSchema = &hcl.BodySchema{
 
 var cloudSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "connector", Required: true}, {Name: "description"},
+		{Name: "connector", Required: true}, {Name: "description"}, {Name: "todo"},
 	},
 }
 
@@ -66,7 +66,7 @@ var componentSchema = &hcl.BodySchema{
 }
 
 var paramSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "description"}, {Name: "sensitive"}},
+	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "description"}, {Name: "sensitive"}, {Name: "allowed"}},
 }
 
 var deploymentSchema = &hcl.BodySchema{
@@ -147,12 +147,12 @@ func article(word string) string {
 // attrHome does the same for attributes.
 var attrHome = map[string]string{
 	"multiplicity": "a node block", "max_provisioning_failures": "a node block", "inputs": "a node block", "pool": "a node block",
-	"connector": "a cloud block", "deploy": "a component block", "report": "a component block",
+	"connector": "a cloud block", "todo": "a cloud block", "deploy": "a component block", "report": "a component block",
 	"on_vm_add": "a component block", "on_vm_remove": "a component block",
 	"parent": "an image block", "ids": "an image block", "login_user": "an image block",
 	"platform": "an image block", "packages": "an image block", "pre_install": "an image block", "build": "an image block",
 	"post_install": "an image block", "source": "an import block", "keep_running": "a deployment block",
-	"default": "a variable, input or output block", "type": "a variable block",
+	"default": "a variable, input or output block", "type": "a variable block", "allowed": "an input block",
 }
 
 // bodyContent decodes body against schema. Attributes the schema does not

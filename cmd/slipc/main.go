@@ -4,6 +4,7 @@
 //	slipc validate [-json] [-upgrade] PATH
 //	slipc fmt [-check] [-diff] [PATH...]
 //	slipc graph [-format dot|text] [-deployment NAME] PATH
+//	slipc import slipstream [-o DIR] [-force] FILE.xml|DIR ...
 //	slipc serve [-listen ADDR] [-data DIR] [-admin-token-file F]
 //	slipc status [-json] [DEPLOYMENT]
 //	slipc watch [-timeout D] DEPLOYMENT
@@ -40,6 +41,7 @@ var commands = []command{
 	{"validate", "Check a recipe and report its diagnostics", runValidate},
 	{"fmt", "Rewrite recipe files in the canonical format", runFmt},
 	{"graph", "Show a deployment's nodes, mappings and waits", runGraph},
+	{"import", "Convert SlipStream module exports (XML) into a recipe folder", runImport},
 	{"serve", "Run the coordinator", runServe},
 	{"status", "Show a deployment's state, instances and waits", runStatus},
 	{"watch", "Follow a deployment live until its run ends", runWatch},

@@ -1,0 +1,2 @@
+#!/bin/sh
+ss-set port 8080

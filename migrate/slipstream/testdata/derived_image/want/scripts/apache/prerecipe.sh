@@ -1,0 +1,4 @@
+#!/bin/sh -xe
+# install prerequisites
+apt-get clean
+apt-get update

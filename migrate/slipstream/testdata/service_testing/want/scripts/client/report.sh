@@ -1,0 +1,2 @@
+#!/bin/sh -x
+cp /tmp/data.txt $SLIPSTREAM_REPORT_DIR

@@ -1,0 +1,1 @@
+Copy-Item -Path $pwd\data.txt -Destination slipstream\reports\
