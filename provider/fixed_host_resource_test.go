@@ -197,7 +197,17 @@ func compiledLampOn(t *testing.T, pool *nshost.Pool, dbHosts int) string {
 		t.Fatal("the lamp recipe has no hosts block to point at the pool")
 	}
 	os.WriteFile(filepath.Join(dir, "lamp.slip.hcl"), []byte(recipe), 0o644)
-	out, _, diags := compiler.Compile(dir, compiler.CompileOptions{Emit: compiler.EmitOptions{Source: "examples/recipes/lamp"}})
+	return compiledForHarness(t, dir, "examples/recipes/lamp", "lab")
+}
+
+// compiledForHarness compiles the recipe in dir (source names it in the
+// output) into one configuration the test harness can apply: the files
+// joined, without their terraform block, with the provider alias of the
+// recipe's cloud named alias also configured as the default provider
+// (sharedServerWorkaround) and ${path.module} made absolute.
+func compiledForHarness(t *testing.T, dir, source, alias string) string {
+	t.Helper()
+	out, _, diags := compiler.Compile(dir, compiler.CompileOptions{Emit: compiler.EmitOptions{Source: source}})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -220,11 +230,11 @@ func compiledLampOn(t *testing.T, pool *nshost.Pool, dbHosts int) string {
 		}
 		config.Write(f.Bytes())
 	}
-	lab := regexp.MustCompile(`(?s)provider "slipstream" \{\s*alias\s*= "lab"(\s*fixed = \{.*?\n  \})`).FindStringSubmatch(config.String())
-	if lab == nil {
-		t.Fatalf("no lab provider alias in the compiled lamp:\n%s", config.String())
+	cloud := regexp.MustCompile(`(?s)provider "slipstream" \{\s*alias\s*= "` + regexp.QuoteMeta(alias) + `"(\s*fixed = \{.*?\n  \})`).FindStringSubmatch(config.String())
+	if cloud == nil {
+		t.Fatalf("no %s provider alias in the compiled recipe:\n%s", alias, config.String())
 	}
-	text := strings.Replace(config.String(), "provider \"slipstream\" {\n}\n", sharedServerWorkaround(lab[1]), 1)
+	text := strings.Replace(config.String(), "provider \"slipstream\" {\n}\n", sharedServerWorkaround(cloud[1]), 1)
 	return strings.ReplaceAll(text, "${path.module}", outDir)
 }
 

@@ -35,8 +35,8 @@ func goldenCases(t *testing.T) []string {
 			names = append(names, e.Name())
 		}
 	}
-	if len(names) < 5 {
-		t.Fatalf("expected the five import cases under testdata, found %v", names)
+	if len(names) < 6 {
+		t.Fatalf("expected the six import cases under testdata, found %v", names)
 	}
 	return names
 }

@@ -1,0 +1,2 @@
+#!/bin/sh -x
+echo "$SLIPSTREAM_NODE_INSTANCE_NAME" > "$SLIPSTREAM_REPORT_DIR/instance"
