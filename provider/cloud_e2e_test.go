@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -211,11 +213,12 @@ func compileRecipe(t *testing.T, dir string) string {
 	return tf
 }
 
-// lampOnThreeClouds is examples/recipes/lamp with its one cloud of hosts
-// replaced by three clouds: the database on EC2, the web servers on
-// OpenStack, and one more node, a monitor that waits for every web server,
-// on CloudSigma. Nothing else of the recipe changes.
-func lampOnThreeClouds(t *testing.T) string {
+// lampOnClouds is examples/recipes/lamp with its one cloud of hosts
+// replaced by several clouds: the database on EC2, the web servers on
+// OpenStack, and on each other cloud of fakes a monitor node (named after
+// its cloud) that waits for every web server. The monitors' cloud blocks
+// are the fakes' own recipe settings; nothing else of the recipe changes.
+func lampOnClouds(t *testing.T, fakes map[string]*fakeclouds.Fake) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS("../examples/recipes/lamp")); err != nil {
@@ -236,7 +239,7 @@ func lampOnThreeClouds(t *testing.T) string {
 		}
 		recipe = r.ReplaceAllString(recipe, with)
 	}
-	replace(`(?ms)^cloud "lab" \{$.*?^\}$`, `cloud "aws" {
+	clouds := `cloud "aws" {
   connector = "ec2"
   region    = "eu-west-1"
 }
@@ -246,12 +249,22 @@ cloud "private" {
   cloud     = "shop"
   network   = "shop-net"
 }
-
-cloud "cs" {
-  connector = "cloudsigma"
-  location  = "zrh"
-}
-
+`
+	ids := "    aws     = \"" + fakeclouds.ExampleImage("ec2") + "\"\n    private = \"" + fakeclouds.ExampleImage("openstack") + "\"\n"
+	var monitors []string
+	for _, name := range slices.Sorted(maps.Keys(fakes)) {
+		if name == "ec2" || name == "openstack" {
+			continue
+		}
+		monitors = append(monitors, name)
+		clouds += fmt.Sprintf("\ncloud %q {\n  connector = %q\n", name, name)
+		for _, k := range slices.Sorted(maps.Keys(fakes[name].Recipe)) {
+			clouds += fmt.Sprintf("  %s = %q\n", k, fakes[name].Recipe[k])
+		}
+		clouds += "}\n"
+		ids += fmt.Sprintf("    %s = %q\n", name, fakeclouds.ExampleImage(name))
+	}
+	replace(`(?ms)^cloud "lab" \{$.*?^\}$`, strings.ReplaceAll(clouds, "$", "$$")+`
 component "monitor" {
   image = image.lamp_base
   cpu   = 1
@@ -268,10 +281,14 @@ component "monitor" {
     ss-set watched "$$n"
   EOT
 }`)
-	replace(`(?m)^image "debian" \{$`, "image \"debian\" {\n  ids = {\n    aws     = \""+fakeclouds.ExampleImage("ec2")+"\"\n    private = \""+fakeclouds.ExampleImage("openstack")+"\"\n    cs      = \""+fakeclouds.ExampleImage("cloudsigma")+"\"\n  }")
+	replace(`(?m)^image "debian" \{$`, "image \"debian\" {\n  ids = {\n"+ids+"  }")
 	replace(`(  node "db" \{\n    component = component\.db\n    cloud     = )cloud\.lab`, "${1}cloud.aws")
 	replace(`(  node "web" \{\n    component    = component\.web\n    cloud        = )cloud\.lab`, "${1}cloud.private")
-	replace(`(?m)^\}\s*\z`, "\n  node \"monitor\" {\n    component = component.monitor\n    cloud     = cloud.cs\n  }\n}\n")
+	nodes := ""
+	for _, name := range monitors {
+		nodes += fmt.Sprintf("\n  node %q {\n    component = component.monitor\n    cloud     = cloud.%s\n  }\n", name, name)
+	}
+	replace(`(?m)^\}\s*\z`, nodes+"}\n")
 	if strings.Contains(recipe, "cloud.lab") {
 		t.Fatalf("the recipe still names the lab cloud:\n%s", recipe)
 	}
@@ -294,18 +311,20 @@ func liveByCloud(fakes map[string]*fakeclouds.Fake, deployment string) map[strin
 }
 
 // TestAccMultiCloud_lamp: the lamp example compiled by slipc and applied
-// by the Terraform CLI across three clouds' fakes whose machines are real
-// Debian systems booted by cloud-init: the database on EC2, three web
-// servers on OpenStack, a monitor on CloudSigma. The database's generated
-// password reaches the web servers on the other cloud, the outputs are
-// right, a second plan is empty, and destroy leaves no machine in any
+// by the Terraform CLI across the fakes of every cloud, whose machines are
+// real Debian systems booted by cloud-init: the database on EC2, three web
+// servers on OpenStack, and a monitor on each other cloud (CloudSigma,
+// CloudStack, …: every registered connector) that waits for every web
+// server. The database's generated password reaches the web servers on
+// the other cloud, every monitor sees the three web servers, the outputs
+// are right, a second plan is empty, and destroy leaves no machine in any
 // fake and no guest on this machine.
 func TestAccMultiCloud_lamp(t *testing.T) {
 	accPreCheck(t)
 	rt, image := guestRuntime(t, false)
-	fakes := startFakes(t, rt, image, fakecloud.Options{BootDelay: time.Second}, "ec2", "openstack", "cloudsigma")
+	fakes := startFakes(t, rt, image, fakecloud.Options{BootDelay: time.Second}, fakeclouds.Names()...)
 	tlsCoordinatorOn(t, rt.GatewayIP(), func(h http.Handler) http.Handler { return h })
-	tf := newTFCLI(t, compileRecipe(t, lampOnThreeClouds(t)), fakes)
+	tf := newTFCLI(t, compileRecipe(t, lampOnClouds(t, fakes)), fakes)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, g := range rt.Instances() {
@@ -336,11 +355,17 @@ func TestAccMultiCloud_lamp(t *testing.T) {
 		}
 	}
 	outs, _ := ready["outputs"].(map[string]any)
-	if got := firstString(outs, "monitor", "watched"); got != "3" {
-		t.Errorf("the monitor on CloudSigma saw %q web servers, want 3 (outputs %v)", got, outs)
+	want := map[string]int{"ec2": 1, "openstack": 3}
+	for name := range fakes {
+		if name == "ec2" || name == "openstack" {
+			continue
+		}
+		want[name] = 1
+		if got := firstString(outs, name, "watched"); got != "3" {
+			t.Errorf("the monitor on %s saw %q web servers, want 3 (outputs %v)", name, got, outs)
+		}
 	}
 	live := liveByCloud(fakes, dep)
-	want := map[string]int{"ec2": 1, "openstack": 3, "cloudsigma": 1}
 	for name, n := range want {
 		if len(live[name]) != n {
 			t.Errorf("%s holds %d machines of the deployment, want %d", name, len(live[name]), n)
