@@ -247,6 +247,12 @@ func TestAccCloudSigmaImage_buildAndDeployFromIt(t *testing.T) {
 func TestAccCloudStackImage_buildAndDeployFromIt(t *testing.T) {
 	testAccImageBuildAndDeploy(t, "cloudstack")
 }
+func TestAccOpenNebulaImage_buildAndDeployFromIt(t *testing.T) {
+	testAccImageBuildAndDeploy(t, "opennebula")
+}
+func TestAccStratusLabImage_buildAndDeployFromIt(t *testing.T) {
+	testAccImageBuildAndDeploy(t, "stratuslab")
+}
 
 // jsonOutput reads a Terraform output as JSON into v.
 func jsonOutput(tf *tfCLI, name string, v any) error {

@@ -158,16 +158,20 @@ func (c *cloudTest) machinesMatchState(n int) resource.TestCheckFunc {
 	}
 }
 
-// sizeWord is the attribute that shows the chosen size, and the size the
-// fake's smallest fit for 1 core and 1 GB is.
+// chosenSize is the attribute that shows the chosen size, and the size
+// the cloud's fake offers as the smallest fit for 1 core and 1 GB; none
+// for clouds sized freely.
 func (c *cloudTest) chosenSize() (string, knownvalue.Check) {
-	switch c.conn.TypeSetting {
-	case "instance_type":
-		return c.conn.TypeSetting, knownvalue.StringExact("t3.micro")
-	case "flavor":
-		return c.conn.TypeSetting, knownvalue.StringExact("ds1G")
+	want, ok := map[string]string{
+		"ec2":        "t3.micro",
+		"openstack":  "ds1G",
+		"cloudstack": "Medium Instance",
+		"stratuslab": "m1.small",
+	}[c.conn.Name]
+	if !ok || c.conn.TypeSetting == "" {
+		return "", nil
 	}
-	return "", nil
+	return c.conn.TypeSetting, knownvalue.StringExact(want)
 }
 
 func testAccInstanceLifecycle(t *testing.T, connector string) {
@@ -398,6 +402,30 @@ func TestAccCloudStackInstance_failedMachineIsReplaced(t *testing.T) {
 	testAccInstanceFailedMachine(t, "cloudstack")
 }
 
+func TestAccOpenNebulaVM_lifecycle(t *testing.T) { testAccInstanceLifecycle(t, "opennebula") }
+func TestAccOpenNebulaVM_import(t *testing.T)    { testAccInstanceImport(t, "opennebula") }
+func TestAccOpenNebulaVM_throttledAndSlow(t *testing.T) {
+	testAccInstanceThrottled(t, "opennebula")
+}
+func TestAccOpenNebulaVM_permanentErrors(t *testing.T) {
+	testAccInstancePermanentErrors(t, "opennebula")
+}
+func TestAccOpenNebulaVM_failedMachineIsReplaced(t *testing.T) {
+	testAccInstanceFailedMachine(t, "opennebula")
+}
+
+func TestAccStratusLabVM_lifecycle(t *testing.T) { testAccInstanceLifecycle(t, "stratuslab") }
+func TestAccStratusLabVM_import(t *testing.T)    { testAccInstanceImport(t, "stratuslab") }
+func TestAccStratusLabVM_throttledAndSlow(t *testing.T) {
+	testAccInstanceThrottled(t, "stratuslab")
+}
+func TestAccStratusLabVM_permanentErrors(t *testing.T) {
+	testAccInstancePermanentErrors(t, "stratuslab")
+}
+func TestAccStratusLabVM_failedMachineIsReplaced(t *testing.T) {
+	testAccInstanceFailedMachine(t, "stratuslab")
+}
+
 // testAccInstanceThrottled: a throttling, slow API is waited out within
 // the timeout, and each machine is started once.
 func testAccInstanceThrottled(t *testing.T, connector string) {
@@ -439,7 +467,10 @@ func testAccInstancePermanentErrors(t *testing.T, connector string) {
 		}
 		return nil
 	}
-	unknownImage := strings.Replace(c.config(1, ""), c.image, fakeclouds.MissingImage(connector), 1)
+	unknownImage := strings.Replace(c.config(1, ""), fmt.Sprintf("image_id      = %q", c.image), fmt.Sprintf("image_id      = %q", fakeclouds.MissingImage(connector)), 1)
+	if unknownImage == c.config(1, "") {
+		t.Fatal("the configuration has no image_id to replace")
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: plainFactories(),
 		CheckDestroy:             c.noneLeft(),

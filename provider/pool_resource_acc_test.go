@@ -172,6 +172,8 @@ func TestAccEC2Pool_lifecycle(t *testing.T)        { testAccPoolLifecycle(t, "ec
 func TestAccOpenStackPool_lifecycle(t *testing.T)  { testAccPoolLifecycle(t, "openstack") }
 func TestAccCloudSigmaPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "cloudsigma") }
 func TestAccCloudStackPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "cloudstack") }
+func TestAccOpenNebulaPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "opennebula") }
+func TestAccStratusLabPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "stratuslab") }
 
 // TestPoolResources_matchCatalog: every registered cloud has its pool
 // resource registered under the catalog's name.

@@ -80,7 +80,9 @@ var starters = map[string]registration{
 	"cloudsigma": {startCloudSigma, "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13", "00000000-0000-4000-8000-000000000000"}, // a library drive's uuid
 	"cloudstack": {startCloudStack, "3a7c9e2f-1b4d-4c6e-8f0a-2b4d6e8f0a1c", "00000000-0000-4000-8000-000000000000"}, // a template's uuid
 	"ec2":        {startEC2, "ami-0d1e2b3c4a5f60718", "ami-00000000000000000"},
+	"opennebula": {startOpenNebula, "7", "0"},                                                                      // an image id (0 is never one of the fake's)
 	"openstack":  {startOpenStack, "7b1f3c2e-5a4d-4e6f-8a9b-0c1d2e3f4a5b", "00000000-0000-4000-8000-000000000000"}, // a Glance image id
+	"stratuslab": {startStratusLab, "7", "0"},                                                                      // OpenNebula's image ids, behind StratusLab's proxy
 }
 
 // ExampleImage is the id of the base image that examples/recipes/multicloud

@@ -62,7 +62,10 @@ func TestEveryFakeReachesItsConnector(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				factory, _ := registry.Factory(name)
+				factory, ok := registry.Factory(name)
+				if !ok {
+					t.Fatalf("no connector registered for the fake %s", name)
+				}
 				c, err := factory(ctx, settings)
 				if err != nil {
 					t.Fatal(err)

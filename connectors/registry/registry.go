@@ -13,6 +13,7 @@ import (
 	"github.com/slipstream/terraform-provider-slipstream/connectors/cloudsigma"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/cloudstack"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/ec2"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/opennebula"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/openstack"
 )
 
@@ -21,7 +22,9 @@ var factories = map[string]connectors.Factory{
 	"cloudsigma": cloudsigma.New,
 	"cloudstack": cloudstack.New,
 	"ec2":        ec2.New,
+	"opennebula": opennebula.New,
 	"openstack":  openstack.New,
+	"stratuslab": opennebula.NewStratusLab, // OpenNebula with StratusLab's defaults
 }
 
 // Factory returns the named connector's Factory.

@@ -75,8 +75,10 @@ var connectorGuess = map[string]string{
 	"exoscale":   "cloudstack", "cloudstack": "cloudstack",
 	"azure":      "azure",
 	"opennebula": "opennebula", "nebula": "opennebula",
-	// StratusLab ran OpenNebula behind its own proxy.
-	"stratuslab": "opennebula",
+	// StratusLab ran OpenNebula behind its own proxy: its connector is
+	// OpenNebula's with StratusLab's defaults (endpoint, instance types,
+	// cloud-init contextualization).
+	"stratuslab": "stratuslab",
 }
 
 func guessConnector(cloud string) *catalog.Connector {

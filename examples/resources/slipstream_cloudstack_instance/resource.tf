@@ -18,7 +18,7 @@ resource "slipstream_cloudstack_instance" "web" {
   index         = count.index + 1
 
   image_id = "3a7c9e2f-1b4d-4c6e-8f0a-2b4d6e8f0a1c" # a template with cloud-init
-  cpu      = 2 # the smallest service offering with 2 cores and 4 GB
+  cpu      = 2                                      # the smallest service offering with 2 cores and 4 GB
   ram      = 4
   disk     = 20 # the root disk, when larger than the template's
 

@@ -9,7 +9,7 @@ cloud "default" {
 }
 
 # SlipStream cloud service "stratuslab".
-# Its name suggests connector "opennebula" (OpenNebula).
+# Its name suggests connector "stratuslab" (StratusLab).
 cloud "stratuslab" {
-  todo = "SlipStream's cloud service \"stratuslab\": choose its connector (its name suggests \"opennebula\") and that connector's settings (docs/clouds.md; credentials through variables or the cloud's environment), then delete this line."
+  todo = "SlipStream's cloud service \"stratuslab\": choose its connector (its name suggests \"stratuslab\") and that connector's settings (docs/clouds.md; credentials through variables or the cloud's environment), then delete this line."
 }
