@@ -161,15 +161,20 @@ func (s State) Alive() bool { return s == StatePending || s == StateRunning }
 
 // Machine is a machine as the cloud describes it.
 type Machine struct {
-	ID        string
-	Name      string
-	State     State
-	Type      string
-	ImageID   string
-	PrivateIP string
-	PublicIP  string
-	Labels    map[string]string
-	Created   time.Time
+	ID string
+	// InstanceID is the id the machine knows itself by, which cloud-init
+	// writes to /var/lib/cloud/data/instance-id, when that is not ID:
+	// Azure's vmId (a UUID), where ID is the VM's resource id. A pool's
+	// machines claim their instances with it. Empty means ID.
+	InstanceID string
+	Name       string
+	State      State
+	Type       string
+	ImageID    string
+	PrivateIP  string
+	PublicIP   string
+	Labels     map[string]string
+	Created    time.Time
 	// Reason is the cloud's own word on why the machine is in an error
 	// state or stopped when it was not asked to (EC2's StateReason, Nova's
 	// fault). Empty otherwise.

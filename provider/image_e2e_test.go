@@ -244,6 +244,9 @@ func TestAccOpenStackImage_buildAndDeployFromIt(t *testing.T) {
 func TestAccCloudSigmaImage_buildAndDeployFromIt(t *testing.T) {
 	testAccImageBuildAndDeploy(t, "cloudsigma")
 }
+func TestAccAzureImage_buildAndDeployFromIt(t *testing.T) {
+	testAccImageBuildAndDeploy(t, "azure")
+}
 func TestAccCloudStackImage_buildAndDeployFromIt(t *testing.T) {
 	testAccImageBuildAndDeploy(t, "cloudstack")
 }

@@ -811,7 +811,7 @@ func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteReques
 // ImportState takes the machine's cloud id; Read fills the rest from the
 // machine's labels.
 func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if strings.TrimSpace(req.ID) == "" || strings.ContainsAny(req.ID, " /\t\n") {
+	if strings.TrimSpace(req.ID) == "" || strings.ContainsAny(req.ID, " \t\n") {
 		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("Import a %s machine by its cloud id (%s); got %q.", r.conn.Title, r.conn.IDExample, req.ID))
 		return
 	}
@@ -827,11 +827,19 @@ func (r *instanceResource) UpgradeState(context.Context) map[int64]resource.Stat
 
 // addInstanceSettings adds the cloud's per-machine settings to a machine
 // resource's attributes (instance, pool, image).
+// A setting named like one of the resource's own attributes would replace
+// it in the schema (Azure's public_ip once shadowed the machine's public
+// address): a programming error, caught by every test that builds a
+// schema (TestMachineResources_settingsShadowNothing).
 func (r *instanceResource) addInstanceSettings(attrs map[string]schema.Attribute) {
 	for _, s := range r.conn.Settings {
-		if s.Scope == catalog.ScopeInstance {
-			attrs[s.Name] = r.settingAttribute(s)
+		if s.Scope != catalog.ScopeInstance {
+			continue
 		}
+		if _, taken := attrs[s.Name]; taken {
+			panic(fmt.Sprintf("provider: connector %s's setting %q has the name of one of %s's own attributes; rename the setting in connectors/catalog", r.conn.Name, s.Name, r.conn.Resource))
+		}
+		attrs[s.Name] = r.settingAttribute(s)
 	}
 }
 

@@ -163,6 +163,7 @@ func (c *cloudTest) machinesMatchState(n int) resource.TestCheckFunc {
 // for clouds sized freely.
 func (c *cloudTest) chosenSize() (string, knownvalue.Check) {
 	want, ok := map[string]string{
+		"azure":      "Standard_B1s",
 		"ec2":        "t3.micro",
 		"openstack":  "ds1G",
 		"cloudstack": "Medium Instance",
@@ -400,6 +401,18 @@ func TestAccCloudStackInstance_permanentErrors(t *testing.T) {
 }
 func TestAccCloudStackInstance_failedMachineIsReplaced(t *testing.T) {
 	testAccInstanceFailedMachine(t, "cloudstack")
+}
+
+func TestAccAzureVM_lifecycle(t *testing.T) { testAccInstanceLifecycle(t, "azure") }
+func TestAccAzureVM_import(t *testing.T)    { testAccInstanceImport(t, "azure") }
+func TestAccAzureVM_throttledAndSlow(t *testing.T) {
+	testAccInstanceThrottled(t, "azure")
+}
+func TestAccAzureVM_permanentErrors(t *testing.T) {
+	testAccInstancePermanentErrors(t, "azure")
+}
+func TestAccAzureVM_failedMachineIsReplaced(t *testing.T) {
+	testAccInstanceFailedMachine(t, "azure")
 }
 
 func TestAccOpenNebulaVM_lifecycle(t *testing.T) { testAccInstanceLifecycle(t, "opennebula") }

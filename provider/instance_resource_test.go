@@ -102,3 +102,25 @@ func TestSettingsOf(t *testing.T) {
 		t.Error("a fractional port: no error")
 	}
 }
+
+// TestMachineResources_settingsShadowNothing: every machine resource of
+// every registered cloud (instance, pool, image) builds its schema, which
+// panics when a catalog setting has the name of one of the resource's own
+// attributes (addInstanceSettings).
+func TestMachineResources_settingsShadowNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range machineResources() {
+		r := f()
+		var meta resource.MetadataResponse
+		r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "slipstream"}, &meta)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: %v", meta.TypeName, p)
+				}
+			}()
+			var resp resource.SchemaResponse
+			r.Schema(ctx, resource.SchemaRequest{}, &resp)
+		}()
+	}
+}

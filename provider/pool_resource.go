@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -310,7 +311,7 @@ func (r *poolResource) converge(ctx context.Context, conn connectors.Connector, 
 	if len(drop) > 0 {
 		gone := r.deleteMachines(ctx, conn, drop, diags)
 		if len(gone) > 0 {
-			if err := cl.RemovePoolMembers(ctx, gone); err != nil && !isNotFound(err) {
+			if err := cl.RemovePoolMembers(ctx, claimIDs(gone, list)); err != nil && !isNotFound(err) {
 				diags.AddWarning("Cannot unregister deleted machines", fmt.Sprintf("Telling the coordinator that %d machines of %s left the pool: %v", len(gone), node, err))
 			}
 		}
@@ -362,7 +363,10 @@ func (r *poolResource) converge(ctx context.Context, conn connectors.Connector, 
 		for i, m := range ms {
 			if i < len(indexes) && m != nil && m.ID != "" {
 				keep[indexes[i]] = machineRecord(indexes[i], m)
-				members[m.ID] = fmt.Sprintf("%s.%d", node, indexes[i])
+				// Keyed by what the machine's cloud-init knows it by,
+				// which its agent claims the instance with (Azure: the
+				// vmId, not the resource id).
+				members[claimID(m)] = fmt.Sprintf("%s.%d", node, indexes[i])
 			}
 		}
 		started += len(members)
@@ -434,6 +438,25 @@ func (r *poolResource) withPoolToken(ctx context.Context, cl *client.Client, tem
 		return spec, "", false
 	}
 	return spec, hash, true
+}
+
+// claimID is what a pool machine's agent claims its instance with, and so
+// the coordinator knows it by: cloud-init's instance-id, which is the
+// machine's id except where the cloud says otherwise (Azure's vmId).
+func claimID(m *connectors.Machine) string { return cmp.Or(m.InstanceID, m.ID) }
+
+// claimIDs are the claim ids of the machines with these ids, as listed
+// (a machine not in the listing by its id, the claim id of most clouds).
+func claimIDs(ids []string, listed []*connectors.Machine) []string {
+	byID := make(map[string]string, len(listed))
+	for _, m := range listed {
+		byID[m.ID] = claimID(m)
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = cmp.Or(byID[id], id)
+	}
+	return out
 }
 
 // listPool lists the live machines of the pool of node, with the cloud's
@@ -578,11 +601,15 @@ func (r *poolResource) imported(ctx context.Context, v values, byID map[string]*
 		diags.AddError("Cannot import the pool", fmt.Sprintf("Reading which machine is which instance of %s from the coordinator: %v", node, err))
 		return nil
 	}
+	byClaim := make(map[string]*connectors.Machine, len(byID))
+	for _, m := range byID {
+		byClaim[claimID(m)] = m
+	}
 	var out []poolMachine
 	for machine, inst := range members {
 		_, idx, _ := strings.Cut(inst, ".")
 		i, err := strconv.ParseInt(idx, 10, 64)
-		if m, ok := byID[machine]; ok && err == nil {
+		if m, ok := byClaim[machine]; ok && err == nil {
 			out = append(out, machineRecord(i, m))
 			if v.str(attrImageID) == "" && m.ImageID != "" {
 				v[attrImageID] = types.StringValue(m.ImageID)
@@ -619,7 +646,7 @@ func (r *poolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	}
 	gone := r.deleteMachines(ctx, conn, list, &resp.Diagnostics)
 	if cl := r.m.cfg.coordinator(deployment, &diag.Diagnostics{}); cl != nil && len(gone) > 0 {
-		if err := cl.RemovePoolMembers(ctx, gone); err != nil && !isNotFound(err) {
+		if err := cl.RemovePoolMembers(ctx, claimIDs(gone, found)); err != nil && !isNotFound(err) {
 			tflog.Warn(ctx, "cannot unregister the pool's deleted machines", map[string]any{"node": node, "error": err.Error()})
 		}
 	}

@@ -1,10 +1,10 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,8 +95,11 @@ func (c *cloudTest) poolMachinesMatch(n int) resource.TestCheckFunc {
 				// names the other machine's instance: never this one's.
 				continue
 			}
+			// The agent claims with what cloud-init knows the machine by
+			// (Azure: its vmId), else its id.
+			claim := cmp.Or(m.InstanceID, id)
 			agent := &client.Client{BaseURL: c.coord.URL, Deployment: dep, Token: tok}
-			inst, err := agent.ExchangeMachine(context.Background(), client.TokenHash("agent-of-"+id), id)
+			inst, err := agent.ExchangeMachine(context.Background(), client.TokenHash("agent-of-"+id), claim)
 			if err != nil {
 				return fmt.Errorf("machine %s exchanging its pool token: %v", id, err)
 			}
@@ -172,6 +175,7 @@ func TestAccEC2Pool_lifecycle(t *testing.T)        { testAccPoolLifecycle(t, "ec
 func TestAccOpenStackPool_lifecycle(t *testing.T)  { testAccPoolLifecycle(t, "openstack") }
 func TestAccCloudSigmaPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "cloudsigma") }
 func TestAccCloudStackPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "cloudstack") }
+func TestAccAzurePool_lifecycle(t *testing.T)      { testAccPoolLifecycle(t, "azure") }
 func TestAccOpenNebulaPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "opennebula") }
 func TestAccStratusLabPool_lifecycle(t *testing.T) { testAccPoolLifecycle(t, "stratuslab") }
 
@@ -185,12 +189,7 @@ func TestPoolResources_matchCatalog(t *testing.T) {
 		f().Metadata(ctx, fwresource.MetadataRequest{ProviderTypeName: "slipstream"}, &meta)
 		have[meta.TypeName] = true
 	}
-	var names []string
-	for _, name := range registry.Names() {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range registry.Names() { // sorted
 		conn, _ := catalog.Lookup(name)
 		if conn.PoolResource == "" || !have[conn.PoolResource] {
 			t.Errorf("connector %s: pool resource %q is not registered", name, conn.PoolResource)

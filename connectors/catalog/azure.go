@@ -4,7 +4,7 @@ package catalog
 func init() {
 	register(&Connector{
 		Name: "azure", Title: "Microsoft Azure", ImageHint: "a managed image or gallery image version id, or a marketplace URN `publisher:offer:sku:version`", IDExample: "a VM resource id, `/subscriptions/…/resourceGroups/…/providers/Microsoft.Compute/virtualMachines/NAME`", Sized: true,
-		Resource: "slipstream_azure_vm", PoolResource: "slipstream_azure_pool", ImageResource: "slipstream_azure_image", NeedsImage: true, Bootstrap: "user_data", TypeSetting: "vm_size",
+		Resource: "slipstream_azure_vm", PoolResource: "slipstream_azure_pool", ImageResource: "slipstream_azure_image", Implemented: true, NeedsImage: true, Bootstrap: "user_data", TypeSetting: "vm_size",
 		Settings: []Setting{
 			{Name: "subscription_id", Type: String, Scope: ScopeProvider, Required: true, Description: "Subscription to create the machines in; default `AZURE_SUBSCRIPTION_ID`."},
 			{Name: "location", Type: String, Scope: ScopeProvider, Required: true, Description: "Azure region, e.g. `westeurope`; default `AZURE_LOCATION`."},
@@ -20,7 +20,7 @@ func init() {
 			{Name: "resource_group", Type: String, Scope: ScopeInstance, Description: "Existing resource group to create the VM in, never deleted; by default `slipstream-<deployment>`, made for the deployment and deleted with its last VM."},
 			{Name: "vm_size", Type: String, Scope: ScopeInstance, Description: "VM size, e.g. `Standard_B2s`; by default the smallest size of the location that fits cpu and ram."},
 			{Name: "subnet_id", Type: String, Scope: ScopeInstance, Description: "Resource id of an existing subnet to attach; by default a virtual network made for the deployment in the VM's resource group, deleted with its last VM."},
-			{Name: "public_ip", Type: Bool, Scope: ScopeInstance, Description: "Give the VM a Standard static public address (deleted with the VM)."},
+			{Name: "associate_public_ip", Type: Bool, Scope: ScopeInstance, Description: "Give the VM a Standard static public address (deleted with the VM)."},
 			{Name: "admin_username", Type: String, Scope: ScopeInstance, Description: "Login user the SSH key is authorized for (default `azureuser`)."},
 			{Name: "ssh_public_key", Type: String, Scope: ScopeInstance, Description: "Public key for the login user, in the VM's Linux configuration."},
 			{Name: "tags", Type: MapString, Scope: ScopeInstance, Description: "Extra tags, beside the `slipstream-*` tags that name the deployment and instance."},

@@ -15,6 +15,7 @@
 package fakecloud
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -80,23 +81,26 @@ type Options struct {
 // Machine is a fake machine. Wire fakes read it through Machine copies
 // (Cloud.Machine, Cloud.Machines); only the Cloud changes it.
 type Machine struct {
-	ID        string
-	Name      string
-	ImageID   string
-	Type      string
-	CPU       int
-	RAMMB     int
-	DiskGB    int
-	UserData  []byte
-	SSHKeys   []string
-	KeyName   string
-	Labels    map[string]string
-	State     State
-	Reason    string // why it failed or stopped unasked; "" otherwise
-	PrivateIP string
-	PublicIP  string
-	Created   time.Time
-	Launched  time.Time // last boot
+	ID string
+	// InstanceID is cloud-init's instance-id when the cloud tells it
+	// apart from ID (Azure's vmId); empty means ID.
+	InstanceID string
+	Name       string
+	ImageID    string
+	Type       string
+	CPU        int
+	RAMMB      int
+	DiskGB     int
+	UserData   []byte
+	SSHKeys    []string
+	KeyName    string
+	Labels     map[string]string
+	State      State
+	Reason     string // why it failed or stopped unasked; "" otherwise
+	PrivateIP  string
+	PublicIP   string
+	Created    time.Time
+	Launched   time.Time // last boot
 	// Extra holds what only one cloud's protocol needs (EC2 subnet and
 	// security groups, Nova networks); the Cloud keeps it as given.
 	Extra map[string]any
@@ -143,10 +147,14 @@ type RunRequest struct {
 	UserData []byte
 	SSHKeys  []string
 	KeyName  string
-	Labels   map[string]string
-	PublicIP bool
-	Extra    map[string]any
-	Count    int // default 1
+	// InstanceID is cloud-init's instance-id of the machine, for a cloud
+	// whose machines know themselves by another id than the API's (Azure's
+	// vmId); only with Count 1. Empty: the machine's ID.
+	InstanceID string
+	Labels     map[string]string
+	PublicIP   bool
+	Extra      map[string]any
+	Count      int // default 1
 	// Stopped creates the machines stopped, as CloudSigma's servers are
 	// until started.
 	Stopped bool
@@ -345,6 +353,9 @@ func (c *Cloud) Run(req RunRequest) ([]Machine, error) {
 	if req.Count <= 0 {
 		req.Count = 1
 	}
+	if req.InstanceID != "" && req.Count > 1 {
+		return nil, fmt.Errorf("fakecloud: an InstanceID names one machine, not %d", req.Count)
+	}
 	f := c.Faults.creating(req.Op)
 	failLater := f != nil && f.Kind == FaultCapacity && req.FailLater > 0
 	if f != nil && !failLater {
@@ -366,7 +377,7 @@ func (c *Cloud) Run(req RunRequest) ([]Machine, error) {
 	out := make([]Machine, 0, req.Count)
 	for range req.Count {
 		m := &Machine{
-			ID: c.newID("machine"), Name: req.Name, ImageID: req.ImageID, Type: req.Type,
+			ID: c.newID("machine"), InstanceID: req.InstanceID, Name: req.Name, ImageID: req.ImageID, Type: req.Type,
 			CPU: req.CPU, RAMMB: req.RAMMB, DiskGB: req.DiskGB,
 			UserData: slices.Clone(req.UserData), SSHKeys: slices.Clone(req.SSHKeys), KeyName: req.KeyName,
 			Labels: maps.Clone(req.Labels), Extra: maps.Clone(req.Extra),
@@ -408,7 +419,7 @@ func (c *Cloud) startBoot(m *Machine, layers []string) {
 	stuck, die, dies, delay := c.Faults.fate(c.opts.BootDelay)
 	m.gen++
 	gen := m.gen
-	spec := BootSpec{ID: m.ID, Hostname: m.Name, Layers: slices.Clone(layers), UserData: slices.Clone(m.UserData), SSHKeys: slices.Clone(m.SSHKeys)}
+	spec := BootSpec{ID: cmp.Or(m.InstanceID, m.ID), Hostname: m.Name, Layers: slices.Clone(layers), UserData: slices.Clone(m.UserData), SSHKeys: slices.Clone(m.SSHKeys)}
 	if spec.Hostname == "" {
 		spec.Hostname = m.ID
 	}

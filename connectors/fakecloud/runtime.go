@@ -27,7 +27,7 @@ type Runtime interface {
 
 // BootSpec is what a machine boots from.
 type BootSpec struct {
-	ID       string // the cloud's machine id; cloud-init's instance-id
+	ID       string // cloud-init's instance-id: the machine's InstanceID, else its ID
 	Hostname string
 	// Layers is the image's root file system, top layer first: a base
 	// image is one folder, a snapshot adds the folder of its changes on

@@ -77,6 +77,7 @@ type registration struct {
 // starters are the clouds that have a fake, by connector name: one line
 // per cloud.
 var starters = map[string]registration{
+	"azure":      {startAzure, "Debian:debian-12:12-gen2:0.20250101.1966", "Debian:debian-12:12-gen2:0.0.0"},        // a marketplace URN
 	"cloudsigma": {startCloudSigma, "5e2d8a41-1b7c-4f3e-9a6d-2c8b0e4f7a13", "00000000-0000-4000-8000-000000000000"}, // a library drive's uuid
 	"cloudstack": {startCloudStack, "3a7c9e2f-1b4d-4c6e-8f0a-2b4d6e8f0a1c", "00000000-0000-4000-8000-000000000000"}, // a template's uuid
 	"ec2":        {startEC2, "ami-0d1e2b3c4a5f60718", "ami-00000000000000000"},

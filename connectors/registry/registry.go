@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/slipstream/terraform-provider-slipstream/connectors"
+	"github.com/slipstream/terraform-provider-slipstream/connectors/azure"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/cloudsigma"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/cloudstack"
 	"github.com/slipstream/terraform-provider-slipstream/connectors/ec2"
@@ -19,6 +20,7 @@ import (
 
 // factories are the machine connectors by catalog name: one line per cloud.
 var factories = map[string]connectors.Factory{
+	"azure":      azure.New,
 	"cloudsigma": cloudsigma.New,
 	"cloudstack": cloudstack.New,
 	"ec2":        ec2.New,
