@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,26 @@ func TestSettings(t *testing.T) {
 	}
 	if err := (Settings{"bad": 1.5}).Check(); err == nil {
 		t.Error("a float64 setting passes Check")
+	}
+}
+
+// TestBatchNames: batch names fit the length asked for and never repeat,
+// within a batch or across batches (a pool starts its machines in
+// several, and CloudStack and Azure refuse a second machine of a name).
+func TestBatchNames(t *testing.T) {
+	seen := map[string]bool{}
+	for range 3 {
+		for _, n := range BatchNames(strings.Repeat("b", 63), 12, 63) {
+			if len(n) > 63 || !regexp.MustCompile(`^b{54}-[0-9a-f]{8}$`).MatchString(n) || seen[n] {
+				t.Errorf("batch name %q: too long, malformed or repeated", n)
+			}
+			seen[n] = true
+		}
+	}
+	if got := BatchNames("shop-1a2b3c4d-web", 1, 63)[0]; !regexp.MustCompile(`^shop-1a2b3c4d-web-[0-9a-f]{8}$`).MatchString(got) {
+		t.Errorf("BatchNames of a short base: %q", got)
+	}
+	if got := BatchNames("a-------", 1, 12)[0]; !regexp.MustCompile(`^a-[0-9a-f]{8}$`).MatchString(got) {
+		t.Errorf("a cut base keeps no trailing dash: %q", got)
 	}
 }

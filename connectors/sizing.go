@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"cmp"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -158,4 +159,26 @@ func SpecHash(spec MachineSpec) string {
 	}{spec.Deployment, spec.Instance, spec.Name, spec.ImageID, spec.UserData, spec.SSHPublicKey, spec.Type, spec.Size, spec.Settings, labels})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:20]
+}
+
+// BatchNames are n names for the machines of one batch of a pool: base
+// (cut to fit) and a dash and maxLen-… random hex digits, each name at most
+// maxLen characters (63 for a DNS label). They never repeat, within a
+// batch or across the batches a pool starts in, which clouds that refuse a
+// second machine of a name (CloudStack in one network, Azure in one
+// resource group) need, and which tells machines apart in every cloud's
+// console.
+func BatchNames(base string, n, maxLen int) []string {
+	const suffixLen = 1 + 8 // "-" and 4 random bytes in hex
+	names := make([]string, n)
+	for i := range names {
+		var r [4]byte
+		_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go 1.24+)
+		b := base
+		if len(b)+suffixLen > maxLen {
+			b = strings.TrimRight(b[:max(maxLen-suffixLen, 0)], "-")
+		}
+		names[i] = b + "-" + hex.EncodeToString(r[:])
+	}
+	return names
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -45,7 +44,7 @@ func (c *Connector) Create(ctx context.Context, spec connectors.MachineSpec) (*c
 	if host == "" {
 		host = connectors.MachineName(spec.Deployment, spec.Instance)
 	}
-	return c.create(ctx, spec, strings.TrimRight(host[:min(len(host), maxVMName-7)], "-")+"-"+randomSuffix(), host)
+	return c.create(ctx, spec, connectors.BatchNames(host, 1, maxVMName)[0], host)
 }
 
 // CreateBatch makes count VMs of spec, each named after the spec's name
@@ -60,7 +59,7 @@ func (c *Connector) CreateBatch(ctx context.Context, spec connectors.MachineSpec
 	if base == "" {
 		base = connectors.MachineName(spec.Deployment, spec.Labels[connectors.LabelPool])
 	}
-	base = strings.TrimRight(base[:min(len(base), maxVMName-7)], "-")
+	names := connectors.BatchNames(base, count, maxVMName)
 	machines := make([]*connectors.Machine, count)
 	errs := make([]error, count)
 	sem := make(chan struct{}, batchParallel)
@@ -71,8 +70,7 @@ func (c *Connector) CreateBatch(ctx context.Context, spec connectors.MachineSpec
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			name := base + "-" + randomSuffix()
-			machines[i], errs[i] = c.create(ctx, spec, name, name)
+			machines[i], errs[i] = c.create(ctx, spec, names[i], names[i])
 			if machines[i] != nil && errs[i] == nil {
 				errs[i] = c.learnInstanceID(ctx, machines[i])
 			}
@@ -114,12 +112,6 @@ func (c *Connector) learnInstanceID(ctx context.Context, m *connectors.Machine) 
 		}
 		return nil
 	})
-}
-
-func randomSuffix() string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // create makes the VM name of spec, whose computer name (hostname) is

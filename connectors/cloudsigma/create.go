@@ -30,22 +30,7 @@ func (c *Connector) CreateBatch(ctx context.Context, spec connectors.MachineSpec
 	if count < 1 {
 		return nil, permanent("POST /servers/", "InvalidCount", "a batch makes at least one machine, not %d", count)
 	}
-	return c.create(ctx, spec, batchNames(spec.Name, count))
-}
-
-// batchNames are base-1 … base-n, each at most 63 characters (a hostname
-// label).
-func batchNames(base string, n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		suffix := fmt.Sprintf("-%d", i+1)
-		b := []rune(base)
-		if len(b)+len(suffix) > 63 {
-			b = b[:63-len(suffix)]
-		}
-		names[i] = string(b) + suffix
-	}
-	return names
+	return c.create(ctx, spec, connectors.BatchNames(spec.Name, count, 63))
 }
 
 // create makes one server per name, in these steps:

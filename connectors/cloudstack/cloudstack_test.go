@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -620,17 +619,6 @@ func TestHostnames(t *testing.T) {
 	} {
 		if got := hostname(in); got != want {
 			t.Errorf("hostname(%q) = %q, want %q", in, got, want)
-		}
-	}
-	// Batch names fit 63 characters and never repeat, within a batch or
-	// across batches (a pool starts its machines in several).
-	seen := map[string]bool{}
-	for range 3 {
-		for _, n := range batchNames(strings.Repeat("b", 63), 12) {
-			if len(n) > 63 || !regexp.MustCompile(`^b{54}-[0-9a-f]{8}$`).MatchString(n) || seen[n] {
-				t.Errorf("batch name %q: too long, malformed or repeated", n)
-			}
-			seen[n] = true
 		}
 	}
 }

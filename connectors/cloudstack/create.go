@@ -2,9 +2,7 @@ package cloudstack
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -35,7 +33,7 @@ func (c *Connector) CreateBatch(ctx context.Context, spec connectors.MachineSpec
 	if count < 1 {
 		return nil, permanent(opDeploy, "InvalidCount", "a batch makes at least one machine, not %d", count)
 	}
-	return c.create(ctx, spec, batchNames(hostname(spec.Name), count), "")
+	return c.create(ctx, spec, connectors.BatchNames(hostname(spec.Name), count, 63), "")
 }
 
 // plan is what every VM of a create is deployed with.
@@ -345,23 +343,4 @@ func hostname(name string) string {
 		h = h[:63]
 	}
 	return strings.TrimRight(h, "-")
-}
-
-// batchNames are n names base-<8 random hex digits>, each at most 63
-// characters. A pool starts its machines in several batches, and
-// CloudStack refuses a host name already in the network: numbering each
-// batch from 1 would repeat the first batch's names.
-func batchNames(base string, n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		var r [4]byte
-		_, _ = rand.Read(r[:]) // crypto/rand.Read never fails (Go 1.24+)
-		suffix := "-" + hex.EncodeToString(r[:])
-		b := base
-		if len(b)+len(suffix) > 63 {
-			b = strings.TrimRight(b[:63-len(suffix)], "-")
-		}
-		names[i] = b + suffix
-	}
-	return names
 }
